@@ -1,0 +1,3 @@
+from paxx_patch.main import main
+
+raise SystemExit(main())

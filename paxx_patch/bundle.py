@@ -1,0 +1,242 @@
+"""Load and validate component bundles: declarative data, no code.
+
+A bundle is a directory `NAME/` holding `bundle.toml`, a `templates/` directory
+and optionally `compose.yaml` (the services and volumes to merge). Everything a
+mutator needs to know about a component comes from here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from paxx_patch.errors import PaxxError
+
+BUNDLE_PATH_ENV = "PAXX_PATCH_BUNDLE_PATH"
+SETTING_TYPES = ("str", "int", "bool", "float")
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+@dataclass(frozen=True)
+class SettingField:
+    """One settings field; its environment variable is its name in upper case."""
+
+    name: str
+    type: str
+    default: str | int | bool | float
+    secret: bool
+    description: str
+
+    @property
+    def env_key(self) -> str:
+        return self.name.upper()
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the wiring mutator adds to the app module (all optional)."""
+
+    imports: tuple[str, ...] = ()
+    middleware: tuple[str, ...] = ()
+    routes: tuple[str, ...] = ()
+    calls: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.imports or self.middleware or self.routes or self.calls)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    name: str
+    version: str
+    description: str
+    directory: Path
+    templates: Mapping[str, str]  # target (relative to services dir) -> template file
+    dependencies: tuple[str, ...]
+    settings: tuple[SettingField, ...]
+    variables: Mapping[str, str]  # template variables and their defaults
+    app_environment: Mapping[str, str]  # env of the app service under compose
+    next_steps: str
+    wiring: Wiring = field(default_factory=Wiring)
+
+    @property
+    def toml_path(self) -> Path:
+        return self.directory / "bundle.toml"
+
+    @property
+    def compose_path(self) -> Path | None:
+        path = self.directory / "compose.yaml"
+        return path if path.is_file() else None
+
+
+def builtin_bundles_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    installed = here / "bundles"
+    return installed if installed.is_dir() else here.parent / "bundles"
+
+
+def search_path(extra: Sequence[str] = ()) -> list[Path]:
+    """Directories searched for bundles, first match wins."""
+    dirs = [Path(p) for p in extra]
+    env = os.environ.get(BUNDLE_PATH_ENV, "")
+    dirs += [Path(p) for p in env.split(os.pathsep) if p]
+    dirs.append(builtin_bundles_dir())
+    return dirs
+
+
+def available(extra: Sequence[str] = ()) -> dict[str, Path]:
+    """Bundle name -> directory, overrides applied."""
+    found: dict[str, Path] = {}
+    for root in search_path(extra):
+        if not root.is_dir():
+            continue
+        for child in sorted(root.iterdir()):
+            if (child / "bundle.toml").is_file():
+                found.setdefault(child.name, child)
+    return found
+
+
+def load_bundle(name: str, extra: Sequence[str] = ()) -> Bundle:
+    dirs = available(extra)
+    if name not in dirs:
+        known = ", ".join(sorted(dirs)) or "(none)"
+        raise PaxxError(
+            f"unknown component {name!r}. Known components: {known}. "
+            "Run `paxx-patch list` to see them, or add a directory with "
+            "--bundle-path DIR."
+        )
+    return load_bundle_dir(dirs[name])
+
+
+def load_bundle_dir(directory: Path) -> Bundle:
+    path = directory / "bundle.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise PaxxError(f"{path}: cannot read the bundle: {e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise PaxxError(f"{path}: not valid TOML: {e}. Fix the file's syntax.") from e
+    return _validate(directory, path, data)
+
+
+class _Checker:
+    def __init__(self, path: Path, data: Mapping[str, Any]) -> None:
+        self.path = path
+        self.data = data
+
+    def fail(self, key: str, problem: str) -> PaxxError:
+        return PaxxError(f"{self.path}: key `{key}`: {problem}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+        value = self.data.get(key, default)
+        if value is None:
+            raise self.fail(key, "is required")
+        if not isinstance(value, kind):
+            name = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.fail(key, f"must be a {name}, got {type(value).__name__}")
+        return value
+
+    def strings(self, key: str, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, "must be an array of strings")
+        return tuple(value)
+
+    def string_table(self, key: str, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise self.fail(key, "must be a table of strings")
+        return dict(value)
+
+
+_KNOWN_KEYS = {
+    "name", "version", "description", "templates", "dependencies", "settings",
+    "variables", "app_environment", "next_steps", "wiring",
+}
+
+
+def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
+    c = _Checker(path, data)
+    for key in data:
+        if key not in _KNOWN_KEYS:
+            raise c.fail(key, f"unknown key; known keys are {', '.join(sorted(_KNOWN_KEYS))}")
+    name = c.get("name", str)
+    if not _NAME.match(name):
+        raise c.fail("name", f"{name!r} must be lower-case letters, digits and dashes")
+    if name != directory.name:
+        raise c.fail("name", f"{name!r} must match the directory name {directory.name!r}")
+    version = c.get("version", str)
+    if not _SEMVER.match(version):
+        raise c.fail("version", f"{version!r} is not a semantic version such as 1.2.0")
+    templates = c.string_table("templates", c.get("templates", dict, {}))
+    for target, source in templates.items():
+        if not (directory / "templates" / source).is_file():
+            raise c.fail(f"templates.{target}", f"template file templates/{source} does not exist")
+        if target.startswith("/") or ".." in Path(target).parts:
+            raise c.fail(f"templates.{target}", "target must be a relative path inside the services directory")
+    dependencies = c.strings("dependencies", c.get("dependencies", list, []))
+    for dep in dependencies:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*([<>=!~].*)?$", dep):
+            raise c.fail("dependencies", f"{dep!r} is not a PEP 508 requirement")
+    settings = tuple(
+        _setting(c, i, item) for i, item in enumerate(c.get("settings", list, []))
+    )
+    wiring_data = c.get("wiring", dict, {})
+    wiring = Wiring(**{
+        k: c.strings(f"wiring.{k}", wiring_data.get(k, []))
+        for k in ("imports", "middleware", "routes", "calls")
+    })
+    unknown_wiring = set(wiring_data) - {"imports", "middleware", "routes", "calls"}
+    if unknown_wiring:
+        raise c.fail(f"wiring.{sorted(unknown_wiring)[0]}", "unknown key")
+    return Bundle(
+        name=name,
+        version=version,
+        description=c.get("description", str),
+        directory=directory,
+        templates=templates,
+        dependencies=dependencies,
+        settings=settings,
+        variables=c.string_table("variables", c.get("variables", dict, {})),
+        app_environment=c.string_table("app_environment", c.get("app_environment", dict, {})),
+        next_steps=c.get("next_steps", str, ""),
+        wiring=wiring,
+    )
+
+
+def _setting(c: _Checker, index: int, item: Any) -> SettingField:
+    where = f"settings[{index}]"
+    if not isinstance(item, dict):
+        raise c.fail(where, "must be a table with name, type, default")
+    name = item.get("name")
+    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+        raise c.fail(f"{where}.name", "must be a lower-case Python identifier")
+    kind = item.get("type", "str")
+    if kind not in SETTING_TYPES:
+        raise c.fail(f"{where}.type", f"{kind!r} is not one of {', '.join(SETTING_TYPES)}")
+    default = item.get("default")
+    expected: dict[str, type | tuple[type, ...]] = {
+        "str": str, "int": int, "bool": bool, "float": (int, float),
+    }
+    if default is None or not isinstance(default, expected[kind]) or (
+        kind == "int" and isinstance(default, bool)
+    ):
+        raise c.fail(f"{where}.default", f"is required and must be a {kind}")
+    secret = item.get("secret", False)
+    if not isinstance(secret, bool) or (secret and kind != "str"):
+        raise c.fail(f"{where}.secret", "must be true or false, and only a str can be secret")
+    extra = set(item) - {"name", "type", "default", "secret", "description"}
+    if extra:
+        raise c.fail(f"{where}.{sorted(extra)[0]}", "unknown key")
+    return SettingField(
+        name=name,
+        type=kind,
+        default=default,
+        secret=secret,
+        description=str(item.get("description", "")),
+    )

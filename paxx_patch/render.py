@@ -1,0 +1,42 @@
+"""Render a bundle's templates with a sandboxed, strict Jinja2 environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from paxx_patch.bundle import Bundle
+from paxx_patch.errors import PaxxError
+
+
+def _environment(bundle: Bundle) -> Any:
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(str(bundle.directory)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render_file(bundle: Bundle, relative: str, context: Mapping[str, Any]) -> str:
+    """Render `relative` (a path inside the bundle directory); ends with a newline."""
+    import jinja2
+
+    try:
+        text: str = _environment(bundle).get_template(relative).render(**context)
+    except jinja2.TemplateError as e:
+        line = getattr(e, "lineno", None)
+        where = f"{bundle.directory / relative}" + (f":{line}" if line else "")
+        raise PaxxError(f"{where}: cannot render the template: {e}. Fix the bundle.") from e
+    return text if text.endswith("\n") else text + "\n"
+
+
+def render_templates(bundle: Bundle, context: Mapping[str, Any]) -> dict[str, str]:
+    """Target path (relative to the services dir) -> rendered text."""
+    return {
+        target: render_file(bundle, f"templates/{source}", context)
+        for target, source in bundle.templates.items()
+    }
