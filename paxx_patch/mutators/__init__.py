@@ -28,6 +28,8 @@ class Context:
     project: Project
     variables: dict[str, str]
     template_context: dict[str, Any]
+    rendered: dict[str, bytes] = field(default_factory=dict)  # repo path -> template output
+    compose_fragment: str = ""  # the bundle's rendered compose.yaml
     # `remove` runs the mutators backwards from the lock's record of the component
     removing: ComponentRecord | None = None
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)

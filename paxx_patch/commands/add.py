@@ -1,0 +1,50 @@
+"""paxx-patch add: install components as one commit per mutator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from paxx_patch.bundle import load_bundle
+from paxx_patch.commands.common import open_plan, open_project, report
+from paxx_patch.engine import (
+    Output, Plan, checkpoint, deliver, exclusive, make_context, next_steps, read_lock,
+    resolve_variables, run_mutators,
+)
+
+
+def add(
+    *,
+    names: Sequence[str],
+    output: Output,
+    sets: dict[str, str] | None = None,
+    project_dir: str | None = None,
+    bundle_path: Sequence[str] = (),
+    cwd: Path | None = None,
+) -> int:
+    bundles = [load_bundle(name, bundle_path) for name in dict.fromkeys(names)]
+    git, base, root = open_project(cwd, project_dir)
+    with exclusive(git):
+        plan, project = open_plan(git, base, root)
+        lock = read_lock(plan.snapshot, project)
+        variables = resolve_variables(bundles, sets or {}, {})
+        for bundle in bundles:
+            if bundle.name in lock.components:
+                installed = lock.components[bundle.name].version
+                plan.notes.append(
+                    f"{bundle.name} is already installed (version {installed}); nothing to "
+                    f"add. Use `paxx-patch update {bundle.name}` to move it to {bundle.version}."
+                )
+                continue
+            ctx = make_context(bundle, project, variables[bundle.name])
+            plan.commits += run_mutators(plan.snapshot, ctx)
+            plan.notes += ctx.notes
+            plan.next_steps.append(f"{bundle.name}: {next_steps(ctx)}")
+        checkpoint("planned")
+        if not plan.commits:
+            report(plan, [], output)
+            return 0
+        lines = deliver(git, base, plan, output, f"paxx-patches/{'+'.join(names)}")
+        report(plan, lines, output)
+    return 0
+

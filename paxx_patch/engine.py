@@ -1,0 +1,272 @@
+"""The engine: run the mutators on the sparse tree, build commits, deliver them.
+
+Nothing here writes to the user's working tree, index, HEAD or config until
+every commit of the change exists and is held by a ref; then one output step
+(`paxx_patch.git.land`) delivers the change as git would.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from paxx_patch.bundle import Bundle
+from paxx_patch.errors import PaxxError
+from paxx_patch.git import land
+from paxx_patch.git.build import REF_PREFIX, CommitSpec, build_commits, temporary_ref
+from paxx_patch.git.repo import Git
+from paxx_patch.git.snapshot import Snapshot
+from paxx_patch.lock import Lock, parse_lock
+from paxx_patch.mutators import Context, Mutator, registry
+from paxx_patch.project import Project
+from paxx_patch.render import render_file, render_string, render_templates
+
+FALLBACK_IDENT = "paxx-patch <paxx-patch@localhost>"
+KILL_AT_ENV = "PAXX_PATCH_TEST_KILL_AT"  # tests: SIGKILL ourselves at a named step
+
+
+def checkpoint(step: str) -> None:
+    if os.environ.get(KILL_AT_ENV) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where the change goes: commit, branch, dir, stdout or dry-run."""
+
+    kind: str
+    value: str = ""
+
+
+@dataclass
+class PlannedCommit:
+    component: str
+    version: str
+    mutator: str
+    subject: str
+    changes: dict[str, bytes | None]
+
+    def message(self) -> str:
+        return (
+            f"paxx({self.component}): {self.subject}\n\n"
+            f"Paxx-Component: {self.component}\n"
+            f"Paxx-Version: {self.version}\n"
+            f"Paxx-Mutator: {self.mutator}\n"
+        )
+
+
+@dataclass
+class Plan:
+    snapshot: Snapshot
+    commits: list[PlannedCommit] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    next_steps: list[str] = field(default_factory=list)
+
+    def touched(self) -> list[str]:
+        return sorted({p for c in self.commits for p in c.changes})
+
+
+def read_lock(snapshot: Snapshot, project: Project) -> Lock:
+    raw = snapshot.get(project.lock_file)
+    return parse_lock(raw.decode("utf-8-sig") if raw else "", project.lock_file)
+
+
+def template_context(bundle: Bundle, project: Project, variables: dict[str, str]) -> dict[str, Any]:
+    return {
+        "component": bundle.name,
+        "version": bundle.version,
+        "settings_import": project.settings_import,
+        "settings_expr": project.settings_expr,
+        "field": {s.name: project.field_name(s.name) for s in bundle.settings},
+        "env": {s.name: project.env_key(s.name) for s in bundle.settings},
+        "services_package": project.services_package,
+        "vars": variables,
+    }
+
+
+def make_context(
+    bundle: Bundle, project: Project, variables: dict[str, str], removing: Any = None
+) -> Context:
+    context = template_context(bundle, project, variables)
+    rendered = {
+        f"{project.services_dir}/{target}": text.encode()
+        for target, text in render_templates(bundle, context).items()
+    }
+    fragment = render_file(bundle, "compose.yaml", context) if bundle.compose_path else ""
+    return Context(
+        bundle=bundle, project=project, variables=variables, template_context=context,
+        rendered=rendered, compose_fragment=fragment, removing=removing,
+    )
+
+
+def resolve_variables(
+    bundles: Sequence[Bundle], sets: dict[str, str], previous: dict[str, dict[str, str]]
+) -> dict[str, dict[str, str]]:
+    """Each bundle's template variables: defaults, then the lock's, then --set."""
+    known = {k for b in bundles for k in b.variables}
+    unknown = sorted(set(sets) - known)
+    if unknown:
+        names = ", ".join(b.name for b in bundles)
+        raise PaxxError(
+            f"--set {unknown[0]}: no variable {unknown[0]!r} in {names} "
+            f"(their variables: {', '.join(sorted(known)) or 'none'})."
+        )
+    return {
+        b.name: {
+            **b.variables,
+            **{k: v for k, v in previous.get(b.name, {}).items() if k in b.variables},
+            **{k: v for k, v in sets.items() if k in b.variables},
+        }
+        for b in bundles
+    }
+
+
+def run_mutators(
+    snapshot: Snapshot, ctx: Context, mutators: Sequence[Mutator] | None = None
+) -> list[PlannedCommit]:
+    """Apply each mutator to the sparse tree; one planned commit per mutator that changed something."""
+    commits = []
+    for mutator in mutators if mutators is not None else registry():
+        paths = list(mutator.paths(ctx))
+        snapshot.load(paths)
+        changes: dict[str, bytes | None] = {}
+        for path in paths:
+            old = snapshot.get(path)
+            new = mutator.apply(path, old, ctx)
+            if new != old:
+                changes[path] = new
+                snapshot.set(path, new)
+        if changes:
+            commits.append(PlannedCommit(
+                component=ctx.bundle.name,
+                version=ctx.bundle.version,
+                mutator=mutator.name,
+                subject=mutator.subject(ctx, sorted(changes)),
+                changes=changes,
+            ))
+    return commits
+
+
+def next_steps(ctx: Context) -> str:
+    text = render_string(ctx.bundle, ctx.bundle.next_steps, ctx.template_context, "next_steps")
+    return text.strip()
+
+
+@contextmanager
+def exclusive(git: Git) -> Iterator[None]:
+    """One paxx-patch at a time per repository; a second one fails cleanly."""
+    path = git.git_dir / "paxx-patch.running"
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(path.read_text().strip() or "0")
+            except (OSError, ValueError):
+                pid = 0
+            if pid and _alive(pid):
+                raise PaxxError(
+                    f"another paxx-patch (pid {pid}) is working in this repository; wait "
+                    f"for it to finish. If it is gone, delete {path}."
+                ) from None
+            path.unlink(missing_ok=True)  # left by a run that was killed
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        break
+    else:
+        raise PaxxError(f"cannot take {path}; delete it if no paxx-patch is running.")
+    try:
+        prune_stale_refs(git)
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def prune_stale_refs(git: Git) -> None:
+    """Temporary refs of runs that were killed (their pid is gone)."""
+    out = git.out("for-each-ref", "--format=%(refname)", f"{REF_PREFIX}run/")
+    stale = [r for r in out.splitlines() if not _alive(int(r.rsplit("/", 1)[1].split("-")[0]))]
+    if stale:
+        git.run("update-ref", "--stdin", input="".join(f"delete {r}\n" for r in stale).encode())
+
+
+def deliver(git: Git, base: str, plan: Plan, output: Output, default_dir: str) -> list[str]:
+    """Build the planned commits and deliver them; returns the lines to print."""
+    if output.kind == "dry-run":
+        sys.stdout.write(unified_diff(plan))
+        return []
+    landing = output.kind in ("commit", "branch")
+    try:
+        ident = git.ident()
+        author = git.ident("AUTHOR")
+    except PaxxError:
+        if landing:
+            raise
+        ident = author = f"{FALLBACK_IDENT} {int(time.time())} +0000"
+    if output.kind == "commit":
+        land.refuse_dirty(git, plan.touched())
+    specs = [
+        CommitSpec(c.message(), c.changes, {p: plan.snapshot.mode(p) for p in c.changes})
+        for c in plan.commits
+    ]
+    ref = temporary_ref()
+    try:
+        shas = build_commits(git, base, specs, ref, author, ident)
+        checkpoint("built")
+        tip = shas[-1]
+        if output.kind == "commit":
+            land.land_on_head(git, base, tip, plan.touched())
+            return [f"{sha[:10]} {c.message().splitlines()[0]}" for sha, c in zip(shas, plan.commits, strict=True)]
+        if output.kind == "branch":
+            land.create_branch(git, output.value, tip)
+            return [f"branch {output.value}: {len(shas)} commits on {base[:10]}"]
+        if output.kind == "stdout":
+            sys.stdout.buffer.write(land.patch_mbox(git, base, tip))
+            sys.stdout.flush()
+            return []
+        directory = Path(output.value or default_dir)
+        written = land.write_patches(git, base, tip, directory)
+        return [str(p) for p in written]
+    finally:
+        git.run("update-ref", "-d", ref, check=False)
+
+
+def unified_diff(plan: Plan) -> str:
+    out = []
+    for path in plan.touched():
+        before = plan.snapshot.base_content(path)
+        after = plan.snapshot.get(path)
+        if before == after:
+            continue
+        a = (before or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
+        b = (after or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
+        out.append(f"diff --git a/{path} b/{path}\n")
+        if before is None:
+            out.append("new file mode 100644\n")
+        if after is None:
+            out.append("deleted file mode 100644\n")
+        lines = difflib.unified_diff(
+            a, b, "/dev/null" if before is None else f"a/{path}",
+            "/dev/null" if after is None else f"b/{path}",
+        )
+        out.extend(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+    return "".join(out)

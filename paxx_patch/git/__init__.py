@@ -1,0 +1,1 @@
+"""Git plumbing: read the base commit, build commits, land them."""

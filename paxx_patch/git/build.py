@@ -1,0 +1,78 @@
+"""Build a chain of commits on a base with one `git fast-import` run.
+
+fast-import writes blobs, trees and commits without an index or a working
+tree, reads only the base trees along the paths it changes, runs no hooks and
+signs nothing; the ref it updates keeps the new commits safe from `gc`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from paxx_patch.git.repo import Git
+
+REF_PREFIX = "refs/paxx-patch/"
+
+
+@dataclass(frozen=True)
+class CommitSpec:
+    message: str
+    changes: Mapping[str, bytes | None]  # path -> new content, None = delete
+    modes: Mapping[str, str]  # path -> mode for the paths written
+
+
+def temporary_ref(kind: str = "run") -> str:
+    return f"{REF_PREFIX}{kind}/{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _data(payload: bytes) -> bytes:
+    return b"data %d\n" % len(payload) + payload + b"\n"
+
+
+def build_commits(
+    git: Git,
+    base: str,
+    specs: Sequence[CommitSpec],
+    ref: str,
+    author: str,
+    committer: str,
+) -> list[str]:
+    """Create the commits of `specs` in order on `base`; return their ids.
+
+    `ref` is pointed at the last commit; the caller deletes it when done.
+    """
+    if not specs:
+        return []
+    stream = bytearray(b"feature done\n")
+    for mark, spec in enumerate(specs, start=1):
+        stream += b"commit %s\nmark :%d\n" % (ref.encode(), mark)
+        stream += b"author %s\ncommitter %s\n" % (author.encode(), committer.encode())
+        stream += _data(spec.message.encode())
+        stream += b"from %s\n" % (base.encode() if mark == 1 else b":%d" % (mark - 1))
+        for path, content in spec.changes.items():
+            quoted = _quote(path)
+            if content is None:
+                stream += b"D %s\n" % quoted
+            else:
+                stream += b"M %s inline %s\n" % (spec.modes.get(path, "100644").encode(), quoted)
+                stream += _data(content)
+        stream += b"\n"
+    stream += b"done\n"
+    with tempfile.TemporaryDirectory(prefix="paxx-patch-") as tmp:
+        marks = os.path.join(tmp, "marks")
+        git.run("fast-import", "--quiet", "--done", f"--export-marks={marks}", input=bytes(stream))
+        with open(marks, encoding="ascii") as f:
+            by_mark = dict(line.split() for line in f if line.strip())
+    return [by_mark[f":{i}"] for i in range(1, len(specs) + 1)]
+
+
+def _quote(path: str) -> bytes:
+    raw = path.encode("utf-8", errors="surrogateescape")
+    if any(c in raw for c in b'"\\\n') or raw.startswith(b'"'):
+        escaped = raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"').replace(b"\n", b"\\n")
+        return b'"' + escaped + b'"'
+    return raw

@@ -1,0 +1,105 @@
+"""Run git in the user's repository with a clean environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from paxx_patch.errors import GitError, PaxxError
+
+# What `git rev-parse --local-env-vars` prints: the variables that tie a git
+# process to one repository. Hooks run inside git and leak them (GIT_INDEX_FILE
+# above all), so they are dropped; identity and config variables are kept.
+_LOCAL_ENV = frozenset({
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT", "GIT_OBJECT_DIRECTORY", "GIT_DIR", "GIT_WORK_TREE",
+    "GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE", "GIT_INDEX_FILE",
+    "GIT_NO_REPLACE_OBJECTS", "GIT_REPLACE_REF_BASE", "GIT_PREFIX",
+    "GIT_INTERNAL_SUPER_PREFIX", "GIT_SHALLOW_FILE", "GIT_COMMON_DIR",
+    "GIT_QUARANTINE_PATH",
+})
+_LOCAL_ENV_PREFIXES = ("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_")
+
+
+def clean_env() -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items()
+        if k not in _LOCAL_ENV and not k.startswith(_LOCAL_ENV_PREFIXES)
+    }
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["LC_ALL"] = "C"
+    return env
+
+
+@dataclass(frozen=True)
+class Git:
+    """A repository: its top-level directory and its git directory."""
+
+    top: Path
+    git_dir: Path
+    env: dict[str, str]
+
+    def run(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        check: bool = True,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        proc = subprocess.run(
+            ["git", "--literal-pathspecs", *args],
+            cwd=cwd or self.top,
+            env=self.env,
+            input=input,
+            capture_output=True,
+        )
+        if check and proc.returncode != 0:
+            message = proc.stderr.decode(errors="replace").strip()
+            raise GitError(f"`git {' '.join(args[:2])}` failed: {message}")
+        return proc
+
+    def out(self, *args: str, input: bytes | None = None) -> str:
+        return self.run(*args, input=input).stdout.decode().strip()
+
+    def head(self) -> str | None:
+        proc = self.run("rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+    def head_ref(self) -> str | None:
+        """refs/heads/NAME, or None when HEAD is detached."""
+        proc = self.run("symbolic-ref", "-q", "HEAD", check=False)
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+    def ident(self, kind: str = "COMMITTER") -> str:
+        """`Name <email> epoch tz`, or a PaxxError telling how to set an identity."""
+        proc = self.run("var", f"GIT_{kind}_IDENT", check=False)
+        if proc.returncode != 0:
+            raise PaxxError(
+                f"git has no identity for you in {self.top}, and commits on your branch "
+                "must carry it. Set one with `git config user.name \"Your Name\"` and "
+                "`git config user.email you@example.com` (add --global for all repositories)."
+            )
+        return proc.stdout.decode().strip()
+
+
+def discover(cwd: Path) -> Git:
+    env = clean_env()
+    proc = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel", "--absolute-git-dir"],
+        cwd=cwd, env=env, capture_output=True,
+    )
+    if proc.returncode != 0:
+        raise PaxxError(
+            f"{cwd} is not inside a git repository (or git cannot read it). "
+            "paxx-patch delivers its changes as commits: run `git init` and commit "
+            "your project first, or run paxx-patch from inside the repository."
+        )
+    lines = proc.stdout.decode().splitlines()
+    if len(lines) < 2 or not lines[0]:
+        raise PaxxError(
+            f"{cwd} is a bare repository or has no working tree; run paxx-patch "
+            "inside a checkout."
+        )
+    return Git(top=Path(lines[0]), git_dir=Path(lines[1]), env=env)

@@ -1,0 +1,86 @@
+"""The sparse tree: only the paths the mutators read or write, from the base commit.
+
+Nothing is checked out: each path's mode and bytes come from the base commit's
+objects (one `ls-tree` and one `cat-file --batch` per batch of paths), so the
+cost follows the number of paths touched, not the size of the repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from paxx_patch.errors import PaxxError
+from paxx_patch.git.repo import Git
+
+REGULAR = "100644"
+
+
+class Snapshot:
+    def __init__(self, git: Git, base: str) -> None:
+        self.git = git
+        self.base = base
+        self._base: dict[str, tuple[str, bytes] | None] = {}
+        self._current: dict[str, bytes | None] = {}
+
+    def load(self, paths: Iterable[str]) -> None:
+        missing = sorted({p for p in paths if p not in self._base})
+        if not missing:
+            return
+        listing = self.git.run("ls-tree", "-z", "--full-tree", self.base, "--", *missing).stdout
+        found: dict[str, tuple[str, str]] = {}
+        for record in listing.split(b"\0"):
+            if not record:
+                continue
+            meta, _, name = record.partition(b"\t")
+            mode, kind, oid = meta.decode().split()
+            path = name.decode("utf-8", errors="surrogateescape")
+            if kind == "blob":
+                found[path] = (mode, oid)
+        contents = self._cat([oid for _, oid in found.values()])
+        for path in missing:
+            entry = found.get(path)
+            self._base[path] = None if entry is None else (entry[0], contents[entry[1]])
+
+    def _cat(self, oids: list[str]) -> dict[str, bytes]:
+        if not oids:
+            return {}
+        out = self.git.run("cat-file", "--batch", input="".join(f"{o}\n" for o in oids).encode()).stdout
+        result: dict[str, bytes] = {}
+        pos = 0
+        for oid in oids:
+            end = out.index(b"\n", pos)
+            size = int(out[pos:end].split()[2])
+            result[oid] = out[end + 1 : end + 1 + size]
+            pos = end + 1 + size + 1
+        return result
+
+    def base_content(self, path: str) -> bytes | None:
+        self.load([path])
+        entry = self._base[path]
+        return None if entry is None else entry[1]
+
+    def get(self, path: str) -> bytes | None:
+        if path in self._current:
+            return self._current[path]
+        return self.base_content(path)
+
+    def exists(self, path: str) -> bool:
+        return self.get(path) is not None
+
+    def mode(self, path: str) -> str:
+        self.load([path])
+        entry = self._base[path]
+        mode = REGULAR if entry is None else entry[0]
+        if mode == "120000":
+            raise PaxxError(
+                f"{path} is a symbolic link; paxx-patch edits regular files only. "
+                "Point [tool.paxx-patch] at the real file."
+            )
+        return mode
+
+    def set(self, path: str, content: bytes | None) -> None:
+        self._current[path] = content
+
+    def changed(self) -> dict[str, bytes | None]:
+        """Every path whose content differs from the base commit."""
+        return {p: c for p, c in self._current.items() if c != self.base_content(p)}

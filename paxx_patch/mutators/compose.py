@@ -1,0 +1,172 @@
+"""compose: services, volumes and app-service wiring merged into the compose file.
+
+ruamel.yaml reads the file to learn its structure (where each block starts and
+ends, how it is indented); the new entries are then inserted as text, so every
+existing byte — comments, quotes, anchors, `<<:` merges, flow style, even a
+YAML 1.1 `restart: no` — stays exactly as written. The result is parsed again
+to prove the edit is what was meant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from paxx_patch.errors import PaxxError
+from paxx_patch.mutators import Context
+from paxx_patch.text import TextFile
+
+
+def load_yaml(path: str, text: str) -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return YAML(typ="rt", pure=True).load(text)
+    except YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else path
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise PaxxError(f"{where}: not valid YAML ({problem}). Fix it and commit it.") from e
+
+
+@dataclass
+class _Insert:
+    line: int  # insert before this line index
+    text: str
+
+
+class ComposeMutator:
+    name = "compose"
+
+    def paths(self, ctx: Context) -> Sequence[str]:
+        return [ctx.project.compose_file] if ctx.compose_fragment else []
+
+    def apply(self, path: str, old: bytes | None, ctx: Context) -> bytes | None:
+        fragment = load_yaml(f"{ctx.bundle.directory}/compose.yaml", ctx.compose_fragment)
+        services = dict(fragment.get("services") or {})
+        volumes = list(fragment.get("volumes") or {})
+        if old is None:
+            ctx.entries[self.name] = {
+                "file": path, "services": list(services), "volumes": volumes,
+            }
+            return ctx.compose_fragment.encode()
+        doc = TextFile.decode(path, old)
+        root = load_yaml(path, doc.text)
+        if root is None:
+            root = {}
+        if not hasattr(root, "lc"):
+            raise PaxxError(f"{path}: the top level must be a mapping with `services:`.")
+        lines = doc.text.splitlines(keepends=True)
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        inserts: list[_Insert] = []
+        existing = root.get("services") or {}
+        new_services = [s for s in services if s not in existing]
+        for name in services:
+            if name in existing:
+                ctx.notes.append(
+                    f"{path}: a service named {name!r} already exists; left as it is."
+                )
+        if new_services:
+            blocks = _service_blocks(ctx.compose_fragment, "services", new_services)
+            inserts.append(_into_mapping(path, root, lines, "services", blocks))
+        existing_volumes = root.get("volumes") or {}
+        new_volumes = [v for v in volumes if v not in existing_volumes]
+        if new_volumes:
+            blocks = _service_blocks(ctx.compose_fragment, "volumes", new_volumes)
+            inserts.append(_into_mapping(path, root, lines, "volumes", blocks))
+        if not inserts:
+            return old
+        for insert in sorted(inserts, key=lambda i: i.line, reverse=True):
+            lines[insert.line : insert.line] = [insert.text]
+        text = "".join(lines)
+        check = load_yaml(path, text)
+        if not all(s in check["services"] for s in new_services):
+            raise AssertionError(f"compose edit of {path} did not take")
+        ctx.entries[self.name] = {"file": path, "services": new_services, "volumes": new_volumes}
+        return doc.encode(text)
+
+    def subject(self, ctx: Context, changed: Sequence[str]) -> str:
+        entry = ctx.entries.get(self.name, {})
+        names = ", ".join(entry.get("services", [])) or ctx.bundle.name
+        return f"add {names} to {changed[0]}"
+
+
+def _service_blocks(fragment: str, section: str, names: list[str]) -> dict[str, list[str]]:
+    """The fragment's text for each entry of `section`, at two-space indentation."""
+    blocks: dict[str, list[str]] = {}
+    current: str | None = None
+    in_section = False
+    for line in fragment.splitlines(keepends=True):
+        if line.strip() and not line[0].isspace():
+            in_section = line.split(":", 1)[0].strip() == section
+            current = None
+            continue
+        if not in_section:
+            continue
+        if line.startswith("  ") and not line.startswith("   ") and line.strip():
+            current = line.strip().split(":", 1)[0]
+            blocks[current] = []
+        if current is not None:
+            blocks[current].append(line)
+    return {name: blocks[name] for name in names}
+
+
+def _indent_of(mapping: Any, fallback: int) -> int:
+    keys = list(mapping) if hasattr(mapping, "lc") else []
+    return int(mapping.lc.key(keys[0])[1]) if keys else fallback
+
+
+def _reindent(lines: list[str], indent: int) -> str:
+    """Scale the fragment's two-space steps to the file's indentation step."""
+    out = []
+    for line in lines:
+        stripped = line.lstrip(" ")
+        levels = (len(line) - len(stripped)) // 2
+        out.append(" " * (levels * indent) + stripped if stripped.strip() else stripped)
+    return "".join(out)
+
+
+def _into_mapping(
+    path: str, root: Any, lines: list[str], key: str, blocks: dict[str, list[str]]
+) -> _Insert:
+    """Where and what to insert to add `blocks` under the top-level `key`."""
+    if key not in root:
+        text = "".join(_reindent(b, 2) for b in blocks.values())
+        prefix = "\n" if lines and lines[-1].strip() else ""
+        return _Insert(len(lines), f"{prefix}{key}:\n{text}")
+    value = root[key]
+    key_line = int(root.lc.key(key)[0])
+    if value is None or (hasattr(value, "lc") and not value):
+        if hasattr(value, "fa") and value.fa.flow_style():
+            raise PaxxError(
+                f"{path}:{key_line + 1}: `{key}` is an empty flow mapping; write it as "
+                f"`{key}:` with nothing after it, then run paxx-patch again."
+            )
+        text = "".join(_reindent(b, 2) for b in blocks.values())
+        return _Insert(key_line + 1, text)
+    if not hasattr(value, "lc") or getattr(value.fa, "flow_style", lambda: False)():
+        raise PaxxError(
+            f"{path}:{key_line + 1}: `{key}` must be a block mapping for paxx-patch to add "
+            "entries to it."
+        )
+    step = _indent_of(value, 2) or 2
+    end = _block_end(root, lines, key)
+    # keep the file's habit of a blank line between entries
+    spaced = any(not line.strip() for line in lines[key_line + 1 : end])
+    text = "".join(("\n" if spaced else "") + _reindent(b, step) for b in blocks.values())
+    return _Insert(end, text)
+
+
+def _block_end(root: Any, lines: list[str], key: str) -> int:
+    """Line index just after the last line that belongs to top-level `key`."""
+    keys = list(root)
+    start = int(root.lc.key(key)[0])
+    later = [int(root.lc.key(k)[0]) for k in keys if int(root.lc.key(k)[0]) > start]
+    end = min(later) if later else len(lines)
+    # blank lines and column-0 comments before the next key belong to that key
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
+        end -= 1
+    return end

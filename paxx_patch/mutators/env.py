@@ -1,0 +1,70 @@
+"""env: the component's variables in .env.example, matched by whole key."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from paxx_patch.mutators import Context
+from paxx_patch.text import TextFile
+
+_KEY = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
+
+
+def env_keys(text: str) -> set[str]:
+    return {m.group(1) for line in text.splitlines() if (m := _KEY.match(line))}
+
+
+class EnvMutator:
+    name = "env"
+
+    def paths(self, ctx: Context) -> Sequence[str]:
+        return [ctx.project.env_file]
+
+    def apply(self, path: str, old: bytes | None, ctx: Context) -> bytes | None:
+        if ctx.removing is not None:
+            return self._remove(old, ctx)
+        doc = TextFile.decode(path, old)
+        present = env_keys(doc.text)
+        added = []
+        lines = []
+        for setting in ctx.bundle.settings:
+            key = ctx.project.env_key(setting.name)
+            if key in present:
+                continue
+            value = "" if setting.secret else _env_value(setting.default)
+            comment = f"  # {setting.description}" if setting.description else ""
+            lines.append(f"{key}={value}{comment}")
+            added.append(key)
+        if not added:
+            return old
+        ctx.entries[self.name] = {"file": path, "keys": added}
+        block = f"# {ctx.bundle.name}\n" + "\n".join(lines) + "\n"
+        return doc.append_block(block)
+
+    def _remove(self, old: bytes | None, ctx: Context) -> bytes | None:
+        assert ctx.removing is not None
+        keys = set(ctx.removing.entries.get(self.name, {}).get("keys", []))
+        if old is None or not keys:
+            return old
+        doc = TextFile.decode(ctx.project.env_file, old)
+        kept = []
+        for line in doc.text.splitlines(keepends=True):
+            m = _KEY.match(line)
+            if m and m.group(1) in keys:
+                continue
+            kept.append(line)
+        text = "".join(kept).replace(f"# {ctx.bundle.name}\n", "", 1) if kept != doc.text else doc.text
+        return doc.encode(text)
+
+    def subject(self, ctx: Context, changed: Sequence[str]) -> str:
+        if ctx.removing is not None:
+            return f"remove {ctx.bundle.name} variables from {changed[0]}"
+        keys = ctx.entries.get(self.name, {}).get("keys", [])
+        return f"add {', '.join(keys)} to {changed[0]}"
+
+
+def _env_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,1 @@
+"""The sample FastAPI project `paxx-patch demo` starts from (shaped like one paxx makes)."""
