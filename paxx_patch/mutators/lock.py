@@ -30,7 +30,10 @@ class LockMutator:
                     _relative(root, p): blob_id(content)
                     for p, content in sorted(ctx.owned_files.items())
                 },
-                entries={k: v for k, v in ctx.entries.items() if v},
+                entries={
+                    k: {**v, "file": _relative(root, v["file"])} if "file" in v else v
+                    for k, v in ctx.entries.items() if v
+                },
             )
         if not lock.components and ctx.removing is not None:
             return None
