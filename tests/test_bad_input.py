@@ -1,0 +1,151 @@
+"""Bad input: exit 2, a message naming the file and the fix, and no change at all."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, git, init_repo
+
+
+def assert_refused(run, state, repo: Path, *argv: str, expect: str) -> str:
+    before = state(repo)
+    worktrees = git(repo, "worktree", "list") if (repo / ".git").exists() else ""
+    code, out, err = run(repo, *argv)
+    assert code == 2, (out, err)
+    assert expect in err, err
+    assert "Traceback" not in err
+    assert state(repo) == before
+    if worktrees:
+        assert git(repo, "worktree", "list") == worktrees
+    return err
+
+
+def commit_edit(repo: Path, name: str, text: str) -> None:
+    (repo / name).write_text(text)
+    git(repo, "commit", "-qam", f"edit {name}")
+
+
+def test_malformed_pyproject(sample_repo: Path, run, state) -> None:
+    commit_edit(sample_repo, "pyproject.toml", '[project]\nname = "shop\n')
+    err = assert_refused(run, state, sample_repo, "add", "redis", "--commit", expect="pyproject.toml")
+    assert "line 2" in err and "Fix" in err
+
+
+def test_malformed_compose(sample_repo: Path, run, state) -> None:
+    text = (sample_repo / "docker-compose.yml").read_text()
+    commit_edit(sample_repo, "docker-compose.yml", text.replace("  db:\n", "  db:\n   bad: [\n", 1))
+    err = assert_refused(run, state, sample_repo, "add", "redis", "--commit", expect="docker-compose.yml:")
+    assert "not valid YAML" in err
+
+
+def test_settings_syntax_error(sample_repo: Path, run, state) -> None:
+    text = (sample_repo / "settings.py").read_text()
+    commit_edit(sample_repo, "settings.py", text.replace("db_pool_size: int = 5", "db_pool_size: int = (5"))
+    assert_refused(run, state, sample_repo, "add", "redis", "--commit", expect="settings.py:")
+
+
+def test_no_settings_class(sample_repo: Path, run, state) -> None:
+    commit_edit(sample_repo, "settings.py", "DEBUG = True\n")
+    err = assert_refused(run, state, sample_repo, "add", "redis", "--commit", expect="no pydantic-settings class")
+    assert "[tool.paxx-patch] settings" in err
+
+
+def test_unknown_component_lists_known_ones(sample_repo: Path, run, state) -> None:
+    err = assert_refused(run, state, sample_repo, "add", "kafka", "--commit", expect="unknown component 'kafka'")
+    assert "redis" in err
+
+
+def test_not_a_git_repository(tmp_path: Path, run, state) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "settings.py").write_text("x = 1\n")
+    assert_refused(run, state, plain, "add", "redis", "--commit", expect="not inside a git repository")
+
+
+def test_repository_without_commits(tmp_path: Path, run, state) -> None:
+    repo = init_repo(tmp_path / "empty")
+    assert_refused(run, state, repo, "add", "redis", "--commit", expect="has no commits yet")
+
+
+def test_touched_file_with_uncommitted_changes(sample_repo: Path, run, state) -> None:
+    (sample_repo / "pyproject.toml").write_text((sample_repo / "pyproject.toml").read_text() + "# wip\n")
+    (sample_repo / "notes.txt").write_text("untouched by redis\n")
+    err = assert_refused(run, state, sample_repo, "add", "redis", "--commit", expect="uncommitted changes")
+    assert "pyproject.toml" in err and "notes.txt" not in err
+
+
+def test_untracked_file_in_the_way(sample_repo: Path, run, state) -> None:
+    (sample_repo / "services").mkdir()
+    (sample_repo / "services" / "cache.py").write_text("# mine\n")
+    assert_refused(run, state, sample_repo, "add", "redis", "--commit", expect="services/cache.py")
+
+
+def test_uncommitted_changes_elsewhere_are_fine(sample_repo: Path, run) -> None:
+    (sample_repo / "main.py").write_text((sample_repo / "main.py").read_text() + "# wip\n")
+    code, out, err = run(sample_repo, "add", "redis", "--commit")
+    assert code == 0, err
+    assert (sample_repo / "main.py").read_text().endswith("# wip\n")
+    assert git(sample_repo, "status", "--porcelain") == " M main.py\n"
+
+
+def test_no_identity_under_commit(tmp_path: Path, run, state) -> None:
+    repo = init_repo(tmp_path / "anon", ROOT / "paxx_patch" / "sample", identity=False)
+    err = assert_refused(run, state, repo, "add", "redis", "--commit", expect="no identity")
+    assert "git config user.name" in err
+
+
+def test_bundle_with_a_bad_key(sample_repo: Path, tmp_path: Path, run, state) -> None:
+    bundle = tmp_path / "bundles" / "redis"
+    bundle.mkdir(parents=True)
+    (bundle / "bundle.toml").write_text('name = "redis"\nversion = "one"\ndescription = "x"\n')
+    err = assert_refused(run, state, sample_repo, "add", "redis", "--commit",
+                         "--bundle-path", str(tmp_path / "bundles"), expect="bundle.toml")
+    assert "`version`" in err
+
+
+def test_file_already_there_not_from_paxx(sample_repo: Path, run, state) -> None:
+    (sample_repo / "services").mkdir()
+    (sample_repo / "services" / "cache.py").write_text("# my cache\n")
+    git(sample_repo, "add", "-A")
+    git(sample_repo, "commit", "-qm", "own cache")
+    assert_refused(run, state, sample_repo, "add", "redis", "--branch", "x", expect="services/cache.py already exists")
+
+
+def test_bad_set_value(sample_repo: Path, run, state) -> None:
+    assert_refused(run, state, sample_repo, "add", "redis", "--set", "nope=1", expect="--set nope")
+
+
+@pytest.mark.parametrize("step", ["planned", "built"])
+def test_sigkill_mid_run_leaves_repository_as_it_was(sample_repo: Path, state, step: str) -> None:
+    before = state(sample_repo)
+    env = {**os.environ, "PAXX_PATCH_TEST_KILL_AT": step}
+    proc = subprocess.run([sys.executable, "-m", "paxx_patch", "add", "redis", "--commit"],
+                          cwd=sample_repo, env=env, capture_output=True)
+    assert proc.returncode == -9
+    after = state(sample_repo)
+    after.pop(".git/paxx-patch.running", None)  # the dead run's marker; the next run takes it over
+    assert after == before
+    assert git(sample_repo, "worktree", "list").count("\n") == 1
+    # the next run cleans up the dead run's refs and succeeds
+    proc = subprocess.run([sys.executable, "-m", "paxx_patch", "add", "redis", "--commit"],
+                          cwd=sample_repo, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert git(sample_repo, "for-each-ref", "refs/paxx-patch/") == ""
+
+
+def test_stale_run_marker_is_taken_over(sample_repo: Path, run) -> None:
+    (sample_repo / ".git" / "paxx-patch.running").write_text("999999999")
+    assert run(sample_repo, "add", "redis", "--commit")[0] == 0
+
+
+def test_concurrent_run_fails_cleanly(sample_repo: Path, run, state) -> None:
+    (sample_repo / ".git" / "paxx-patch.running").write_text(str(os.getppid()))
+    before = state(sample_repo)
+    code, out, err = run(sample_repo, "add", "redis", "--commit")
+    assert code == 2 and "another paxx-patch" in err
+    assert state(sample_repo) == before
