@@ -10,11 +10,12 @@ to prove the edit is what was meant.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from paxx_patch.errors import PaxxError
 from paxx_patch.mutators import Context
+from paxx_patch.mutators.compose_app import TextEdit, _key_end, find_app_service, wire_app_service
+from paxx_patch.render import render_string
 from paxx_patch.text import TextFile
 
 
@@ -29,12 +30,6 @@ def load_yaml(path: str, text: str) -> Any:
         where = f"{path}:{mark.line + 1}" if mark is not None else path
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise PaxxError(f"{where}: not valid YAML ({problem}). Fix it and commit it.") from e
-
-
-@dataclass
-class _Insert:
-    line: int  # insert before this line index
-    text: str
 
 
 class ComposeMutator:
@@ -61,7 +56,7 @@ class ComposeMutator:
         lines = doc.text.splitlines(keepends=True)
         if lines and not lines[-1].endswith("\n"):
             lines[-1] += "\n"
-        inserts: list[_Insert] = []
+        edits: list[TextEdit] = []
         existing = root.get("services") or {}
         new_services = [s for s in services if s not in existing]
         for name in services:
@@ -71,22 +66,56 @@ class ComposeMutator:
                 )
         if new_services:
             blocks = _service_blocks(ctx.compose_fragment, "services", new_services)
-            inserts.append(_into_mapping(path, root, lines, "services", blocks))
+            edits.append(_into_mapping(path, root, lines, "services", blocks))
         existing_volumes = root.get("volumes") or {}
         new_volumes = [v for v in volumes if v not in existing_volumes]
         if new_volumes:
             blocks = _service_blocks(ctx.compose_fragment, "volumes", new_volumes)
-            inserts.append(_into_mapping(path, root, lines, "volumes", blocks))
-        if not inserts:
+            edits.append(_into_mapping(path, root, lines, "volumes", blocks))
+        entry: dict[str, Any] = {"file": path, "services": new_services, "volumes": new_volumes}
+        edits += self._wire_app(path, root, lines, services, ctx, entry)
+        if not edits:
             return old
-        for insert in sorted(inserts, key=lambda i: i.line, reverse=True):
-            lines[insert.line : insert.line] = [insert.text]
+        # bottom-up so line numbers stay valid; at one line, a replacement goes first
+        # and higher `order` ends up later in the file
+        for edit in sorted(edits, key=lambda e: (e.start, e.end > e.start, e.order), reverse=True):
+            lines[edit.start : edit.end] = [edit.text]
         text = "".join(lines)
         check = load_yaml(path, text)
         if not all(s in check["services"] for s in new_services):
             raise AssertionError(f"compose edit of {path} did not take")
-        ctx.entries[self.name] = {"file": path, "services": new_services, "volumes": new_volumes}
+        ctx.entries[self.name] = entry
         return doc.encode(text)
+
+    def _wire_app(
+        self, path: str, root: Any, lines: list[str], services: dict[str, Any],
+        ctx: Context, entry: dict[str, Any],
+    ) -> list[TextEdit]:
+        app = find_app_service(root, ctx.project.app_service)
+        if app is None or app in services:
+            if ctx.project.app_service and app is None:
+                ctx.notes.append(f"{path}: app_service {ctx.project.app_service!r} is not a "
+                                 "service there; its environment was not wired.")
+            return []
+        by_env = {s.env_key: ctx.project.env_key(s.name) for s in ctx.bundle.settings}
+        environment = {
+            by_env.get(k, k): render_string(ctx.bundle, v, ctx.template_context, f"app_environment.{k}")
+            for k, v in ctx.bundle.app_environment.items()
+        }
+        depends = {
+            name: "service_healthy" for name, svc in services.items()
+            if isinstance(svc, dict) and "healthcheck" in svc
+        }
+        all_services = root["services"]
+        end = _block_end(root, lines, "services")
+        service_end = _key_end(all_services, app, end, lines)
+        edits, env_added, deps_added, notes = wire_app_service(
+            root, lines, app, service_end, environment, depends
+        )
+        ctx.notes += [f"{path}: {n}" for n in notes]
+        if env_added or deps_added:
+            entry.update(app_service=app, app_environment=env_added, app_depends_on=deps_added)
+        return edits
 
     def subject(self, ctx: Context, changed: Sequence[str]) -> str:
         entry = ctx.entries.get(self.name, {})
@@ -131,12 +160,12 @@ def _reindent(lines: list[str], indent: int) -> str:
 
 def _into_mapping(
     path: str, root: Any, lines: list[str], key: str, blocks: dict[str, list[str]]
-) -> _Insert:
+) -> TextEdit:
     """Where and what to insert to add `blocks` under the top-level `key`."""
     if key not in root:
         text = "".join(_reindent(b, 2) for b in blocks.values())
         prefix = "\n" if lines and lines[-1].strip() else ""
-        return _Insert(len(lines), f"{prefix}{key}:\n{text}")
+        return TextEdit(len(lines), len(lines), f"{prefix}{key}:\n{text}", 4)
     value = root[key]
     key_line = int(root.lc.key(key)[0])
     if value is None or (hasattr(value, "lc") and not value):
@@ -146,7 +175,7 @@ def _into_mapping(
                 f"`{key}:` with nothing after it, then run paxx-patch again."
             )
         text = "".join(_reindent(b, 2) for b in blocks.values())
-        return _Insert(key_line + 1, text)
+        return TextEdit(key_line + 1, key_line + 1, text)
     if not hasattr(value, "lc") or getattr(value.fa, "flow_style", lambda: False)():
         raise PaxxError(
             f"{path}:{key_line + 1}: `{key}` must be a block mapping for paxx-patch to add "
@@ -157,7 +186,7 @@ def _into_mapping(
     # keep the file's habit of a blank line between entries
     spaced = any(not line.strip() for line in lines[key_line + 1 : end])
     text = "".join(("\n" if spaced else "") + _reindent(b, step) for b in blocks.values())
-    return _Insert(end, text)
+    return TextEdit(end, end, text, 3)
 
 
 def _block_end(root: Any, lines: list[str], key: str) -> int:
