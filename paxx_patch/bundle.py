@@ -41,15 +41,27 @@ class SettingField:
 
 @dataclass(frozen=True)
 class Wiring:
-    """What the wiring mutator adds to the app module (all optional)."""
+    """What the wiring mutator adds to the app module (all optional).
 
-    imports: tuple[str, ...] = ()
+    Each entry is a `module:name` reference (a Jinja template, rendered like the
+    templates); the mutator writes the statement and the import it needs:
+
+        [wiring]
+        middleware = ["{{ services_package }}.metrics:MetricsMiddleware"]
+        calls = ["{{ services_package }}.tracing:setup_tracing"]
+        [wiring.routes]
+        "/metrics" = "{{ services_package }}.metrics:metrics_endpoint"
+
+    gives `app.add_middleware(MetricsMiddleware)`, `setup_tracing(app)` and
+    `app.add_route("/metrics", metrics_endpoint, include_in_schema=False)`.
+    """
+
     middleware: tuple[str, ...] = ()
-    routes: tuple[str, ...] = ()
+    routes: tuple[tuple[str, str], ...] = ()  # (URL path, endpoint reference)
     calls: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.imports or self.middleware or self.routes or self.calls)
+        return bool(self.middleware or self.routes or self.calls)
 
 
 @dataclass(frozen=True)
@@ -186,14 +198,7 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
     settings = tuple(
         _setting(c, i, item) for i, item in enumerate(c.get("settings", list, []))
     )
-    wiring_data = c.get("wiring", dict, {})
-    wiring = Wiring(**{
-        k: c.strings(f"wiring.{k}", wiring_data.get(k, []))
-        for k in ("imports", "middleware", "routes", "calls")
-    })
-    unknown_wiring = set(wiring_data) - {"imports", "middleware", "routes", "calls"}
-    if unknown_wiring:
-        raise c.fail(f"wiring.{sorted(unknown_wiring)[0]}", "unknown key")
+    wiring = _wiring(c, c.get("wiring", dict, {}))
     return Bundle(
         name=name,
         version=version,
@@ -207,6 +212,35 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
         next_steps=c.get("next_steps", str, ""),
         wiring=wiring,
     )
+
+
+_REFERENCE = re.compile(r"^([A-Za-z_]\w*(\.[A-Za-z_]\w*)*:)?[A-Za-z_]\w*$")
+_URL_PATH = re.compile(r"^/[^\s\"'\\]*$")
+
+
+def _wiring(c: _Checker, data: dict[str, Any]) -> Wiring:
+    unknown = set(data) - {"middleware", "routes", "calls"}
+    if unknown:
+        raise c.fail(f"wiring.{min(unknown)}", "unknown key; known keys are calls, middleware, routes")
+
+    def reference(key: str, value: str) -> str:
+        # a reference built from template variables is checked once rendered
+        if "{" not in value and not _REFERENCE.match(value):
+            raise c.fail(
+                f"wiring.{key}", f"{value!r} is not a reference such as \"package.module:name\""
+            )
+        return value
+
+    middleware, calls = (
+        tuple(reference(key, v) for v in c.strings(f"wiring.{key}", data.get(key, [])))
+        for key in ("middleware", "calls")
+    )
+    routes = c.string_table("wiring.routes", data.get("routes", {}))
+    for path, endpoint in routes.items():
+        if not _URL_PATH.match(path):
+            raise c.fail(f"wiring.routes.{path}", "must be a URL path such as /metrics")
+        reference(f"routes.{path}", endpoint)
+    return Wiring(middleware=middleware, routes=tuple(routes.items()), calls=calls)
 
 
 def _setting(c: _Checker, index: int, item: Any) -> SettingField:

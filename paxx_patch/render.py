@@ -40,3 +40,16 @@ def render_templates(bundle: Bundle, context: Mapping[str, Any]) -> dict[str, st
         target: render_file(bundle, f"templates/{source}", context)
         for target, source in bundle.templates.items()
     }
+
+
+def render_string(
+    bundle: Bundle, text: str, context: Mapping[str, Any], key: str = ""
+) -> str:
+    """Render one string of bundle.toml (`key` names it in errors) like a template."""
+    import jinja2
+
+    try:
+        return str(_environment(bundle).from_string(text).render(**context))
+    except jinja2.TemplateError as e:
+        where = f"{bundle.toml_path}: key `{key}`" if key else f"{bundle.toml_path}"
+        raise PaxxError(f"{where}: cannot render {text!r}: {e}. Fix the bundle.") from e

@@ -1,0 +1,452 @@
+"""Wire a component into the FastAPI app module: middleware, routes, setup calls.
+
+The bundle names what to wire as `module:name` references; this mutator writes
+`app.add_middleware(Name)`, `app.add_route("/path", endpoint, include_in_schema=False)`
+and `function(app)`, plus the imports they need. The app is either created at
+module level (`app = FastAPI(...)`: the statements go after it, or after the
+last `app.add_middleware`/`app.include_router`/... that follows it) or in a
+factory that creates and returns it (the statements go before the `return`).
+Imports go after the last top-level import above the app. libcst keeps every
+byte outside the edit; what is already there is not added again. What was added
+is recorded as `{"file", "imports", "lines"}` so `remove` takes out exactly that.
+When the app cannot be found nothing is edited and the user is told what to add.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from paxx_patch.errors import PaxxError
+from paxx_patch.mutators import Context
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+# calls on the app that configure it: new statements are grouped after the last one
+_CONFIG_METHODS = frozenset({
+    "add_middleware", "include_router", "mount", "add_route", "add_api_route",
+    "add_websocket_route", "add_api_websocket_route", "add_exception_handler",
+    "add_event_handler",
+})
+# calls on the app whose first argument is a URL path it serves
+_ROUTE_METHODS = frozenset({
+    "add_route", "add_api_route", "mount", "route", "api_route", "get", "post", "put",
+    "patch", "delete", "head", "options", "trace", "websocket", "websocket_route",
+})
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    code: str  # the statement, with the app's variable name filled in
+    kind: Literal["middleware", "routes", "calls"]  # and what makes it "already there":
+    key: str  # the middleware class, the URL path or the function
+    module: str  # where `name` is imported from ("": no import)
+    name: str
+
+
+@dataclass(frozen=True)
+class _Target:
+    app: str  # the app's variable name where the statements go
+    factory: int | None  # index of the factory function in the module, if any
+    insert_at: int  # statements go before this index of the body they go into
+    top_level: int  # index of the module statement that creates the app
+
+
+class WiringMutator:
+    name = "wiring"
+
+    def paths(self, ctx: Context) -> Sequence[str]:
+        if ctx.removing is not None:
+            file = (ctx.removing.entries.get("wiring") or {}).get("file")
+            return [ctx.project.path(file)] if isinstance(file, str) and file else []
+        if not ctx.bundle.wiring:
+            return []
+        if ctx.project.app_file is None:
+            _by_hand(ctx, None, "no module that creates the FastAPI app was found")
+            return []
+        return [ctx.project.app_file]
+
+    def apply(self, path: str, old: bytes | None, ctx: Context) -> bytes | None:
+        if old is None:
+            if ctx.removing is None:
+                _by_hand(ctx, path, "the file does not exist")
+            return old
+        tree = _parse(path, old)
+        if ctx.removing is not None:
+            entry = ctx.removing.entries.get("wiring") or {}
+            return _remove(path, old, entry, ctx.removing.name)
+        return _add(path, old, tree, ctx)
+
+    def subject(self, ctx: Context, changed: Sequence[str]) -> str:
+        where = ", ".join(changed) or ctx.project.app_file or "the app"
+        if ctx.removing is not None:
+            return f"unwire {ctx.removing.name} from {where}"
+        return f"wire {ctx.bundle.name} into {where}"
+
+
+def _parse(path: str, source: bytes) -> ast.Module:
+    """The module as an `ast` tree; a syntax error is the user's to fix, so say where."""
+    try:
+        return ast.parse(source, filename=path)
+    except (SyntaxError, ValueError) as e:
+        line = getattr(e, "lineno", None)
+        raise PaxxError(
+            f"{path}{f':{line}' if line else ''}: cannot parse the app module "
+            f"({getattr(e, 'msg', e)}), so the component cannot be wired into it. Fix "
+            "the syntax error and commit it, then run paxx-patch again."
+        ) from e
+
+
+def _render(ctx: Context, app: str) -> list[_Wanted]:
+    """The statements the bundle asks for, for an app called `app`."""
+    from paxx_patch.render import render_string
+
+    def reference(key: str, text: str) -> tuple[str, str]:
+        value = render_string(ctx.bundle, text, ctx.template_context, f"wiring.{key}").strip()
+        module, _, name = value.rpartition(":")
+        if not name.isidentifier() or not all(p.isidentifier() for p in module.split(".") if module):
+            raise PaxxError(
+                f"{ctx.bundle.toml_path}: key `wiring.{key}`: {text!r} renders to "
+                f"{value!r}, which is not a reference such as `package.module:name`. "
+                "Fix the bundle."
+            )
+        return module, name
+
+    wiring = ctx.bundle.wiring
+    wanted = []
+    for text in wiring.middleware:
+        module, name = reference("middleware", text)
+        wanted.append(_Wanted(f"{app}.add_middleware({name})", "middleware", name, module, name))
+    for url, text in wiring.routes:
+        module, name = reference(f"routes.{url}", text)
+        code = f"{app}.add_route({json.dumps(url)}, {name}, include_in_schema=False)"
+        wanted.append(_Wanted(code, "routes", url, module, name))
+    for text in wiring.calls:
+        module, name = reference("calls", text)
+        wanted.append(_Wanted(f"{name}({app})", "calls", name, module, name))
+    return wanted
+
+
+def _imports(wanted: Sequence[_Wanted], tree: ast.Module | None = None) -> list[str]:
+    """`from module import a, b` lines for `wanted`, without what `tree` imports already."""
+    have = {
+        (node.module, a.name) for node in (tree.body if tree else [])
+        if isinstance(node, ast.ImportFrom) and node.level == 0
+        for a in node.names if a.asname is None
+    }
+    names: dict[str, list[str]] = {}
+    for item in wanted:
+        if item.module and (item.module, item.name) not in have:
+            listed = names.setdefault(item.module, [])
+            if item.name not in listed:
+                listed.append(item.name)
+    return [f"from {module} import {', '.join(listed)}" for module, listed in names.items()]
+
+
+def _by_hand(ctx: Context, path: str | None, why: str) -> None:
+    """Tell the user the exact lines to add, once."""
+    wanted = _render(ctx, "app")
+    imports = "\n".join(f"    {line}" for line in _imports(wanted))
+    statements = "\n".join(f"    {w.code}" for w in wanted)
+    message = (
+        f"{ctx.bundle.name}: could not wire the component into the FastAPI app"
+        f"{f' in {path}' if path else ''} ({why}); nothing was changed there. Add these "
+        f"lines by hand, the imports at the top of the module:\n\n{imports}\n\nand "
+        f"these after the app is created (`app = FastAPI(...)`):\n\n{statements}\n"
+    )
+    if message not in ctx.notes:
+        ctx.notes.append(message)
+
+
+def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
+    import libcst as cst
+
+    module = _parse_cst(path, old)
+    target = _find_target(module, ctx.project.app_name)
+    if target is None:
+        why = "no `app = FastAPI(...)` at module level and no function that creates and returns one"
+        _by_hand(ctx, path, why)
+        return old
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    added = []
+    for item in _render(ctx, target.app):
+        exact = _dump(item.code)
+        if any(ast.dump(ast.Expr(call)) == exact for call in calls):
+            continue
+        similar = next((c for c in calls if _same_key(c, item, target.app)), None)
+        if similar is None:
+            added.append(item)
+        elif (note := (
+            f"{ctx.bundle.name}: {path}:{similar.lineno} already has "
+            f"`{ast.unparse(similar)}`; left it as it is instead of adding `{item.code}`."
+        )) not in ctx.notes:
+            ctx.notes.append(note)
+    if not added:
+        return old
+
+    config = module.config_for_parsing
+    statements = [cst.parse_statement(item.code, config=config) for item in added]
+    statements[0] = statements[0].with_changes(leading_lines=[
+        cst.EmptyLine(indent=False), cst.EmptyLine(comment=cst.Comment(f"# {ctx.bundle.name}")),
+    ])
+    body = list(module.body)
+    if target.factory is None:
+        body[target.insert_at:target.insert_at] = statements
+    else:
+        func = body[target.factory]
+        assert isinstance(func, cst.FunctionDef) and isinstance(func.body, cst.IndentedBlock)
+        inner = [*func.body.body]
+        inner[target.insert_at:target.insert_at] = statements
+        body[target.factory] = func.with_changes(body=func.body.with_changes(body=inner))
+    imports = _imports(added, tree)
+    at = _import_position(module, target.top_level)
+    body[at:at] = [cst.parse_statement(line, config=config) for line in imports]
+    root = ctx.project.root
+    ctx.entries["wiring"] = {
+        "file": path[len(root) + 1:] if root and path.startswith(root + "/") else path,
+        "imports": imports,
+        "lines": [item.code for item in added],
+    }
+    return module.with_changes(body=body).bytes
+
+
+def _parse_cst(path: str, source: bytes) -> cst.Module:
+    import libcst as cst
+
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as e:
+        raise PaxxError(
+            f"{path}:{e.raw_line}: cannot parse the app module ({e.message}), so the "
+            "component cannot be wired into it. Fix the syntax error and commit it, "
+            "then run paxx-patch again."
+        ) from e
+
+
+def _dump(code: str) -> str:
+    return ast.dump(ast.parse(code.strip()).body[0])
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def _same_key(call: ast.Call, item: _Wanted, app: str) -> bool:
+    """Does `call` already do what `item` would (same middleware, path or setup call)?"""
+    func = _dotted(call.func) or ""
+    first = call.args[0] if call.args else None
+    if item.kind == "calls":  # `setup_tracing(app)` or `tracing.setup_tracing(app, ...)`
+        return func.rpartition(".")[2] == item.key
+    if item.kind == "middleware":
+        name = _dotted(first) if first is not None else None
+        return func == f"{app}.add_middleware" and (name or "").rpartition(".")[2] == item.key
+    return (
+        func.startswith(f"{app}.") and func.split(".")[-1] in _ROUTE_METHODS
+        and isinstance(first, ast.Constant) and first.value == item.key
+    )
+
+
+def _import_position(module: cst.Module, limit: int) -> int:
+    """Index after the last top-level import above `limit` (or after the docstring)."""
+    import libcst as cst
+
+    last = None
+    for i, stmt in enumerate(module.body[:limit]):
+        if isinstance(stmt, cst.SimpleStatementLine) and any(
+            isinstance(s, cst.Import | cst.ImportFrom) for s in stmt.body
+        ):
+            last = i
+    if last is not None:
+        return last + 1
+    return 1 if module.get_docstring() is not None else 0
+
+
+def _find_target(module: cst.Module, app_name: str | None) -> _Target | None:
+    import libcst as cst
+
+    apps: dict[str, int] = {}
+    factories: dict[str, _Target] = {}
+    made_by: dict[str, str] = {}  # `app = create_app()`: app -> create_app
+    for i, stmt in enumerate(module.body):
+        name = _assigned_app(stmt)
+        if name is not None:
+            apps.setdefault(name, i)
+        elif isinstance(stmt, cst.FunctionDef):
+            target = _factory(stmt, i)
+            if target is not None:
+                factories[stmt.name.value] = target
+        elif isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Assign):
+            assign = stmt.body[0]
+            if (
+                isinstance(assign.value, cst.Call) and isinstance(assign.value.func, cst.Name)
+                and isinstance(assign.targets[0].target, cst.Name)
+            ):
+                made_by[assign.targets[0].target.value] = assign.value.func.value
+    if app_name in made_by and made_by[app_name] in factories:
+        app_name = made_by[app_name]
+    if app_name not in apps and app_name not in factories:
+        if len(apps) + len(factories) != 1:
+            return None
+        app_name = next(iter([*apps, *factories]))
+    if app_name in factories:
+        return factories[app_name]
+    assert app_name is not None
+    index = apps[app_name]
+    insert_at = index + 1
+    for j in range(index + 1, len(module.body)):
+        if _configures(module.body[j], app_name):
+            insert_at = j + 1
+    return _Target(app=app_name, factory=None, insert_at=insert_at, top_level=index)
+
+
+def _is_fastapi(node: cst.BaseExpression | None) -> bool:
+    import libcst as cst
+
+    if not isinstance(node, cst.Call):
+        return False
+    func = node.func
+    return (isinstance(func, cst.Name) and func.value == "FastAPI") or (
+        isinstance(func, cst.Attribute) and func.attr.value == "FastAPI"
+    )
+
+
+def _assigned_app(stmt: cst.BaseStatement) -> str | None:
+    """`NAME = FastAPI(...)` (or `NAME: FastAPI = FastAPI(...)`) -> NAME."""
+    import libcst as cst
+
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return None
+    for small in stmt.body:
+        if isinstance(small, cst.Assign) and len(small.targets) == 1 and _is_fastapi(small.value):
+            target = small.targets[0].target
+            if isinstance(target, cst.Name):
+                return target.value
+        if (
+            isinstance(small, cst.AnnAssign) and _is_fastapi(small.value)
+            and isinstance(small.target, cst.Name)
+        ):
+            return small.target.value
+    return None
+
+
+def _factory(func: cst.FunctionDef, index: int) -> _Target | None:
+    """A function whose body creates `NAME = FastAPI(...)` and later `return NAME`."""
+    import libcst as cst
+
+    if not isinstance(func.body, cst.IndentedBlock):
+        return None
+    local = None
+    for i, stmt in enumerate(func.body.body):
+        if local is None:
+            local = _assigned_app(stmt)
+        elif isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Return):
+            value = stmt.body[0].value
+            if isinstance(value, cst.Name) and value.value == local:
+                return _Target(app=local, factory=index, insert_at=i, top_level=index)
+    return None
+
+
+def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
+def _configures(stmt: cst.BaseStatement, app: str) -> bool:
+    """Is `stmt` a call like `app.include_router(...)` or `setup(app)`, or a block
+    (such as `if settings.debug:`) with `app.add_middleware(...)` and the like?"""
+    import libcst as cst
+
+    if isinstance(stmt, cst.SimpleStatementLine):
+        return any(
+            isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and any(
+                isinstance(arg.value, cst.Name) and arg.value.value == app and not arg.keyword
+                for arg in small.value.args
+            )
+            for small in stmt.body
+        ) or any(_configures_app(node, app) for node in _walk(stmt))
+    if isinstance(stmt, cst.FunctionDef | cst.ClassDef):
+        return False
+    if isinstance(stmt, cst.If) and "__main__" in cst.Module([]).code_for_node(stmt.test):
+        return False
+    return any(_configures_app(node, app) for node in _walk(stmt))
+
+
+def _configures_app(node: cst.CSTNode, app: str) -> bool:
+    import libcst as cst
+
+    return (
+        isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+        and isinstance(node.func.value, cst.Name) and node.func.value.value == app
+        and node.func.attr.value in _CONFIG_METHODS
+    )
+
+
+def _remove(path: str, old: bytes, entry: dict[str, Any], component: str) -> bytes:
+    """Take out the statements and imports `entry` records; skip those no longer there."""
+    import libcst as cst
+
+    pending = []
+    for key in ("lines", "imports"):
+        for line in entry.get(key) or []:
+            try:
+                pending.append(_dump(str(line)))
+            except (SyntaxError, IndexError):
+                continue  # not code paxx-patch wrote: nothing of it to take out
+    if not pending:
+        return old
+    module = _parse_cst(path, old)
+    empty = cst.Module([])
+    ours = f"# {component}"
+
+    def keep(stmt: cst.SimpleStatementLine) -> bool:
+        if len(stmt.body) != 1:
+            return True
+        try:
+            dump = _dump(empty.code_for_node(stmt.body[0]))
+        except SyntaxError:
+            return True
+        if dump in pending:
+            pending.remove(dump)
+            return False
+        return True
+
+    def prune(body: Sequence[cst.BaseStatement]) -> tuple[list[cst.BaseStatement], list[cst.EmptyLine]]:
+        kept: list[cst.BaseStatement] = []
+        carried: list[cst.EmptyLine] = []  # the user's comments above a removed line
+        for stmt in body:
+            if isinstance(stmt, cst.SimpleStatementLine) and not keep(stmt):
+                carried += [
+                    line for line in stmt.leading_lines
+                    if line.comment is not None and line.comment.value != ours
+                ]
+                continue
+            if carried and isinstance(stmt, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+                stmt = stmt.with_changes(leading_lines=[*carried, *stmt.leading_lines])
+                carried = []
+            kept.append(stmt)
+        return kept, carried
+
+    class Pruner(cst.CSTTransformer):
+        def leave_IndentedBlock(
+            self, original: cst.IndentedBlock, updated: cst.IndentedBlock
+        ) -> cst.IndentedBlock:
+            body, carried = prune(updated.body)
+            return updated.with_changes(body=body, footer=[*carried, *updated.footer])
+
+        def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
+            body, carried = prune(updated.body)
+            return updated.with_changes(body=body, footer=[*carried, *updated.footer])
+
+    before = len(pending)
+    result = module.visit(Pruner())
+    return old if len(pending) == before else result.bytes
