@@ -110,6 +110,17 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return add(names=args.names, output=_output(args), sets=_sets(args.set),  # type: ignore[arg-type]
                    project_dir=args.project, bundle_path=args.bundle_path)
+    if args.command == "update":
+        from paxx_patch.commands.update import update
+
+        return update(names=args.names, output=_output(args), sets=_sets(args.set),  # type: ignore[arg-type]
+                      allow_downgrade=args.allow_downgrade, project_dir=args.project,
+                      bundle_path=args.bundle_path)
+    if args.command == "remove":
+        from paxx_patch.commands.update import remove
+
+        return remove(names=args.names, output=_output(args),  # type: ignore[arg-type]
+                      project_dir=args.project, bundle_path=args.bundle_path)
     if args.command == "demo":
         from paxx_patch.commands.demo import demo
 

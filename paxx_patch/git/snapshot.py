@@ -78,6 +78,24 @@ class Snapshot:
             )
         return mode
 
+    def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
+        """Contents of blobs by id (e.g. pristine files recorded in the lock)."""
+        missing = self.git.run("cat-file", "--batch-check", input="".join(f"{o}\n" for o in oids).encode())
+        absent = [line.split()[0] for line in missing.stdout.decode().splitlines() if line.endswith(" missing")]
+        if absent:
+            raise PaxxError(
+                f"the repository lacks the pristine blob {absent[0]} recorded in the lock "
+                "(a shallow or partial clone?). Fetch the full history and run again."
+            )
+        return self._cat(oids)
+
+    def rebase(self, changes: dict[str, bytes]) -> None:
+        """Treat `changes` as part of the base (the three-way base commit A)."""
+        self.load(changes)
+        for path, content in changes.items():
+            entry = self._base[path]
+            self._base[path] = (entry[0] if entry else REGULAR, content)
+
     def set(self, path: str, content: bytes | None) -> None:
         self._current[path] = content
 

@@ -32,6 +32,8 @@ class Context:
     compose_fragment: str = ""  # the bundle's rendered compose.yaml
     # `remove` runs the mutators backwards from the lock's record of the component
     removing: ComponentRecord | None = None
+    # `update` renders the new version over the lock's record of the installed one
+    previous: ComponentRecord | None = None
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     owned_files: dict[str, bytes] = field(default_factory=dict)  # repo path -> pristine
     notes: list[str] = field(default_factory=list)  # told to the user after the run

@@ -16,19 +16,26 @@ class FilesMutator:
 
     def paths(self, ctx: Context) -> Sequence[str]:
         if ctx.removing is not None:
-            return sorted(ctx.removing.files)
-        return [*ctx.rendered, self._init(ctx)]
+            return [ctx.project.path(p) for p in sorted(ctx.removing.files)]
+        previous = [ctx.project.path(p) for p in ctx.previous.files] if ctx.previous else []
+        return list(dict.fromkeys([*ctx.rendered, self._init(ctx), *previous]))
 
     def apply(self, path: str, old: bytes | None, ctx: Context) -> bytes | None:
         if ctx.removing is not None:
             return None
-        if path == self._init(ctx):
-            if old is None:
+        relative = path[len(ctx.project.root) + 1 :] if ctx.project.root else path
+        previous = ctx.previous.files if ctx.previous else {}
+        if ctx.previous and relative in ctx.previous.ejected:
+            return old  # the user owns it now
+        if path == self._init(ctx) and path not in ctx.rendered:
+            if old is None or relative in previous:
                 ctx.owned_files[path] = b""
                 return b""
             return old
+        if path not in ctx.rendered:
+            return None  # owned by the installed version, gone from the new one
         new = ctx.rendered[path]
-        if old is not None and old != new:
+        if old is not None and old != new and relative not in previous:
             raise PaxxError(
                 f"{path} already exists and was not written by paxx-patch; "
                 f"{ctx.bundle.name} would replace it. Move or rename your file, or set "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from paxx_patch.lock import ComponentRecord, blob_id, parse_lock
 from paxx_patch.mutators import Context
@@ -22,7 +23,7 @@ class LockMutator:
             lock.components.pop(name, None)
         else:
             root = ctx.project.root
-            lock.components[name] = ComponentRecord(
+            record = ComponentRecord(
                 name=name,
                 version=ctx.bundle.version,
                 variables=dict(ctx.variables),
@@ -35,6 +36,12 @@ class LockMutator:
                     for k, v in ctx.entries.items() if v
                 },
             )
+            if ctx.previous is not None:
+                record.ejected = list(ctx.previous.ejected)
+                record.files.update({p: ctx.previous.files[p] for p in record.ejected
+                                     if p in ctx.previous.files})
+                record.entries = merge_entries(ctx.previous.entries, record.entries)
+            lock.components[name] = record
         if not lock.components and ctx.removing is not None:
             return None
         new = lock.dumps().encode()
@@ -48,3 +55,18 @@ class LockMutator:
 
 def _relative(root: str, path: str) -> str:
     return path[len(root) + 1 :] if root else path
+
+
+def merge_entries(
+    old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """What the installed version added plus what the update added."""
+    merged = {k: dict(v) for k, v in old.items()}
+    for mutator, entry in new.items():
+        target = merged.setdefault(mutator, {})
+        for key, value in entry.items():
+            if isinstance(value, list) and isinstance(target.get(key), list):
+                target[key] = list(dict.fromkeys([*target[key], *value]))
+            else:
+                target[key] = value
+    return merged

@@ -1,0 +1,182 @@
+"""paxx-patch update / remove: three-way changes against the pristine install.
+
+Commit A is HEAD with the component's owned files put back to the pristine
+blobs the lock records; the new render (or the removal) is built on A as one
+commit per mutator (B). B is then cherry-picked onto HEAD, so the user's edits
+meet the change in an ordinary three-way merge, and conflicts are ordinary git
+conflicts. When the owned files are untouched, A is HEAD and B lands like `add`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from paxx_patch.bundle import Bundle, load_bundle
+from paxx_patch.commands.common import open_plan, open_project, report
+from paxx_patch.engine import (
+    Output, Plan, PlannedCommit, checkpoint, deliver, exclusive, make_context, read_lock,
+    resolve_variables, run_mutators, unified_diff,
+)
+from paxx_patch.errors import PaxxError
+from paxx_patch.git import land
+from paxx_patch.git.build import REF_PREFIX, CommitSpec, build_commits, temporary_ref
+from paxx_patch.git.replay import cherry_pick, replay_trees
+from paxx_patch.git.repo import Git
+from paxx_patch.lock import ComponentRecord, Lock
+
+
+def semver(version: str) -> tuple[int, int, int, int, str]:
+    m = re.match(r"^(\d+)\.(\d+)\.(\d+)(?:-(.+))?$", version)
+    if not m:
+        raise PaxxError(f"{version!r} is not a semantic version.")
+    pre = m.group(4) or ""
+    # a pre-release sorts before its release
+    return int(m.group(1)), int(m.group(2)), int(m.group(3)), 0 if pre else 1, pre
+
+
+def update(
+    *,
+    names: Sequence[str],
+    output: Output,
+    sets: dict[str, str] | None = None,
+    allow_downgrade: bool = False,
+    project_dir: str | None = None,
+    bundle_path: Sequence[str] = (),
+    cwd: Path | None = None,
+) -> int:
+    return _three_way("update", names, output, sets or {}, allow_downgrade, project_dir, bundle_path, cwd)
+
+
+def remove(
+    *,
+    names: Sequence[str],
+    output: Output,
+    project_dir: str | None = None,
+    bundle_path: Sequence[str] = (),
+    cwd: Path | None = None,
+) -> int:
+    return _three_way("remove", names, output, {}, False, project_dir, bundle_path, cwd)
+
+
+def _installed_bundle(name: str, bundle_path: Sequence[str], lock: Lock, verb: str) -> Bundle:
+    if name not in lock.components:
+        installed = ", ".join(sorted(lock.components)) or "none"
+        raise PaxxError(
+            f"{name} is not installed here (installed: {installed}); nothing to {verb}. "
+            f"Use `paxx-patch add {name}` to install it."
+        )
+    return load_bundle(name, bundle_path)
+
+
+def _three_way(
+    verb: str, names: Sequence[str], output: Output, sets: dict[str, str],
+    allow_downgrade: bool, project_dir: str | None, bundle_path: Sequence[str],
+    cwd: Path | None,
+) -> int:
+    git, base, root = open_project(cwd, project_dir)
+    with exclusive(git):
+        plan, project = open_plan(git, base, root)
+        lock = read_lock(plan.snapshot, project)
+        targets = list(dict.fromkeys(names or sorted(lock.components)))
+        bundles = [_installed_bundle(n, bundle_path, lock, verb) for n in targets]
+        previous = {n: lock.components[n].variables for n in targets}
+        variables = resolve_variables(bundles, sets, previous)
+        todo = []
+        for bundle in bundles:
+            record = lock.components[bundle.name]
+            if verb == "update":
+                order = (semver(bundle.version) > semver(record.version)) - (
+                    semver(bundle.version) < semver(record.version))
+                if order < 0 and not allow_downgrade:
+                    raise PaxxError(
+                        f"{bundle.name} {record.version} is installed and the bundle is the "
+                        f"older {bundle.version}; pass --allow-downgrade to go back to it."
+                    )
+                if order == 0 and variables[bundle.name] == record.variables:
+                    plan.notes.append(f"{bundle.name} is up to date ({record.version}).")
+                    continue
+            todo.append((bundle, record))
+        if not todo:
+            report(plan, [], output)
+            return 0
+        restore = _pristine(plan, project.path, [r for _, r in todo])
+        plan.snapshot.rebase(restore)
+        for bundle, record in todo:
+            if verb == "remove":
+                # remove with the installed version's bundle when the built-in one moved on
+                ctx = make_context(bundle, project, variables[bundle.name], removing=record)
+            else:
+                ctx = make_context(bundle, project, variables[bundle.name])
+                ctx.previous = record
+            plan.commits += run_mutators(plan.snapshot, ctx)
+            plan.notes += ctx.notes
+        checkpoint("planned")
+        if not plan.commits:
+            report(plan, [], output)
+            return 0
+        if not restore:
+            lines = deliver(git, base, plan, output, f"paxx-patches/{verb}-{'+'.join(targets)}")
+        else:
+            lines = _deliver_on_a(git, base, plan, restore, output, f"paxx-patches/{verb}-{'+'.join(targets)}",
+                                  f"{verb} of {', '.join(targets)}")
+        report(plan, lines, output)
+    return 0
+
+
+def _pristine(
+    plan: Plan, path_of: Callable[[str], str], records: list[ComponentRecord]
+) -> dict[str, bytes]:
+    """Owned files whose content at HEAD differs from the pristine blob: path -> pristine."""
+    wanted: dict[str, str] = {}
+    for record in records:
+        for relative, oid in record.verified_files().items():
+            wanted[path_of(relative)] = oid
+    plan.snapshot.load(wanted)
+    contents = plan.snapshot.read_blobs(sorted(set(wanted.values())))
+    return {p: contents[o] for p, o in wanted.items() if plan.snapshot.base_content(p) != contents[o]}
+
+
+def _deliver_on_a(
+    git: Git, base: str, plan: Plan, restore: dict[str, bytes], output: Output,
+    default_dir: str, what: str,
+) -> list[str]:
+    if output.kind == "dry-run":
+        import sys
+
+        sys.stdout.write(unified_diff(plan))
+        return []
+    ident = git.ident()
+    author = git.ident("AUTHOR")
+    if output.kind == "commit":
+        land.refuse_dirty(git, plan.touched())
+    a = PlannedCommit("paxx-patch", "-", "restore", "restore pristine component files", dict(restore))
+    specs = [CommitSpec(a.message(), a.changes, {p: plan.snapshot.mode(p) for p in a.changes})]
+    specs += [
+        CommitSpec(c.message(), c.changes, {p: plan.snapshot.mode(p) for p in c.changes})
+        for c in plan.commits
+    ]
+    ref = temporary_ref()
+    try:
+        shas = build_commits(git, base, specs, ref, author, ident)
+        checkpoint("built")
+        a_sha, tip = shas[0], shas[-1]
+        if output.kind == "commit":
+            cherry_pick(git, a_sha, tip, what)
+            return [f"{len(shas) - 1} commits added to your branch."]
+        if output.kind == "branch":
+            new_tip = replay_trees(git, base, shas[1:])
+            land.create_branch(git, output.value, new_tip)
+            return [f"branch {output.value}: {len(shas) - 1} commits on {base[:10]}"]
+        # the series' pre-images are A's blobs: keep A reachable for `git am -3`
+        git.run("update-ref", f"{REF_PREFIX}base/{tip[:12]}", a_sha)
+        if output.kind == "stdout":
+            import sys
+
+            sys.stdout.buffer.write(land.patch_mbox(git, a_sha, tip))
+            return []
+        return [str(p) for p in land.write_patches(git, a_sha, tip, Path(output.value or default_dir))]
+    finally:
+        git.run("update-ref", "-d", ref, check=False)
+
