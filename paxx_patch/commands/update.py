@@ -164,7 +164,7 @@ def _deliver_on_a(
         a_sha, tip = shas[0], shas[-1]
         if output.kind == "commit":
             cherry_pick(git, a_sha, tip, what)
-            return [f"{len(shas) - 1} commits added to your branch."]
+            return []
         if output.kind == "branch":
             new_tip = replay_trees(git, base, shas[1:])
             land.create_branch(git, output.value, new_tip)

@@ -15,6 +15,7 @@ from typing import Any
 from paxx_patch.errors import PaxxError
 from paxx_patch.mutators import Context
 from paxx_patch.mutators.compose_app import TextEdit, _key_end, find_app_service, wire_app_service
+from paxx_patch.mutators.compose_remove import removal_spans
 from paxx_patch.render import render_string
 from paxx_patch.text import TextFile
 
@@ -39,12 +40,14 @@ class ComposeMutator:
         return [ctx.project.compose_file] if ctx.compose_fragment else []
 
     def apply(self, path: str, old: bytes | None, ctx: Context) -> bytes | None:
+        if ctx.removing is not None:
+            return self._remove(path, old, ctx.removing.entries.get(self.name, {}))
         fragment = load_yaml(f"{ctx.bundle.directory}/compose.yaml", ctx.compose_fragment)
         services = dict(fragment.get("services") or {})
         volumes = list(fragment.get("volumes") or {})
         if old is None:
             ctx.entries[self.name] = {
-                "file": path, "services": list(services), "volumes": volumes,
+                "file": path, "services": list(services), "volumes": volumes, "created": True,
             }
             return ctx.compose_fragment.encode()
         doc = TextFile.decode(path, old)
@@ -60,7 +63,7 @@ class ComposeMutator:
         existing = root.get("services") or {}
         new_services = [s for s in services if s not in existing]
         for name in services:
-            if name in existing:
+            if name in existing and ctx.previous is None:
                 ctx.notes.append(
                     f"{path}: a service named {name!r} already exists; left as it is."
                 )
@@ -85,6 +88,22 @@ class ComposeMutator:
         if not all(s in check["services"] for s in new_services):
             raise AssertionError(f"compose edit of {path} did not take")
         ctx.entries[self.name] = entry
+        return doc.encode(text)
+
+    def _remove(self, path: str, old: bytes | None, entry: dict[str, Any]) -> bytes | None:
+        if old is None or not entry:
+            return old
+        doc = TextFile.decode(path, old)
+        root = load_yaml(path, doc.text)
+        if not hasattr(root, "lc"):
+            return old
+        lines = doc.text.splitlines(keepends=True)
+        for start, end in sorted(set(removal_spans(root, lines, entry)), reverse=True):
+            del lines[start:end]
+        text = "".join(lines)
+        if not text.strip() and entry.get("created"):
+            return None
+        load_yaml(path, text)
         return doc.encode(text)
 
     def _wire_app(
@@ -118,6 +137,9 @@ class ComposeMutator:
         return edits
 
     def subject(self, ctx: Context, changed: Sequence[str]) -> str:
+        if ctx.removing is not None:
+            names = ", ".join(ctx.removing.entries.get(self.name, {}).get("services", []))
+            return f"remove {names or ctx.bundle.name} from {changed[0]}"
         entry = ctx.entries.get(self.name, {})
         names = ", ".join(entry.get("services", [])) or ctx.bundle.name
         return f"add {names} to {changed[0]}"

@@ -36,6 +36,10 @@ class DependenciesMutator:
 
     def apply(self, path: str, old: bytes | None, ctx: Context) -> bytes | None:
         doc = TextFile.decode(path, old)
+        if ctx.removing is not None:
+            added = ctx.removing.entries.get(self.name, {}).get("added", [])
+            new_text = _remove(doc.text, added, ctx.project.dependency_style)
+            return old if new_text == doc.text else doc.encode(new_text)
         style = ctx.project.dependency_style
         existing = _existing(path, doc.text, style)
         wanted = [d for d in ctx.bundle.dependencies if requirement_name(d) not in existing]
@@ -65,6 +69,9 @@ class DependenciesMutator:
         return doc.encode(new)
 
     def subject(self, ctx: Context, changed: Sequence[str]) -> str:
+        if ctx.removing is not None:
+            removed = ctx.removing.entries.get(self.name, {}).get("added", [])
+            return f"remove {', '.join(removed)} from {changed[0]}"
         added = ctx.entries.get(self.name, {}).get("added", [])
         return f"add {', '.join(added)} to {changed[0]}"
 
@@ -200,3 +207,28 @@ def _scan_array(path: str, text: str, open_at: int) -> tuple[list[int], int]:
             raise PaxxError(f"{path}: [project].dependencies holds a nested value; fix it.")
         i += 1
     raise PaxxError(f"{path}: [project].dependencies has no closing `]`; fix the syntax.")
+
+
+def _remove(text: str, added: list[str], style: str) -> str:
+    """Take out the lines (or array items) paxx-patch added, exactly as written."""
+    if not added:
+        return text
+    if style == "poetry":
+        names = {requirement_name(d) for d in added}
+        lines = text.splitlines(keepends=True)
+        return "".join(
+            line for line in lines
+            if not (re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*=", line)
+                    and requirement_name(line.split("=", 1)[0]) in names)
+        )
+    if style == "requirements":
+        wanted = set(added)
+        return "".join(line for line in text.splitlines(keepends=True) if line.strip() not in wanted)
+    for dep in added:
+        quoted = re.escape(f'"{dep}"')
+        text, n = re.subn(rf"(?m)^[ \t]*{quoted},?[ \t]*\n", "", text, count=1)
+        if n == 0:
+            text, n = re.subn(rf",[ \t]*{quoted}", "", text, count=1)
+        if n == 0:
+            text = re.sub(rf"{quoted},?[ \t]*", "", text, count=1)
+    return text

@@ -48,14 +48,21 @@ class EnvMutator:
         if old is None or not keys:
             return old
         doc = TextFile.decode(ctx.project.env_file, old)
-        kept = []
-        for line in doc.text.splitlines(keepends=True):
-            m = _KEY.match(line)
-            if m and m.group(1) in keys:
-                continue
-            kept.append(line)
-        text = "".join(kept).replace(f"# {ctx.bundle.name}\n", "", 1) if kept != doc.text else doc.text
-        return doc.encode(text)
+        lines = doc.text.splitlines(keepends=True)
+        hits = [i for i, line in enumerate(lines) if (m := _KEY.match(line)) and m.group(1) in keys]
+        if not hits:
+            return old
+        drop = set(hits)
+        first = hits[0]
+        # the `# component` heading and the blank line paxx-patch put before it
+        if first > 0 and lines[first - 1].strip() == f"# {ctx.bundle.name}":
+            drop.add(first - 1)
+            after = max(hits) + 1
+            if first > 1 and not lines[first - 2].strip() and (
+                after >= len(lines) or not lines[after].strip()
+            ):
+                drop.add(first - 2)
+        return doc.encode("".join(line for i, line in enumerate(lines) if i not in drop))
 
     def subject(self, ctx: Context, changed: Sequence[str]) -> str:
         if ctx.removing is not None:

@@ -45,5 +45,5 @@ class FilesMutator:
         return new
 
     def subject(self, ctx: Context, changed: Sequence[str]) -> str:
-        verb = "remove" if ctx.removing is not None else "add"
+        verb = "remove" if ctx.removing is not None else "update" if ctx.previous else "add"
         return f"{verb} {', '.join(sorted(changed))}"

@@ -27,6 +27,21 @@ def field_source(setting: SettingField, attr: str) -> str:
     return line + (f"  # {setting.description}" if setting.description else "")
 
 
+SECRET_IMPORT = "from pydantic import SecretStr\n"
+
+
+def _code_without_imports(module: cst.Module) -> str:
+    body = [s for s in module.body if not (
+        isinstance(s, cst.SimpleStatementLine) and isinstance(s.body[0], cst.Import | cst.ImportFrom)
+    )]
+    return module.with_changes(body=body).code
+
+
+def _remove_imports(module: cst.Module, sources: set[str]) -> cst.Module:
+    body = [s for s in module.body if module.code_for_node(s).strip() not in sources]
+    return module.with_changes(body=body)
+
+
 def _py_str(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -51,6 +66,9 @@ class SettingsMutator:
         if ctx.removing is not None:
             names = set(ctx.removing.entries.get(self.name, {}).get("fields", []))
             new_module = module.visit(_RemoveFields(ctx.project.settings_class, names, ctx.bundle.name))
+            imports = ctx.removing.entries.get(self.name, {}).get("imports", [])
+            if imports and "SecretStr" not in _code_without_imports(new_module):
+                new_module = _remove_imports(new_module, set(imports))
             return old if new_module.code == module.code else doc.encode(new_module.code)
         existing = _field_names(module, ctx.project.settings_class)
         if existing is None:
@@ -62,7 +80,8 @@ class SettingsMutator:
         for setting in ctx.bundle.settings:
             attr = ctx.project.field_name(setting.name)
             if attr in existing:
-                ctx.notes.append(f"{path}: {attr} is already defined; left as it is.")
+                if ctx.previous is None:
+                    ctx.notes.append(f"{path}: {attr} is already defined; left as it is.")
                 continue
             new_fields.append((setting, attr))
         if not new_fields:
@@ -75,8 +94,9 @@ class SettingsMutator:
             cst.EmptyLine(comment=cst.Comment(f"# {ctx.bundle.name}")),
         ])
         module = module.visit(_AddFields(ctx.project.settings_class, statements))
-        if any(s.secret for s, _ in new_fields) and not _imports_name(module, "SecretStr"):
-            module = _add_import(module, "from pydantic import SecretStr\n")
+        added_import = any(s.secret for s, _ in new_fields) and not _imports_name(module, "SecretStr")
+        if added_import:
+            module = _add_import(module, SECRET_IMPORT)
         code = module.code
         try:
             compile(code, path, "exec")
@@ -85,6 +105,7 @@ class SettingsMutator:
         ctx.entries[self.name] = {
             "file": path, "class": ctx.project.settings_class,
             "fields": [a for _, a in new_fields],
+            **({"imports": [SECRET_IMPORT.strip()]} if added_import else {}),
         }
         return doc.encode(code)
 
