@@ -1,0 +1,238 @@
+"""`paxx-patch verify`: the pre-commit hook that keeps component-owned files pristine.
+
+It runs on every commit, so it imports only the standard library, the lock and the
+errors. Blob ids come from hashlib and pristine contents from loose objects; git runs
+only to read a packed blob for a diff, or to compare the lock with the committed one.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import zlib
+from collections.abc import Sequence
+
+from paxx_patch.errors import PaxxError
+from paxx_patch.lock import LOCK_NAME, Lock, blob_id, parse_lock
+
+DIFF_LINES = 40
+# While one of these is in progress, the lock may take blob ids from its lock.
+_IN_PROGRESS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REBASE_HEAD")
+_Record = tuple[str, str, str]  # component, path as the lock records it, blob id
+_Problem = tuple[_Record, bytes | None]  # the record, and the file's content (None: missing)
+
+
+def verify(*, files: Sequence[str] = (), project: str | None = None) -> int:
+    """Exit 1 and explain when owned files differ from their pristine blobs; else 0, silent.
+
+    `files` are relative to the cwd (pre-commit runs hooks from the repository root).
+    Only owned files among them are compared; all are, with the lock, when the lock
+    is among them or no file is given. A missing owned file is always reported: git
+    passes no name for a deleted file, so this is the only way to notice one.
+    """
+    cwd = os.getcwd()
+    root = _repo_root(cwd)
+    project_dir = os.path.normpath(os.path.join(cwd, project)) if project else root
+    if not os.path.isdir(project_dir):
+        raise PaxxError(f"--project {project}: no such directory.")
+    lock_file = os.path.join(project_dir, LOCK_NAME)
+    shown_lock = os.path.relpath(lock_file, cwd)
+    try:
+        with open(lock_file, "rb") as f:
+            text = f.read().decode()
+    except FileNotFoundError:
+        return 0  # nothing installed here
+    except UnicodeDecodeError as e:
+        raise PaxxError(
+            f"{shown_lock}: not UTF-8 (byte {e.start}). "
+            f"Restore it with `git checkout HEAD -- {shown_lock}`."
+        ) from e
+    lock = parse_lock(text, where=shown_lock)
+
+    prefix = _relative(root, project_dir)  # the lock's paths are relative to prefix
+    selected = {_relative(root, os.path.join(cwd, name)) for name in files}
+    check_all = not files or posixpath.join(prefix, LOCK_NAME) in selected
+    problems: list[_Problem] = []
+    for component in lock.components.values():
+        for path, blob in sorted(component.verified_files().items()):
+            full = os.path.join(project_dir, path)
+            if check_all or posixpath.join(prefix, path) in selected:
+                content = _read_worktree(full)
+                if content is None or blob_id(content) != blob:
+                    problems.append(((component.name, path, blob), content))
+            elif not os.path.lexists(full):
+                problems.append(((component.name, path, blob), None))
+    lock_problems = _audit_lock(root, prefix, lock, text, shown_lock) if check_all else []
+    if problems:
+        _report_files(problems, root, os.path.relpath(project_dir, cwd), project)
+    if lock_problems:
+        print(f"{shown_lock} was edited by hand:", *lock_problems, sep="\n  ")
+        print(
+            f"Restore the committed lock with `git checkout HEAD -- {shown_lock}`: only "
+            "paxx-patch writes it. To stop verifying a file, run `paxx-patch eject`."
+        )
+    return 1 if problems or lock_problems else 0
+
+
+def _report_files(problems: list[_Problem], root: str, shown_dir: str, project: str | None) -> None:
+    pristine = _read_blobs(root, [blob for (_, _, blob), _ in problems])
+    print("paxx-patch: files of installed components differ from what paxx-patch installed:")
+    for (component, path, blob), content in problems:
+        shown = os.path.normpath(os.path.join(shown_dir, path))
+        print(f"  {shown} ({component}): {'missing' if content is None else 'modified'}")
+        if content is not None:
+            print(*_diff(pristine[blob], content, shown), sep="\n")
+    print("\nEither restore what paxx-patch installed, then `git add` it:")
+    for (_, path, blob), _ in problems:
+        shown = os.path.normpath(os.path.join(shown_dir, path))
+        if pristine[blob] is None:
+            print(f"    git checkout HEAD -- {shown}    # if HEAD holds the installed version")
+        else:
+            print(f"    git cat-file blob {blob} > {shown}")
+    print("or keep your change and stop verifying the file (it is then yours to maintain):")
+    also = f" --project {project}" if project else ""
+    for (component, path, _), _ in problems:
+        print(f"    paxx-patch eject {component} {path}{also}")
+
+
+def _diff(old: bytes | None, new: bytes, shown: str) -> list[str]:
+    if old is None:
+        return ["    (the installed content is not in this repository: no diff)"]
+    if b"\0" in old or b"\0" in new:
+        return ["    (binary content differs)"]
+    import difflib  # only on failure: the hook's common path must start fast
+
+    lines = list(
+        difflib.unified_diff(
+            old.decode(errors="replace").splitlines(),
+            new.decode(errors="replace").splitlines(),
+            f"{shown} (installed)",
+            f"{shown} (now)",
+            n=2,
+            lineterm="",
+        )
+    )
+    if len(lines) > DIFF_LINES:
+        lines[DIFF_LINES:] = [f"... {len(lines) - DIFF_LINES} more diff lines"]
+    return lines
+
+
+def _audit_lock(root: str, prefix: str, lock: Lock, text: str, shown: str) -> list[str]:
+    """Each blob id in the lock must be one paxx-patch committed.
+
+    That the blob exists proves nothing: `git add` of an edited file stores its blob.
+    So each record must equal one in the committed lock (HEAD), or in the lock of a
+    merge, cherry-pick or rebase in progress: how `update` and `remove` land when a
+    shared file conflicts. Records may only disappear through such an operation.
+    """
+    committed: list[set[_Record] | None] = []
+    for raw in _git_objects(root, ["HEAD", *_IN_PROGRESS], posixpath.join(prefix, LOCK_NAME)):
+        try:
+            committed.append(None if raw is None else _records(parse_lock(raw.decode())))
+        except (PaxxError, UnicodeDecodeError):
+            committed.append(set())
+    head, in_progress = committed[0] or set(), [r for r in committed[1:] if r is not None]
+    mine = _records(lock)
+    was = {(c, p): b for c, p, b in head}
+    problems = []
+    for c, p, b in sorted(mine - head.union(*in_progress)):
+        line = text[: text.find(b)].count("\n") + 1
+        problems.append(
+            f"{shown}:{line}: {p} ({c}): blob id {b} was not recorded by paxx-patch "
+            f"(the committed lock has {was.get((c, p), 'none')})"
+        )
+    kept = {(c, p) for c, p, _ in mine}
+    kept |= {(c.name, p) for c in lock.components.values() for p in c.ejected}
+    for c, p, b in sorted(head - mine):
+        if (c, p) not in kept and all((c, p, b) in r for r in in_progress):
+            problems.append(f"{shown}: {p} ({c}) was dropped from the lock")
+    return problems
+
+
+def _records(lock: Lock) -> set[_Record]:
+    return {(c.name, p, b) for c in lock.components.values() for p, b in c.files.items()}
+
+
+def _read_blobs(root: str, ids: Sequence[str]) -> dict[str, bytes | None]:
+    """Blob contents by id: loose objects directly, the rest with one git process."""
+    found: dict[str, bytes | None] = {}
+    objects = _objects_dir(root)
+    for oid in ids:
+        try:
+            with open(os.path.join(objects, oid[:2], oid[2:]), "rb") as f:
+                header, _, body = zlib.decompress(f.read()).partition(b"\0")
+            found[oid] = body if header.startswith(b"blob ") else None
+        except (OSError, zlib.error):
+            found[oid] = None
+    packed = [oid for oid, body in found.items() if body is None]
+    found.update(zip(packed, _git_objects(root, packed), strict=True))
+    return found
+
+
+def _git_objects(root: str, revs: Sequence[str], path: str = "") -> list[bytes | None]:
+    """`git cat-file --batch` for each rev (or `rev:path`); None for what git lacks."""
+    if not revs:
+        return []
+    import subprocess  # only when git is needed: keep the common path fast
+
+    specs = [f"{rev}:{path}" if path else rev for rev in revs]
+    try:
+        out = subprocess.run(
+            ["git", "cat-file", "--batch"],
+            cwd=root,
+            input="".join(s + "\n" for s in specs).encode(),
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return [None] * len(specs)
+    results: list[bytes | None] = []
+    pos = 0
+    for _ in specs:
+        end = out.index(b"\n", pos)
+        line, pos = out[pos:end], end + 1
+        if line.endswith((b" missing", b" ambiguous")):
+            results.append(None)
+            continue
+        kind, size = line.rsplit(b" ", 2)[1:]  # "<oid> <type> <size>", then the content
+        results.append(out[pos : pos + int(size)] if kind == b"blob" else None)
+        pos += int(size) + 1
+    return results
+
+
+def _read_worktree(path: str) -> bytes | None:
+    try:
+        if os.path.islink(path):  # git stores a symlink as a blob of its target
+            return os.fsencode(os.readlink(path))
+        with open(path, "rb") as f:
+            return f.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+def _repo_root(cwd: str) -> str:
+    """The nearest directory holding `.git` (a directory, or a file in a worktree)."""
+    here = cwd
+    while not os.path.lexists(os.path.join(here, ".git")):
+        if os.path.dirname(here) == here:
+            return cwd
+        here = os.path.dirname(here)
+    return here
+
+
+def _objects_dir(root: str) -> str:
+    git_dir = os.path.join(root, ".git")
+    try:
+        if os.path.isfile(git_dir):  # a linked worktree or a submodule: "gitdir: <path>"
+            with open(git_dir) as f:
+                git_dir = os.path.join(root, f.read().partition("gitdir:")[2].strip())
+        with open(os.path.join(git_dir, "commondir")) as f:  # a linked worktree's repo
+            git_dir = os.path.join(git_dir, f.read().strip())
+    except OSError:
+        pass
+    return os.path.join(git_dir, "objects")
+
+
+def _relative(root: str, path: str) -> str:
+    rel = os.path.relpath(path, root).replace(os.sep, "/")
+    return "" if rel == "." else rel
