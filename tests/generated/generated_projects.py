@@ -1,0 +1,183 @@
+"""Render bundles into minimal target projects for the tests of the generated code.
+
+`render_project` is the one place that turns bundles into files; when the engine
+can do it (`paxx-patch add` in a temporary repository), only that function changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol
+
+REPO = Path(__file__).resolve().parents[2]
+if importlib.util.find_spec("paxx_patch") is None:  # running from a checkout, not installed
+    sys.path.insert(0, str(REPO))
+
+from paxx_patch.bundle import Bundle, load_bundle_dir
+from paxx_patch.render import render_templates
+
+BUNDLES_DIR = REPO / "bundles"
+COMPONENTS = sorted(p.name for p in BUNDLES_DIR.iterdir() if (p / "bundle.toml").is_file())
+
+
+@dataclass(frozen=True)
+class SettingsStyle:
+    """How a target project keeps its settings, i.e. what the template context says."""
+
+    name: str
+    settings_module: str  # path of the module holding the Settings class
+    settings_import: str
+    settings_expr: str
+    services_dir: str
+    upper_case_fields: bool
+
+    @property
+    def services_package(self) -> str:
+        return self.services_dir.replace("/", ".")
+
+    def attribute(self, setting_name: str) -> str:
+        return setting_name.upper() if self.upper_case_fields else setting_name
+
+
+# `settings = Settings()` in a root module, lower-case fields (the paxx layout)
+MODULE_STYLE = SettingsStyle(
+    name="module",
+    settings_module="settings.py",
+    settings_import="from settings import settings",
+    settings_expr="settings",
+    services_dir="services",
+    upper_case_fields=False,
+)
+# a cached factory in a package, UPPER_CASE fields, services inside the package
+FACTORY_STYLE = SettingsStyle(
+    name="factory",
+    settings_module="app/core/config.py",
+    settings_import="from app.core.config import get_settings",
+    settings_expr="get_settings()",
+    services_dir="app/services",
+    upper_case_fields=True,
+)
+STYLES = (MODULE_STYLE, FACTORY_STYLE)
+_TOP_LEVEL_MODULES = ("settings", "services", "app")
+
+
+@dataclass
+class Project:
+    root: Path
+    style: SettingsStyle
+    bundles: list[Bundle]
+    files: list[Path] = field(default_factory=list)  # every generated module
+
+    def module(self, name: str) -> ModuleType:
+        """Import `<services package>.<name>` from the project."""
+        return importlib.import_module(f"{self.style.services_package}.{name}")
+
+
+def template_context(
+    bundle: Bundle, style: SettingsStyle, variables: Mapping[str, str] = {}
+) -> dict[str, Any]:
+    """The context every template gets (the contract between engine and bundles)."""
+    return {
+        "component": bundle.name,
+        "version": bundle.version,
+        "settings_import": style.settings_import,
+        "settings_expr": style.settings_expr,
+        "field": {s.name: style.attribute(s.name) for s in bundle.settings},
+        "env": {s.name: s.env_key for s in bundle.settings},
+        "services_package": style.services_package,
+        "vars": {**bundle.variables, **variables},
+    }
+
+
+def _settings_source(bundles: Sequence[Bundle], style: SettingsStyle) -> str:
+    factory = style.settings_expr != "settings"
+    lines = [
+        *(["from functools import lru_cache", ""] if factory else []),
+        "from pydantic import SecretStr",
+        "from pydantic_settings import BaseSettings",
+        "",
+        "",
+        "class Settings(BaseSettings):",
+        f"    {style.attribute('app_name')}: str = 'demo'",
+    ]
+    for bundle in bundles:
+        for s in bundle.settings:
+            if s.secret:
+                lines.append(f"    {style.attribute(s.name)}: SecretStr = SecretStr({s.default!r})")
+            else:
+                lines.append(f"    {style.attribute(s.name)}: {s.type} = {s.default!r}")
+    lines += ["", ""]
+    if factory:
+        lines += ["@lru_cache", "def get_settings() -> Settings:", "    return Settings()"]
+    else:
+        lines.append("settings = Settings()")
+    return "\n".join(lines) + "\n"
+
+
+def render_project(
+    root: Path,
+    names: Sequence[str],
+    style: SettingsStyle = MODULE_STYLE,
+    variables: Mapping[str, str] = {},
+) -> Project:
+    """Write a minimal target project with the components `names` rendered into it."""
+    bundles = [load_bundle_dir(BUNDLES_DIR / name) for name in names]
+    project = Project(root=root, style=style, bundles=bundles)
+    settings_path = root / style.settings_module
+    settings_path.parent.mkdir(parents=True, exist_ok=True)
+    settings_path.write_text(_settings_source(bundles, style), encoding="utf-8")
+    services = root / style.services_dir
+    services.mkdir(parents=True, exist_ok=True)
+    for package in {settings_path.parent, services, *services.parents}:
+        if package.is_relative_to(root) and package != root:
+            (package / "__init__.py").touch()
+    for bundle in bundles:
+        rendered = render_templates(bundle, template_context(bundle, style, variables))
+        for target, text in rendered.items():
+            path = services / target
+            path.write_text(text, encoding="utf-8")
+            project.files.append(path)
+    return project
+
+
+def forget_project_modules() -> None:
+    from prometheus_client import REGISTRY
+    from prometheus_client.metrics import MetricWrapperBase
+
+    for name in list(sys.modules):
+        if name.split(".")[0] not in _TOP_LEVEL_MODULES:
+            continue
+        module = sys.modules.pop(name)
+        # Metrics register themselves in the global registry on import; a fresh
+        # import of the module in the next test must be able to register again.
+        for value in list(vars(module).values()):
+            if isinstance(value, MetricWrapperBase):
+                try:
+                    REGISTRY.unregister(value)
+                except KeyError:
+                    pass
+
+
+class RenderComponent(Protocol):
+    def __call__(
+        self,
+        name: str | Sequence[str],
+        env: Mapping[str, str] = ...,
+        *,
+        style: SettingsStyle = ...,
+        variables: Mapping[str, str] = ...,
+    ) -> Project: ...
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """What the `s3_server` fixture gives: its endpoint and an existing bucket."""
+
+    endpoint_url: str
+    bucket: str
