@@ -121,6 +121,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return remove(names=args.names, output=_output(args),  # type: ignore[arg-type]
                       project_dir=args.project, bundle_path=args.bundle_path)
+    if args.command == "status":
+        from paxx_patch.commands.status import status
+
+        return status(as_json=args.json, project_dir=args.project, bundle_path=args.bundle_path)
+    if args.command == "eject":
+        from paxx_patch.commands.eject import eject
+
+        return eject(name=args.name, files=args.files, project_dir=args.project)
     if args.command == "demo":
         from paxx_patch.commands.demo import demo
 

@@ -11,6 +11,7 @@ import pytest
 
 from paxx_patch.commands.verify import DIFF_LINES, verify
 from paxx_patch.errors import error_handler
+from paxx_patch.main import main
 from paxx_patch.lock import LOCK_NAME, ComponentRecord, Lock, blob_id, parse_lock
 
 CACHE = "services/cache.py"
@@ -482,6 +483,14 @@ def test_pre_commit_try_repo(repo: Path, hook_repo: tuple[Path, str], tmp_path: 
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert f"{CACHE} (redis): modified" in failed.stdout
     assert '+        _client = Redis.from_url("redis://cache:6379/1")' in failed.stdout
+    # the user takes the file over: the hook passes again, the edit is kept
+    assert main(["eject", "redis", CACHE]) == 0
+    assert git(repo, "log", "-1", "--format=%s").strip() == f"paxx(redis): eject {CACHE}"
+    again = pre_commit(
+        repo, tmp_path / "pc", "try-repo", str(snapshot), "paxx-patch-verify", "--all-files"
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (repo / CACHE).read_bytes() == EDITED
 
 
 @pytest.mark.slow
