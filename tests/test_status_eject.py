@@ -1,0 +1,67 @@
+"""status --json and eject on a real install."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import git
+
+
+def test_status_json_reports_versions_drift_and_discovery(sample_repo: Path, run) -> None:
+    assert run(sample_repo, "add", "redis", "--commit")[0] == 0
+    (sample_repo / "services" / "cache.py").write_text("# changed\n")
+    code, out, err = run(sample_repo, "status", "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    redis = info["components"]["redis"]
+    assert redis["version"] == "1.0.0" and redis["bundled_version"] == "1.0.0"
+    assert redis["update_available"] is False
+    assert redis["modified"] == ["services/cache.py"] and redis["missing"] == []
+    assert redis["files"] == ["services/__init__.py", "services/cache.py"]
+    project = info["project"]
+    assert project["settings_file"] == "settings.py" and project["settings_class"] == "Settings"
+    assert project["settings_import"] == "from settings import settings"
+    assert project["compose_file"] == "docker-compose.yml"
+    assert project["dependency_file"] == "pyproject.toml" and project["dependency_style"] == "pep621"
+    assert project["app_file"] == "main.py" and project["app_name"] == "app"
+
+
+def test_status_with_nothing_installed(sample_repo: Path, run) -> None:
+    code, out, err = run(sample_repo, "status", "--json")
+    assert code == 0 and json.loads(out)["components"] == {}
+
+
+def test_eject_commits_the_lock_and_verify_stops_checking(sample_repo: Path, run) -> None:
+    assert run(sample_repo, "add", "redis", "--commit")[0] == 0
+    cache = sample_repo / "services" / "cache.py"
+    cache.write_text(cache.read_text() + "# mine\n")
+    assert run(sample_repo, "verify")[0] == 1
+    code, out, err = run(sample_repo, "eject", "redis", "services/cache.py")
+    assert code == 0, err
+    assert git(sample_repo, "log", "-1", "--format=%s") == "paxx(redis): eject services/cache.py\n"
+    assert git(sample_repo, "status", "--porcelain") == " M services/cache.py\n"
+    assert run(sample_repo, "verify")[0] == 0
+    info = json.loads(run(sample_repo, "status", "--json")[1])
+    assert info["components"]["redis"]["ejected"] == ["services/cache.py"]
+    # a second eject changes nothing
+    head = git(sample_repo, "rev-parse", "HEAD")
+    assert run(sample_repo, "eject", "redis", "services/cache.py")[0] == 0
+    assert git(sample_repo, "rev-parse", "HEAD") == head
+
+
+def test_eject_of_a_file_the_component_does_not_own(sample_repo: Path, run) -> None:
+    assert run(sample_repo, "add", "redis", "--commit")[0] == 0
+    code, out, err = run(sample_repo, "eject", "redis", "main.py")
+    assert code == 2 and "not a file of this component" in err
+
+
+def test_list_and_show(sample_repo: Path, run) -> None:
+    assert run(sample_repo, "add", "redis", "--commit")[0] == 0
+    rows = json.loads(run(sample_repo, "list", "--json")[1])
+    by_name = {r["name"]: r for r in rows}
+    assert set(by_name) >= {"redis", "storage", "metrics"}
+    assert by_name["redis"]["installed"] == "1.0.0" and by_name["storage"]["installed"] is None
+    shown = json.loads(run(sample_repo, "show", "storage", "--json")[1])
+    assert "minio" in shown["services"] and "STORAGE_S3_SECRET_KEY" in shown["env"]
+    assert shown["dependencies"] == ["aioboto3>=13.0", "aiofiles>=24.0"]
