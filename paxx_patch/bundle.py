@@ -266,11 +266,11 @@ def _setting(c: _Checker, index: int, item: Any) -> SettingField:
         raise c.fail(f"{where}.secret", "must be true or false, and only a str can be secret")
     extra = set(item) - {"name", "type", "default", "secret", "description"}
     if extra:
-        raise c.fail(f"{where}.{sorted(extra)[0]}", "unknown key")
+        raise c.fail(f"{where}.{min(extra)}", "unknown key")
     return SettingField(
         name=name,
         type=kind,
-        default=default,
+        default=default,  # type: ignore[arg-type]  # checked against `expected` above
         secret=secret,
         description=str(item.get("description", "")),
     )

@@ -236,9 +236,7 @@ def _model_config(cls: ast.ClassDef) -> dict[str, object]:
         value = None
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "model_config" for t in node.targets
-        ):
-            value = node.value
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and (
+        ) or isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and (
             node.target.id == "model_config"
         ):
             value = node.value
@@ -249,7 +247,7 @@ def _model_config(cls: ast.ClassDef) -> dict[str, object]:
             }
         if isinstance(value, ast.Dict):
             return {
-                k.value: v.value for k, v in zip(value.keys, value.values, strict=True)
+                str(k.value): v.value for k, v in zip(value.keys, value.values, strict=True)
                 if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)
             }
     return {}
@@ -298,10 +296,9 @@ def _find_app(files: FileReader, here: Callable[[str], str], configured: str | N
         raw = files.get(path)
         if raw is None:
             continue
-        tree = _parse_python(path, raw)
-        name = _app_in_module(tree)
-        if name:
-            return path, name
+        found = _app_in_module(_parse_python(path, raw))
+        if found:
+            return path, found
     return None, None
 
 

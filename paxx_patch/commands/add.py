@@ -8,8 +8,15 @@ from pathlib import Path
 from paxx_patch.bundle import load_bundle
 from paxx_patch.commands.common import open_plan, open_project, report
 from paxx_patch.engine import (
-    Output, Plan, checkpoint, deliver, exclusive, make_context, next_steps, read_lock,
-    resolve_variables, run_mutators,
+    Output,
+    checkpoint,
+    deliver,
+    exclusive,
+    make_context,
+    next_steps,
+    read_lock,
+    resolve_variables,
+    run_mutators,
 )
 
 

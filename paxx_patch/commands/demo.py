@@ -30,7 +30,7 @@ def demo(*, directory: str) -> int:
 
     git("init", "-q")
     if subprocess.run(["git", "var", "GIT_COMMITTER_IDENT"], cwd=target, env=env,
-                      capture_output=True).returncode != 0:
+                      capture_output=True, check=False).returncode != 0:
         git("config", "user.name", "paxx-patch demo")
         git("config", "user.email", "demo@example.com")
     git("add", "-A")

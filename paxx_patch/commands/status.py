@@ -14,7 +14,7 @@ from paxx_patch.lock import blob_id, parse_lock
 
 def collect_status(project_dir: str | None, bundle_path: Sequence[str], cwd: Path | None = None) -> dict[str, Any]:
     git, base, root = open_project(cwd, project_dir)
-    plan, project = open_plan(git, base, root)
+    _, project = open_plan(git, base, root)
     lock_path = git.top / project.lock_file
     text = lock_path.read_text(encoding="utf-8-sig") if lock_path.is_file() else ""
     lock = parse_lock(text, project.lock_file)

@@ -16,8 +16,17 @@ from pathlib import Path
 from paxx_patch.bundle import Bundle, load_bundle
 from paxx_patch.commands.common import open_plan, open_project, report
 from paxx_patch.engine import (
-    Output, Plan, PlannedCommit, checkpoint, deliver, exclusive, make_context, read_lock,
-    resolve_variables, run_mutators, unified_diff,
+    Output,
+    Plan,
+    PlannedCommit,
+    checkpoint,
+    deliver,
+    exclusive,
+    make_context,
+    read_lock,
+    resolve_variables,
+    run_mutators,
+    unified_diff,
 )
 from paxx_patch.errors import PaxxError
 from paxx_patch.git import land

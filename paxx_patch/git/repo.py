@@ -54,6 +54,7 @@ class Git:
             env=self.env,
             input=input,
             capture_output=True,
+            check=False,
         )
         if check and proc.returncode != 0:
             message = proc.stderr.decode(errors="replace").strip()
@@ -88,7 +89,7 @@ def discover(cwd: Path) -> Git:
     env = clean_env()
     proc = subprocess.run(
         ["git", "rev-parse", "--show-toplevel", "--absolute-git-dir"],
-        cwd=cwd, env=env, capture_output=True,
+        cwd=cwd, env=env, capture_output=True, check=False,
     )
     if proc.returncode != 0:
         raise PaxxError(

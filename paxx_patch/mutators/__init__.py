@@ -54,7 +54,15 @@ class Mutator(Protocol):
 
 def registry() -> list[Mutator]:
     """All mutators in commit order. Adding a mutator = one module + one line here."""
-    from paxx_patch.mutators import compose, dependencies, env, files, lock, settings, wiring
+    from paxx_patch.mutators import (
+        compose,
+        dependencies,
+        env,
+        files,
+        lock,
+        settings,
+        wiring,
+    )
 
     return [
         files.FilesMutator(),

@@ -14,7 +14,12 @@ from typing import Any
 
 from paxx_patch.errors import PaxxError
 from paxx_patch.mutators import Context
-from paxx_patch.mutators.compose_app import TextEdit, _key_end, find_app_service, wire_app_service
+from paxx_patch.mutators.compose_app import (
+    TextEdit,
+    _key_end,
+    find_app_service,
+    wire_app_service,
+)
 from paxx_patch.mutators.compose_remove import removal_spans
 from paxx_patch.render import render_string
 from paxx_patch.text import TextFile
@@ -188,10 +193,10 @@ def _into_mapping(
         text = "".join(_reindent(b, 2) for b in blocks.values())
         prefix = "\n" if lines and lines[-1].strip() else ""
         return TextEdit(len(lines), len(lines), f"{prefix}{key}:\n{text}", 4)
-    value = root[key]
+    value: Any = root[key]
     key_line = int(root.lc.key(key)[0])
     if value is None or (hasattr(value, "lc") and not value):
-        if hasattr(value, "fa") and value.fa.flow_style():
+        if value is not None and value.fa.flow_style():
             raise PaxxError(
                 f"{path}:{key_line + 1}: `{key}` is an empty flow mapping; write it as "
                 f"`{key}:` with nothing after it, then run paxx-patch again."

@@ -108,7 +108,7 @@ def wire_app_service(
         )
         if "depends_on" not in keys or deps is None:
             edits.append(TextEdit(service_end, service_end, f"{' ' * key_col}depends_on:\n{long_form}", 2))
-        elif isinstance(deps, dict) and not deps.fa.flow_style():
+        elif isinstance(deps, dict) and not getattr(deps, "fa").flow_style():  # noqa: B009 — ruamel CommentedMap
             end = _key_end(svc, "depends_on", service_end, lines)
             edits.append(TextEdit(end, end, long_form))
         else:

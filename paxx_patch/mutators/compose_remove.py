@@ -74,7 +74,7 @@ def removal_spans(root: Any, lines: list[str], entry: dict[str, Any]) -> list[tu
                         spans.append(_entry_span(svc, key, lines, app_end))
                     else:
                         for i in items:
-                            line = int(value.lc.item(i)[0])
+                            line = int(getattr(value, "lc").item(i)[0])  # noqa: B009 — ruamel CommentedSeq
                             spans.append((line, line + 1))
     volumes = root.get("volumes") or {}
     if volumes and entry.get("volumes"):

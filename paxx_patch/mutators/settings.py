@@ -129,7 +129,7 @@ def _is_field(stmt: Any) -> bool:
 def _field_names(module: Any, class_name: str) -> set[str] | None:
     for stmt in module.body:
         if isinstance(stmt, cst.ClassDef) and stmt.name.value == class_name:
-            return {s.body[0].target.value for s in stmt.body.body if _is_field(s)}
+            return {s.body[0].target.value for s in stmt.body.body if _is_field(s)}  # type: ignore[union-attr]
     return None
 
 
@@ -137,9 +137,12 @@ def _imports_name(module: Any, name: str) -> bool:
     for stmt in module.body:
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
-                if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
-                    if any((a.evaluated_alias or a.evaluated_name) == name for a in small.names):
-                        return True
+                if (
+                    isinstance(small, cst.ImportFrom)
+                    and not isinstance(small.names, cst.ImportStar)
+                    and any((a.evaluated_alias or a.evaluated_name) == name for a in small.names)
+                ):
+                    return True
     return False
 
 
