@@ -126,9 +126,11 @@ class ComposeMutator:
             by_env.get(k, k): render_string(ctx.bundle, v, ctx.template_context, f"app_environment.{k}")
             for k, v in ctx.bundle.app_environment.items()
         }
+        # wait for services to be healthy, and for one-shot jobs to have finished
         depends = {
-            name: "service_healthy" for name, svc in services.items()
-            if isinstance(svc, dict) and "healthcheck" in svc
+            name: "service_healthy" if "healthcheck" in svc else "service_completed_successfully"
+            for name, svc in services.items()
+            if isinstance(svc, dict) and ("healthcheck" in svc or svc.get("restart") in ("no", False))
         }
         all_services = root["services"]
         end = _block_end(root, lines, "services")
@@ -155,6 +157,7 @@ def _service_blocks(fragment: str, section: str, names: list[str]) -> dict[str, 
     blocks: dict[str, list[str]] = {}
     current: str | None = None
     in_section = False
+    pending: list[str] = []  # comments at key level belong to the key that follows
     for line in fragment.splitlines(keepends=True):
         if line.strip() and not line[0].isspace():
             in_section = line.split(":", 1)[0].strip() == section
@@ -162,9 +165,13 @@ def _service_blocks(fragment: str, section: str, names: list[str]) -> dict[str, 
             continue
         if not in_section:
             continue
-        if line.startswith("  ") and not line.startswith("   ") and line.strip():
+        at_key_level = line.startswith("  ") and not line.startswith("   ") and line.strip()
+        if at_key_level and line.lstrip().startswith("#"):
+            pending.append(line)
+            continue
+        if at_key_level:
             current = line.strip().split(":", 1)[0]
-            blocks[current] = []
+            blocks[current], pending = pending, []
         if current is not None:
             blocks[current].append(line)
     return {name: blocks[name] for name in names}
