@@ -43,6 +43,11 @@ def removal_spans(root: Any, lines: list[str], entry: dict[str, Any]) -> list[tu
             return
         for name in present:
             start, end = _entry_span(mapping, name, lines, limit)
+            # comments right above an entry paxx-patch added came with it
+            while start > 0 and lines[start - 1].lstrip().startswith("#") and (
+                _indent(lines[start - 1]) == _indent(lines[start])
+            ):
+                start -= 1
             if start > 0 and not lines[start - 1].strip() and _blank_separated(mapping, lines):
                 start -= 1
             spans.append((start, end))
