@@ -1,13 +1,15 @@
 """Render bundles into minimal target projects for the tests of the generated code.
 
-`render_project` is the one place that turns bundles into files; when the engine
-can do it (`paxx-patch add` in a temporary repository), only that function changes.
+`render_project` is the one place that turns bundles into files: it runs
+`paxx-patch add --commit` in a temporary repository, so the code under test is
+exactly what users get.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +22,6 @@ if importlib.util.find_spec("paxx_patch") is None:  # running from a checkout, n
     sys.path.insert(0, str(REPO))
 
 from paxx_patch.bundle import Bundle, load_bundle_dir
-from paxx_patch.render import render_templates
 
 BUNDLES_DIR = REPO / "bundles"
 COMPONENTS = sorted(p.name for p in BUNDLES_DIR.iterdir() if (p / "bundle.toml").is_file())
@@ -95,29 +96,28 @@ def template_context(
     }
 
 
-def _settings_source(bundles: Sequence[Bundle], style: SettingsStyle) -> str:
+def _settings_source(style: SettingsStyle) -> str:
+    """A settings module without the components' fields: `paxx-patch add` adds them."""
     factory = style.settings_expr != "settings"
     lines = [
         *(["from functools import lru_cache", ""] if factory else []),
-        "from pydantic import SecretStr",
         "from pydantic_settings import BaseSettings",
         "",
         "",
         "class Settings(BaseSettings):",
         f"    {style.attribute('app_name')}: str = 'demo'",
+        "",
+        "",
     ]
-    for bundle in bundles:
-        for s in bundle.settings:
-            if s.secret:
-                lines.append(f"    {style.attribute(s.name)}: SecretStr = SecretStr({s.default!r})")
-            else:
-                lines.append(f"    {style.attribute(s.name)}: {s.type} = {s.default!r}")
-    lines += ["", ""]
     if factory:
         lines += ["@lru_cache", "def get_settings() -> Settings:", "    return Settings()"]
     else:
         lines.append("settings = Settings()")
     return "\n".join(lines) + "\n"
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
 def render_project(
@@ -126,23 +126,35 @@ def render_project(
     style: SettingsStyle = MODULE_STYLE,
     variables: Mapping[str, str] = {},
 ) -> Project:
-    """Write a minimal target project with the components `names` rendered into it."""
+    """A minimal target project in a git repository, the components added by
+    `paxx-patch add NAME... --commit` exactly as a user would get them."""
+    from paxx_patch.commands.add import add
+    from paxx_patch.engine import Output
+
     bundles = [load_bundle_dir(BUNDLES_DIR / name) for name in names]
     project = Project(root=root, style=style, bundles=bundles)
     settings_path = root / style.settings_module
     settings_path.parent.mkdir(parents=True, exist_ok=True)
-    settings_path.write_text(_settings_source(bundles, style), encoding="utf-8")
+    settings_path.write_text(_settings_source(style), encoding="utf-8")
+    for package in settings_path.relative_to(root).parents:
+        if package != Path("."):
+            (root / package / "__init__.py").touch()
+    module = style.settings_module[:-3].replace("/", ".")
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "target"\nversion = "0.1.0"\ndependencies = []\n\n'
+        f'[tool.paxx-patch]\nservices_dir = "{style.services_dir}"\n'
+        f'settings = "{module}:Settings"\n',
+        encoding="utf-8",
+    )
+    _git(root, "init", "-q", "--template=")
+    _git(root, "config", "user.name", "Test User")
+    _git(root, "config", "user.email", "test@example.com")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "target project")
+    add(names=list(names), output=Output("commit"), sets=dict(variables), cwd=root)
     services = root / style.services_dir
-    services.mkdir(parents=True, exist_ok=True)
-    for package in {settings_path.parent, services, *services.parents}:
-        if package.is_relative_to(root) and package != root:
-            (package / "__init__.py").touch()
     for bundle in bundles:
-        rendered = render_templates(bundle, template_context(bundle, style, variables))
-        for target, text in rendered.items():
-            path = services / target
-            path.write_text(text, encoding="utf-8")
-            project.files.append(path)
+        project.files += [services / target for target in bundle.templates]
     return project
 
 
