@@ -206,3 +206,25 @@ def test_sample_project_in_subdirectory_with_project_option(tmp_path: Path, run)
     assert "redis_url" in (repo / "backend" / "settings.py").read_text()
     assert '"services/cache.py"' in (repo / "backend" / "paxx-patch.lock").read_text()
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_inherited_git_variables_are_ignored(sample_repo: Path, tmp_path: Path, run, monkeypatch) -> None:
+    """Inside a git hook GIT_INDEX_FILE and GIT_DIR leak in; they must not steer paxx-patch."""
+    decoy = init_repo(tmp_path / "decoy", {"x.txt": "x\n"})
+    monkeypatch.setenv("GIT_DIR", str(decoy / ".git"))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(tmp_path / "bogus-index"))
+    code, out, err = run(sample_repo, "add", "redis", "--commit")
+    monkeypatch.delenv("GIT_DIR")
+    monkeypatch.delenv("GIT_INDEX_FILE")
+    assert code == 0, err
+    assert not (tmp_path / "bogus-index").exists()
+    assert git(decoy, "log", "--format=%s") == "initial\n"
+    assert git(sample_repo, "status", "--porcelain") == ""
+    assert (sample_repo / "services" / "cache.py").is_file()
+
+
+def test_version_and_module_entry_point(sample_repo: Path) -> None:
+    from paxx_patch import __version__
+
+    proc = subprocess.run([sys.executable, "-m", "paxx_patch", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"paxx-patch {__version__}"
