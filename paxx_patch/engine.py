@@ -20,7 +20,7 @@ from typing import Any
 
 from paxx_patch.bundle import Bundle
 from paxx_patch.errors import PaxxError
-from paxx_patch.git import land
+from paxx_patch.git import land, replay
 from paxx_patch.git.build import REF_PREFIX, CommitSpec, build_commits, temporary_ref
 from paxx_patch.git.repo import Git
 from paxx_patch.git.snapshot import Snapshot
@@ -209,43 +209,60 @@ def prune_stale_refs(git: Git) -> None:
         git.run("update-ref", "--stdin", input="".join(f"delete {r}\n" for r in stale).encode())
 
 
-def deliver(git: Git, base: str, plan: Plan, output: Output, default_dir: str) -> list[str]:
-    """Build the planned commits and deliver them; returns the lines to print."""
+def deliver(
+    git: Git, base: str, plan: Plan, output: Output, default_dir: str,
+    restore: dict[str, bytes] | None = None, what: str = "change",
+) -> list[str]:
+    """Build the planned commits and deliver them; returns the lines to print.
+
+    With `restore` (update/remove after the user edited owned files), a commit A
+    putting those files back to their pristine content comes first; the planned
+    commits sit on A and reach the user's branch by cherry-pick (or merge-tree for
+    a new branch), and a patch series is made from A so its pre-images are A's.
+    """
     if output.kind == "dry-run":
         sys.stdout.write(unified_diff(plan))
         return []
-    landing = output.kind in ("commit", "branch")
     try:
         ident = git.ident()
         author = git.ident("AUTHOR")
     except PaxxError:
-        if landing:
+        if output.kind in ("commit", "branch"):
             raise
         ident = author = f"{FALLBACK_IDENT} {int(time.time())} +0000"
     if output.kind == "commit":
         land.refuse_dirty(git, plan.touched())
+    commits = list(plan.commits)
+    if restore:
+        commits.insert(0, PlannedCommit("paxx-patch", "-", "restore",
+                                        "restore pristine component files", dict(restore)))
     specs = [
         CommitSpec(c.message(), c.changes, {p: plan.snapshot.mode(p) for p in c.changes})
-        for c in plan.commits
+        for c in commits
     ]
     ref = temporary_ref()
     try:
         shas = build_commits(git, base, specs, ref, author, ident)
         checkpoint("built")
-        tip = shas[-1]
+        start, tip = (shas[0], shas[-1]) if restore else (base, shas[-1])
+        made = shas[1:] if restore else shas
         if output.kind == "commit":
+            if restore:
+                replay.cherry_pick(git, start, tip, what)
+                return []
             land.land_on_head(git, base, tip, plan.touched())
             return [f"{sha[:10]} {c.message().splitlines()[0]}" for sha, c in zip(shas, plan.commits, strict=True)]
         if output.kind == "branch":
-            land.create_branch(git, output.value, tip)
-            return [f"branch {output.value}: {len(shas)} commits on {base[:10]}"]
+            land.create_branch(git, output.value, replay.replay_trees(git, base, made) if restore else tip)
+            return [f"branch {output.value}: {len(made)} commits on {base[:10]}"]
+        if restore:  # the series' pre-images are A's blobs: keep A reachable for `git am -3`
+            git.run("update-ref", f"{REF_PREFIX}base/{tip[:12]}", start)
         if output.kind == "stdout":
-            sys.stdout.buffer.write(land.patch_mbox(git, base, tip))
+            sys.stdout.buffer.write(land.patch_mbox(git, start, tip))
             sys.stdout.flush()
             return []
         directory = Path(output.value or default_dir)
-        written = land.write_patches(git, base, tip, directory)
-        return [str(p) for p in written]
+        return [str(p) for p in land.write_patches(git, start, tip, directory)]
     finally:
         git.run("update-ref", "-d", ref, check=False)
 

@@ -18,7 +18,6 @@ from paxx_patch.commands.common import open_plan, open_project, report
 from paxx_patch.engine import (
     Output,
     Plan,
-    PlannedCommit,
     checkpoint,
     deliver,
     exclusive,
@@ -26,13 +25,8 @@ from paxx_patch.engine import (
     read_lock,
     resolve_variables,
     run_mutators,
-    unified_diff,
 )
 from paxx_patch.errors import PaxxError
-from paxx_patch.git import land
-from paxx_patch.git.build import REF_PREFIX, CommitSpec, build_commits, temporary_ref
-from paxx_patch.git.replay import cherry_pick, replay_trees
-from paxx_patch.git.repo import Git
 from paxx_patch.lock import ComponentRecord, Lock
 
 
@@ -125,11 +119,8 @@ def _three_way(
         if not plan.commits:
             report(plan, [], output)
             return 0
-        if not restore:
-            lines = deliver(git, base, plan, output, f"paxx-patches/{verb}-{'+'.join(targets)}")
-        else:
-            lines = _deliver_on_a(git, base, plan, restore, output, f"paxx-patches/{verb}-{'+'.join(targets)}",
-                                  f"{verb} of {', '.join(targets)}")
+        lines = deliver(git, base, plan, output, f"paxx-patches/{verb}-{'+'.join(targets)}",
+                        restore, f"{verb} of {', '.join(targets)}")
         report(plan, lines, output)
     return 0
 
@@ -145,47 +136,3 @@ def _pristine(
     plan.snapshot.load(wanted)
     contents = plan.snapshot.read_blobs(sorted(set(wanted.values())))
     return {p: contents[o] for p, o in wanted.items() if plan.snapshot.base_content(p) != contents[o]}
-
-
-def _deliver_on_a(
-    git: Git, base: str, plan: Plan, restore: dict[str, bytes], output: Output,
-    default_dir: str, what: str,
-) -> list[str]:
-    if output.kind == "dry-run":
-        import sys
-
-        sys.stdout.write(unified_diff(plan))
-        return []
-    ident = git.ident()
-    author = git.ident("AUTHOR")
-    if output.kind == "commit":
-        land.refuse_dirty(git, plan.touched())
-    a = PlannedCommit("paxx-patch", "-", "restore", "restore pristine component files", dict(restore))
-    specs = [CommitSpec(a.message(), a.changes, {p: plan.snapshot.mode(p) for p in a.changes})]
-    specs += [
-        CommitSpec(c.message(), c.changes, {p: plan.snapshot.mode(p) for p in c.changes})
-        for c in plan.commits
-    ]
-    ref = temporary_ref()
-    try:
-        shas = build_commits(git, base, specs, ref, author, ident)
-        checkpoint("built")
-        a_sha, tip = shas[0], shas[-1]
-        if output.kind == "commit":
-            cherry_pick(git, a_sha, tip, what)
-            return []
-        if output.kind == "branch":
-            new_tip = replay_trees(git, base, shas[1:])
-            land.create_branch(git, output.value, new_tip)
-            return [f"branch {output.value}: {len(shas) - 1} commits on {base[:10]}"]
-        # the series' pre-images are A's blobs: keep A reachable for `git am -3`
-        git.run("update-ref", f"{REF_PREFIX}base/{tip[:12]}", a_sha)
-        if output.kind == "stdout":
-            import sys
-
-            sys.stdout.buffer.write(land.patch_mbox(git, a_sha, tip))
-            return []
-        return [str(p) for p in land.write_patches(git, a_sha, tip, Path(output.value or default_dir))]
-    finally:
-        git.run("update-ref", "-d", ref, check=False)
-
