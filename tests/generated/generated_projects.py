@@ -83,17 +83,21 @@ class Project:
 def template_context(
     bundle: Bundle, style: SettingsStyle, variables: Mapping[str, str] = {}
 ) -> dict[str, Any]:
-    """The context every template gets (the contract between engine and bundles)."""
-    return {
-        "component": bundle.name,
-        "version": bundle.version,
-        "settings_import": style.settings_import,
-        "settings_expr": style.settings_expr,
-        "field": {s.name: style.attribute(s.name) for s in bundle.settings},
-        "env": {s.name: s.env_key for s in bundle.settings},
-        "services_package": style.services_package,
-        "vars": {**bundle.variables, **variables},
-    }
+    """The context the engine gives every template, for a project of `style`."""
+    from paxx_patch.engine import template_context as engine_context
+    from paxx_patch.project import Project as TargetProject
+
+    target = TargetProject(
+        root="", services_dir=style.services_dir, services_package=style.services_package,
+        settings_file=style.settings_module, settings_class="Settings",
+        settings_module=style.settings_module[:-3].replace("/", "."),
+        settings_import=style.settings_import, settings_expr=style.settings_expr,
+        upper_case_fields=style.upper_case_fields, env_prefix="", case_sensitive=False,
+        compose_file="docker-compose.yml", dependency_file="pyproject.toml",
+        dependency_style="pep621", env_file=".env.example", app_file=None, app_name=None,
+        app_service=None, lock_file="paxx-patch.lock",
+    )
+    return engine_context(bundle, target, {**bundle.variables, **variables})
 
 
 def _settings_source(style: SettingsStyle) -> str:
