@@ -1,0 +1,60 @@
+"""How `paxx_patch.project` reads the target project: a few known paths, parsed.
+
+The modules here find one convention each (the settings class, the app, the
+dependency file); `paxx_patch.project` puts their answers into a `Project`.
+"""
+
+from __future__ import annotations
+
+import ast
+import posixpath
+import tomllib
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from paxx_patch.errors import PaxxError
+
+
+class FileReader(Protocol):
+    def load(self, paths: Iterable[str]) -> None: ...
+    def get(self, path: str) -> bytes | None: ...
+
+
+def join(root: str, relative: str) -> str:
+    """`relative` (which may climb with `..`) as a repository path under `root`."""
+    path = posixpath.normpath(f"{root}/{relative}" if root else relative)
+    if path == ".." or path.startswith("../"):
+        raise PaxxError(f"{relative}: points outside the repository; use a path inside it.")
+    return "" if path == "." else path
+
+
+def decode(path: str, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise PaxxError(f"{path}: not UTF-8 text ({e}). Save it as UTF-8.") from e
+
+
+def read_toml(files: FileReader, path: str) -> dict[str, Any]:
+    raw = files.get(path)
+    if raw is None:
+        return {}
+    try:
+        return tomllib.loads(decode(path, raw))
+    except tomllib.TOMLDecodeError as e:
+        raise PaxxError(f"{path}: not valid TOML: {e}. Fix the syntax and commit it.") from e
+
+
+def parse_python(path: str, raw: bytes) -> ast.Module:
+    try:
+        return ast.parse(decode(path, raw), filename=path)
+    except SyntaxError as e:
+        raise PaxxError(
+            f"{path}:{e.lineno}: Python syntax error ({e.msg}). Fix it and commit, "
+            "then run paxx-patch again."
+        ) from e
+
+
+def module_path(module: str) -> str:
+    """`app.core.config` -> `app/core/config.py`."""
+    return module.replace(".", "/") + ".py"
