@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,7 +55,8 @@ class LockMutator:
 
 
 def _relative(root: str, path: str) -> str:
-    return path[len(root) + 1 :] if root else path
+    """`path` relative to the project directory (`../compose.yaml` for one above it)."""
+    return posixpath.relpath(path, root) if root else path
 
 
 def merge_entries(

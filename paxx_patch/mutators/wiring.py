@@ -205,9 +205,8 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
     imports = _imports(added, tree)
     at = _import_position(module, target.top_level)
     body[at:at] = [cst.parse_statement(line, config=config) for line in imports]
-    root = ctx.project.root
     ctx.entries["wiring"] = {
-        "file": path[len(root) + 1:] if root and path.startswith(root + "/") else path,
+        "file": path,  # the lock records it relative to the project
         "imports": imports,
         "lines": [item.code for item in added],
     }

@@ -368,8 +368,10 @@ def test_project_in_sub_directory(bundle: Bundle) -> None:
     before = (FIXTURES / "on_event" / "before").read_bytes()
     new, ctx = add(bundle, before, path="backend/app/main.py", root="backend",
                    app_file="backend/app/main.py")
-    assert ctx.entries["wiring"]["file"] == "app/main.py"
-    record = ComponentRecord(name="metrics", version="1.0.0", entries=dict(ctx.entries))
+    # a repository path, like every mutator's; the lock stores it relative to the project
+    assert ctx.entries["wiring"]["file"] == "backend/app/main.py"
+    entries = {"wiring": {**ctx.entries["wiring"], "file": "app/main.py"}}
+    record = ComponentRecord(name="metrics", version="1.0.0", entries=entries)
     removing = make_ctx(bundle, removing=record, root="backend")
     assert WiringMutator().paths(removing) == ["backend/app/main.py"]
     assert WiringMutator().apply("backend/app/main.py", new, removing) == before
