@@ -106,7 +106,8 @@ class ComposeMutator:
         for start, end in sorted(set(removal_spans(root, lines, entry)), reverse=True):
             del lines[start:end]
         text = "".join(lines)
-        if not text.strip() and entry.get("created"):
+        # only empty `services:` / `volumes:` keys left: the file was made by an add
+        if not {line.strip() for line in lines if line.strip()} - {"services:", "volumes:"}:
             return None
         load_yaml(path, text)
         return doc.encode(text)

@@ -62,7 +62,9 @@ class EnvMutator:
                 after >= len(lines) or not lines[after].strip()
             ):
                 drop.add(first - 2)
-        return doc.encode("".join(line for i, line in enumerate(lines) if i not in drop))
+        text = "".join(line for i, line in enumerate(lines) if i not in drop)
+        # nothing of the user's is left: the file was made by an add, so it goes
+        return doc.encode(text) if text.strip() else None
 
     def subject(self, ctx: Context, changed: Sequence[str]) -> str:
         if ctx.removing is not None:
