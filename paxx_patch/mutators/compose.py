@@ -9,16 +9,22 @@ to prove the edit is what was meant.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Sequence
 from typing import Any
 
 from paxx_patch.errors import PaxxError
 from paxx_patch.mutators import Context
-from paxx_patch.mutators.compose_app import (
-    TextEdit,
-    _key_end,
+from paxx_patch.mutators.compose_app import TextEdit, _key_end, wire_app_service
+from paxx_patch.mutators.compose_match import (
+    app_networks,
     find_app_service,
-    wire_app_service,
+    image_name,
+    join_networks,
+    point_urls_at,
+    rename_references,
+    same_image_services,
+    volumes_used,
 )
 from paxx_patch.mutators.compose_remove import removal_spans
 from paxx_patch.render import render_string
@@ -66,22 +72,56 @@ class ComposeMutator:
             lines[-1] += "\n"
         edits: list[TextEdit] = []
         existing = root.get("services") or {}
-        new_services = [s for s in services if s not in existing]
+        reused = same_image_services(existing, services)
+        new_services = [s for s in services if s not in existing and s not in reused]
         for name in services:
             if name in existing and ctx.previous is None:
                 ctx.notes.append(
                     f"{path}: a service named {name!r} already exists; left as it is."
                 )
+            elif name in reused and ctx.previous is None:
+                ctx.notes.append(
+                    f"{path}: service {reused[name]!r} already runs the "
+                    f"{image_name(services[name]['image'])} image ({existing[reused[name]]['image']}); "
+                    f"{ctx.bundle.name} uses it instead of adding {name!r}, and the app's "
+                    "environment points at it."
+                )
+        context = posixpath.relpath(ctx.project.root or ".", posixpath.dirname(path) or ".")
+        app, why = find_app_service(root, ctx.project.app_service, context)
+        if why and ctx.previous is None:
+            ctx.notes.append(f"{path}: {why}")
+        healthy = {n: "healthcheck" in (existing.get(n) or {}) for n in existing}
+        fragment_text = ctx.compose_fragment
+        if reused:
+            fragment_text = rename_references(fragment_text, fragment, reused, healthy)
         if new_services:
-            blocks = _service_blocks(ctx.compose_fragment, "services", new_services)
+            blocks = _service_blocks(fragment_text, "services", new_services)
+            networks = app_networks(existing.get(app)) if app else []
+            if networks:
+                blocks = {
+                    n: b if "networks" in services[n] else join_networks(b, networks)
+                    for n, b in blocks.items()
+                }
             edits.append(_into_mapping(path, root, lines, "services", blocks))
         existing_volumes = root.get("volumes") or {}
-        new_volumes = [v for v in volumes if v not in existing_volumes]
+        needed = volumes_used(services, new_services)
+        new_volumes = [v for v in volumes if v not in existing_volumes and v in needed]
         if new_volumes:
-            blocks = _service_blocks(ctx.compose_fragment, "volumes", new_volumes)
+            blocks = _service_blocks(fragment_text, "volumes", new_volumes)
             edits.append(_into_mapping(path, root, lines, "volumes", blocks))
         entry: dict[str, Any] = {"file": path, "services": new_services, "volumes": new_volumes}
-        edits += self._wire_app(path, root, lines, services, ctx, entry)
+        if reused:
+            entry["reused"] = reused
+        if app is not None and app not in services:
+            edits += self._wire_app(path, root, lines, app, services, reused, healthy, ctx, entry)
+        elif ctx.project.app_service and app is None:
+            ctx.notes.append(f"{path}: app_service {ctx.project.app_service!r} is not a "
+                             "service there; its environment was not wired.")
+        if new_services and ctx.project.compose_overrides and ctx.previous is None:
+            ctx.notes.append(
+                f"{path}: {', '.join(new_services)} went into this file, the base one; "
+                f"{', '.join(ctx.project.compose_overrides)} stays as it is."
+            )
         if not edits:
             return old
         # bottom-up so line numbers stay valid; at one line, a replacement goes first
@@ -103,8 +143,8 @@ class ComposeMutator:
         if not hasattr(root, "lc"):
             return old
         lines = doc.text.splitlines(keepends=True)
-        for start, end in sorted(set(removal_spans(root, lines, entry)), reverse=True):
-            del lines[start:end]
+        for start, end, text in sorted(set(removal_spans(root, lines, entry)), reverse=True):
+            lines[start:end] = [text] if text else []
         text = "".join(lines)
         # only empty `services:` / `volumes:` keys left: the file was made by an add
         if not {line.strip() for line in lines if line.strip()} - {"services:", "volumes:"}:
@@ -113,35 +153,39 @@ class ComposeMutator:
         return doc.encode(text)
 
     def _wire_app(
-        self, path: str, root: Any, lines: list[str], services: dict[str, Any],
-        ctx: Context, entry: dict[str, Any],
+        self, path: str, root: Any, lines: list[str], app: str, services: dict[str, Any],
+        reused: dict[str, str], healthy: dict[str, bool], ctx: Context, entry: dict[str, Any],
     ) -> list[TextEdit]:
-        app = find_app_service(root, ctx.project.app_service)
-        if app is None or app in services:
-            if ctx.project.app_service and app is None:
-                ctx.notes.append(f"{path}: app_service {ctx.project.app_service!r} is not a "
-                                 "service there; its environment was not wired.")
-            return []
         by_env = {s.env_key: ctx.project.env_key(s.name) for s in ctx.bundle.settings}
         environment = {
-            by_env.get(k, k): render_string(ctx.bundle, v, ctx.template_context, f"app_environment.{k}")
+            by_env.get(k, k): point_urls_at(render_string(
+                ctx.bundle, v, ctx.template_context, f"app_environment.{k}"
+            ), reused)
             for k, v in ctx.bundle.app_environment.items()
         }
         # wait for services to be healthy, and for one-shot jobs to have finished
-        depends = {
-            name: "service_healthy" if "healthcheck" in svc else "service_completed_successfully"
-            for name, svc in services.items()
-            if isinstance(svc, dict) and ("healthcheck" in svc or svc.get("restart") in ("no", False))
-        }
+        depends = {}
+        for name, svc in services.items():
+            if not isinstance(svc, dict):
+                continue
+            target = reused.get(name, name)
+            if target in healthy:  # a service of the file's: its own healthcheck decides
+                depends[target] = "service_healthy" if healthy[target] else "service_started"
+            elif "healthcheck" in svc:
+                depends[name] = "service_healthy"
+            elif svc.get("restart") in ("no", False):
+                depends[name] = "service_completed_successfully"
         all_services = root["services"]
         end = _block_end(root, lines, "services")
         service_end = _key_end(all_services, app, end, lines)
-        edits, env_added, deps_added, notes = wire_app_service(
+        edits, env_added, deps_added, notes, short_form = wire_app_service(
             root, lines, app, service_end, environment, depends
         )
         ctx.notes += [f"{path}: {n}" for n in notes]
         if env_added or deps_added:
             entry.update(app_service=app, app_environment=env_added, app_depends_on=deps_added)
+        if short_form:  # so that remove can put it back as it was
+            entry["app_depends_on_short_form"] = short_form
         return edits
 
     def subject(self, ctx: Context, changed: Sequence[str]) -> str:

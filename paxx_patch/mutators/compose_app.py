@@ -24,14 +24,6 @@ class TextEdit:
     order: int = 0  # among edits at one line, higher ones end up later in the file
 
 
-def find_app_service(root: Any, configured: str | None) -> str | None:
-    services = root.get("services") or {}
-    if configured:
-        return configured if configured in services else None
-    built = [name for name, svc in services.items() if isinstance(svc, dict) and "build" in svc]
-    return built[0] if len(built) == 1 else None
-
-
 def quote(value: str) -> str:
     return value if SAFE_SCALAR.match(value) else json.dumps(value)
 
@@ -64,14 +56,15 @@ def wire_app_service(
     service_end: int,
     environment: dict[str, str],
     depends_on: dict[str, str],
-) -> tuple[list[TextEdit], list[str], list[str], list[str]]:
+) -> tuple[list[TextEdit], list[str], list[str], list[str], str]:
     """Edits that add `environment` and `depends_on` to `service`.
 
-    Returns the edits, the env keys added, the services depended on, and notes.
+    Returns the edits, the env keys added, the services depended on, notes, and the
+    text of a short-form `depends_on` that was rewritten in the long form ("": none).
     """
     svc = root["services"][service]
     if not hasattr(svc, "lc"):
-        return [], [], [], [f"service {service!r} is not a mapping; wire it by hand."]
+        return [], [], [], [f"service {service!r} is not a mapping; wire it by hand."], ""
     keys = own_keys(svc)
     key_col = int(svc.lc.key(keys[0])[1]) if keys else 4
     step = key_col - int(root["services"].lc.key(service)[1]) or 2
@@ -81,8 +74,12 @@ def wire_app_service(
     present = _env_names(env)
     new_env = {k: v for k, v in environment.items() if k not in present}
     added_env: list[str] = []
-    if new_env:
-        if env is None or "environment" not in keys:
+    if new_env and env is not None and "environment" not in keys:
+        # an own `environment:` would replace the merged one instead of adding to it
+        notes.append(f"the environment of {service!r} comes from a `<<:` merge; add "
+                     + ", ".join(f"{k}={v}" for k, v in new_env.items()) + " to it by hand.")
+    elif new_env:
+        if env is None:
             body = "".join(f"{' ' * (key_col + step)}{k}: {quote(v)}\n" for k, v in new_env.items())
             edits.append(TextEdit(service_end, service_end, f"{' ' * key_col}environment:\n{body}", 1))
             added_env = list(new_env)
@@ -101,12 +98,17 @@ def wire_app_service(
             added_env = list(new_env)
     deps = svc.get("depends_on")
     new_deps = {k: v for k, v in depends_on.items() if not deps or k not in deps}
+    short_form = ""
+    if new_deps and deps is not None and "depends_on" not in keys:
+        notes.append(f"the depends_on of {service!r} comes from a `<<:` merge; add "
+                     + ", ".join(new_deps) + " to it by hand.")
+        new_deps = {}
     if new_deps:
         long_form = "".join(
             f"{' ' * (key_col + step)}{name}:\n{' ' * (key_col + 2 * step)}condition: {cond}\n"
             for name, cond in new_deps.items()
         )
-        if "depends_on" not in keys or deps is None:
+        if deps is None:
             edits.append(TextEdit(service_end, service_end, f"{' ' * key_col}depends_on:\n{long_form}", 2))
         elif isinstance(deps, dict) and not getattr(deps, "fa").flow_style():  # noqa: B009 — ruamel CommentedMap
             end = _key_end(svc, "depends_on", service_end, lines)
@@ -115,13 +117,14 @@ def wire_app_service(
             # short form (a list): rewrite as the long form, same services kept
             start = int(svc.lc.key("depends_on")[0])
             end = _key_end(svc, "depends_on", service_end, lines)
+            short_form = "".join(lines[start:end])
             kept = "".join(
                 f"{' ' * (key_col + step)}{name}:\n{' ' * (key_col + 2 * step)}condition: service_started\n"
                 for name in deps
             )
             edits.append(TextEdit(start, end, f"{' ' * key_col}depends_on:\n{kept}{long_form}"))
             notes.append(f"depends_on of {service!r} was rewritten in the long form to carry conditions.")
-    return edits, added_env, list(new_deps), notes
+    return edits, added_env, list(new_deps), notes, short_form
 
 
 def _env_names(env: Any) -> set[str]:

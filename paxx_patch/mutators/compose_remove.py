@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from paxx_patch.mutators.compose_app import own_keys
@@ -29,9 +30,10 @@ def _top_end(root: Any, key: str, lines: list[str]) -> int:
     return min(later) if later else len(lines)
 
 
-def removal_spans(root: Any, lines: list[str], entry: dict[str, Any]) -> list[tuple[int, int]]:
-    """Line ranges to delete, each widened by the blank line paxx-patch put before it."""
-    spans: list[tuple[int, int]] = []
+def removal_spans(root: Any, lines: list[str], entry: dict[str, Any]) -> list[tuple[int, int, str]]:
+    """Line ranges to replace (mostly by nothing), each widened by the blank line
+    paxx-patch put before it."""
+    spans: list[tuple[int, int, str]] = []
 
     def drop(mapping: Any, names: list[str], limit: int, whole_key: str | None) -> None:
         present = [n for n in names if n in own_keys(mapping)]
@@ -39,7 +41,7 @@ def removal_spans(root: Any, lines: list[str], entry: dict[str, Any]) -> list[tu
             start = int(root.lc.key(whole_key)[0])
             if start > 0 and not lines[start - 1].strip():
                 start -= 1
-            spans.append((start, _span_end(lines, start, limit)))
+            spans.append((start, _span_end(lines, start, limit), ""))
             return
         for name in present:
             start, end = _entry_span(mapping, name, lines, limit)
@@ -50,7 +52,7 @@ def removal_spans(root: Any, lines: list[str], entry: dict[str, Any]) -> list[tu
                 start -= 1
             if start > 0 and not lines[start - 1].strip() and _blank_separated(mapping, lines):
                 start -= 1
-            spans.append((start, end))
+            spans.append((start, end, ""))
 
     services = root.get("services") or {}
     if services:
@@ -66,25 +68,38 @@ def removal_spans(root: Any, lines: list[str], entry: dict[str, Any]) -> list[tu
                 if value is None or not names:
                     continue
                 key_end = _entry_span(svc, key, lines, app_end)[1]
+                short_form = entry.get("app_depends_on_short_form", "") if key == "depends_on" else ""
                 if isinstance(value, dict):
                     present = [n for n in names if n in value]
                     if len(present) == len(value):
-                        spans.append(_entry_span(svc, key, lines, app_end))
+                        spans.append((*_entry_span(svc, key, lines, app_end), ""))
+                    elif short_form and _short_names(short_form) == [n for n in value if n not in present]:
+                        # what is left is what the user wrote: in the form they wrote it
+                        spans.append((*_entry_span(svc, key, lines, app_end), short_form))
                     else:
                         for n in present:
-                            spans.append(_entry_span(value, n, lines, key_end))
+                            spans.append((*_entry_span(value, n, lines, key_end), ""))
                 elif isinstance(value, list):
                     items = [i for i, item in enumerate(value) if str(item).split("=", 1)[0] in names]
                     if len(items) == len(value):
-                        spans.append(_entry_span(svc, key, lines, app_end))
+                        spans.append((*_entry_span(svc, key, lines, app_end), ""))
                     else:
                         for i in items:
                             line = int(getattr(value, "lc").item(i)[0])  # noqa: B009 — ruamel CommentedSeq
-                            spans.append((line, line + 1))
+                            spans.append((line, line + 1, ""))
     volumes = root.get("volumes") or {}
     if volumes and entry.get("volumes"):
         drop(volumes, entry["volumes"], _top_end(root, "volumes", lines), "volumes")
     return spans
+
+
+def _short_names(text: str) -> list[str]:
+    """The services of a short-form `depends_on` block, as the lock recorded it."""
+    from ruamel.yaml import YAML
+
+    value = YAML(typ="safe", pure=True).load(textwrap.dedent(text))
+    deps = value.get("depends_on") if isinstance(value, dict) else None
+    return [str(d) for d in deps] if isinstance(deps, list) else []
 
 
 def _span_end(lines: list[str], start: int, limit: int) -> int:

@@ -6,7 +6,7 @@ import posixpath
 from collections.abc import Sequence
 from typing import Any
 
-from paxx_patch.lock import ComponentRecord, blob_id, parse_lock
+from paxx_patch.lock import ComponentRecord, Lock, blob_id, parse_lock
 from paxx_patch.mutators import Context
 from paxx_patch.text import TextFile
 
@@ -42,6 +42,7 @@ class LockMutator:
                 record.files.update({p: ctx.previous.files[p] for p in record.ejected
                                      if p in ctx.previous.files})
                 record.entries = merge_entries(ctx.previous.entries, record.entries)
+            _share_short_form(lock, record)
             lock.components[name] = record
         if not lock.components and ctx.removing is not None:
             return None
@@ -57,6 +58,21 @@ class LockMutator:
 def _relative(root: str, path: str) -> str:
     """`path` relative to the project directory (`../compose.yaml` for one above it)."""
     return posixpath.relpath(path, root) if root else path
+
+
+def _share_short_form(lock: Lock, record: ComponentRecord) -> None:
+    """A component that adds to an app's `depends_on` which an earlier one rewrote from
+    the short form keeps that form too: whichever of them is removed last restores it."""
+    mine = record.entries.get("compose", {})
+    if not mine.get("app_depends_on") or "app_depends_on_short_form" in mine:
+        return
+    for other in lock.components.values():
+        theirs = other.entries.get("compose", {})
+        if theirs.get("app_service") == mine.get("app_service") and (
+            theirs.get("file") == mine.get("file") and "app_depends_on_short_form" in theirs
+        ):
+            mine["app_depends_on_short_form"] = theirs["app_depends_on_short_form"]
+            return
 
 
 def merge_entries(
