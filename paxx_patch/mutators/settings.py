@@ -127,10 +127,22 @@ def _is_field(stmt: Any) -> bool:
 
 
 def _field_names(module: Any, class_name: str) -> set[str] | None:
-    for stmt in module.body:
-        if isinstance(stmt, cst.ClassDef) and stmt.name.value == class_name:
-            return {s.body[0].target.value for s in stmt.body.body if _is_field(s)}  # type: ignore[union-attr]
-    return None
+    """Fields of the class, including those it inherits from classes of the module."""
+    classes = {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef)}
+    if class_name not in classes:
+        return None
+    names: set[str] = set()
+    todo, seen = [class_name], set()
+    while todo:
+        cls = classes[todo.pop()]
+        seen.add(cls.name.value)
+        names |= {s.body[0].target.value for s in cls.body.body if _is_field(s)}  # type: ignore[union-attr]
+        todo += [
+            b.value.value for b in cls.bases
+            if isinstance(b.value, cst.Name) and b.value.value in classes
+            and b.value.value not in seen
+        ]
+    return names
 
 
 def _imports_name(module: Any, name: str) -> bool:
