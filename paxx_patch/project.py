@@ -137,9 +137,11 @@ def _workspace_hint(pyproject: dict[str, Any]) -> str:
     members = pyproject.get("tool", {}).get("uv", {}).get("workspace", {}).get("members")
     if not isinstance(members, list) or not members:
         return ""
+    example = next((str(m) for m in members if "*" not in str(m)), "DIR")
     return (
-        f"This pyproject.toml is a uv workspace root (members: {', '.join(map(str, members))}); "
-        "run paxx-patch with --project DIR for the member that holds the app. "
+        f"This pyproject.toml is a uv workspace root (members: {', '.join(map(str, members))}): "
+        f"run paxx-patch with --project for the member that holds the app (e.g. --project "
+        f"{example})."
     )
 
 

@@ -59,9 +59,10 @@ def find_settings(
             return {"settings_file": path, "settings_module": module, **found,
                     "settings_import": f"from {module} import {imported}",
                     "settings_expr": f"{alias}()" if call else alias}
+    advice = f"{hint} Or tell" if hint else "Tell"
     raise PaxxError(
         f"no pydantic-settings class (a class deriving from BaseSettings) found in "
-        f"{', '.join(searched)}. {hint}Tell paxx-patch where it is in pyproject.toml: "
+        f"{', '.join(searched)}. {advice} paxx-patch where it is in pyproject.toml: "
         f"{CONFIGURE}."
     )
 
@@ -134,22 +135,21 @@ def _settings_in_module(path: str, tree: ast.Module, wanted: str) -> dict[str, A
 
 
 def _refuse_pydantic_v1(path: str, tree: ast.Module, lineage: list[ast.ClassDef]) -> None:
-    line = next((
-        node.lineno for node in tree.body
+    found = next((
+        (node.lineno, f"`from {node.module} import BaseSettings`") for node in tree.body
         if isinstance(node, ast.ImportFrom) and node.module in ("pydantic", "pydantic.v1")
         and any(a.name == "BaseSettings" for a in node.names)
-    ), None)
-    line = line or next((
-        node.lineno for c in lineage for node in c.body
+    ), None) or next((
+        (node.lineno, f"the inner `class Config` of {c.name}") for c in lineage for node in c.body
         if isinstance(node, ast.ClassDef) and node.name == "Config"
     ), None)
-    if line is not None:
+    if found is not None:
+        line, sign = found
         raise PaxxError(
-            f"{path}:{line}: this is a pydantic v1 settings class (`from pydantic import "
-            "BaseSettings`, an inner `class Config`). paxx-patch supports pydantic-settings 2 "
-            "(`from pydantic_settings import BaseSettings`, `model_config = "
-            "SettingsConfigDict(...)`): migrate the class, or point paxx-patch at a "
-            f"pydantic-settings 2 class with {CONFIGURE}, then run paxx-patch again."
+            f"{path}:{line}: this is a pydantic v1 settings class ({sign}). paxx-patch "
+            "supports pydantic-settings 2 (`from pydantic_settings import BaseSettings`, "
+            "`model_config = SettingsConfigDict(...)`): migrate the class, or point paxx-patch "
+            f"at a pydantic-settings 2 class with {CONFIGURE}, then run paxx-patch again."
         )
 
 
