@@ -134,14 +134,27 @@ def test_pydantic_v1_settings_are_refused(tmp_path: Path, run, state) -> None:
     assert "settings.py:1" in err and "pydantic_settings" in err
 
 
+def attribute_base(repo: Path) -> None:
+    """`import pydantic` / `class Settings(pydantic.BaseSettings)`: only the inner Config tells."""
+    path = repo / "settings.py"
+    text = path.read_text().replace("from pydantic import BaseSettings", "import pydantic")
+    path.write_text(text.replace("(BaseSettings)", "(pydantic.BaseSettings)"))
+
+
+def test_pydantic_v1_inner_config_is_refused(tmp_path: Path, run, state) -> None:
+    repo = project_repo(tmp_path, "pydantic_v1", transform=attribute_base)
+    err = refused(run, state, repo, expect="pydantic v1")
+    assert "settings.py:7" in err and "class Config" in err
+
+
 # 3. dependencies ------------------------------------------------------------
 
 def test_poetry_inline_tables_mixed_case_and_groups(tmp_path: Path, run) -> None:
     repo = project_repo(tmp_path, "deps_poetry")
     assert_fits(repo, run, Fit(*PLAIN, {"REDIS_URL": "redis_url"}, app="main:app"))
     added = added_dependencies(repo)["pyproject.toml"]
-    # Redis in the dev group does not install it for the app
-    assert "redis>=5.0" in added
+    # Redis in the dev group does not install it for the app; AIOFiles is aiofiles
+    assert "redis>=5.0" in added and not any(d.startswith("aiofiles") for d in added)
     data = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["poetry"]
     assert data["dependencies"]["redis"] == ">=5.0"
     assert data["dependencies"]["aioboto3"] == ">=13.0"
