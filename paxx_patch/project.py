@@ -11,7 +11,13 @@ import posixpath
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from paxx_patch.discover import FileReader, join, read_toml
+from paxx_patch.discover import (
+    FileReader,
+    join,
+    module_name,
+    package_candidates,
+    read_toml,
+)
 from paxx_patch.discover.app import CANDIDATES as APP_CANDIDATES
 from paxx_patch.discover.app import find_app
 from paxx_patch.discover.dependencies import find_dependency_file
@@ -65,6 +71,8 @@ class Project:
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 OVERRIDE_NAMES = tuple(n.replace(".y", ".override.y") for n in COMPOSE_NAMES)
+SETTINGS_IN_PACKAGE = ("settings.py", "config.py", "core/config.py", "core/settings.py")
+APP_IN_PACKAGE = ("main.py", "app.py")
 ENV_NAMES = (".env.example", ".env.template", ".env.sample")
 CONFIG_KEYS = (
     "services_dir", "settings", "compose_file", "app", "app_service", "env_file",
@@ -77,17 +85,22 @@ def discover_project(files: FileReader, root: str = "") -> Project:
     def here(relative: str) -> str:
         return join(root, relative)
 
-    directories = _parents(root)
-    files.load([
-        here("pyproject.toml"), here("requirements.txt"),
-        *map(here, SETTINGS_CANDIDATES), *map(here, APP_CANDIDATES), *map(here, ENV_NAMES),
-        *(join(d, n) for d in directories for n in (*COMPOSE_NAMES, *OVERRIDE_NAMES)),
-    ])
     pyproject_path = here("pyproject.toml")
+    files.load([pyproject_path])
     pyproject = read_toml(files, pyproject_path)
     config = _config(pyproject, pyproject_path)
-    settings = find_settings(files, here, config.get("settings"), _workspace_hint(pyproject))
-    app_file, app_name = find_app(files, here, config.get("app"))
+    settings_in_package = package_candidates(pyproject, SETTINGS_IN_PACKAGE)
+    app_in_package = package_candidates(pyproject, APP_IN_PACKAGE)
+    directories = _parents(root)
+    files.load([
+        here("requirements.txt"), *map(here, ENV_NAMES),
+        *map(here, (*SETTINGS_CANDIDATES, *settings_in_package, *APP_CANDIDATES, *app_in_package)),
+        *(join(d, n) for d in directories for n in (*COMPOSE_NAMES, *OVERRIDE_NAMES)),
+    ])
+    settings = find_settings(
+        files, here, config.get("settings"), _workspace_hint(pyproject), settings_in_package
+    )
+    app_file, app_name = find_app(files, here, config.get("app"), app_in_package)
     services_dir = config.get("services_dir", "services").strip("/")
     dependencies = find_dependency_file(files, here, pyproject, config.get("dependency_file"))
     if config.get("compose_file"):
@@ -107,7 +120,7 @@ def discover_project(files: FileReader, root: str = "") -> Project:
     return Project(
         root=root,
         services_dir=here(services_dir),
-        services_package=services_dir.replace("/", "."),
+        services_package=module_name(services_dir + ".py"),
         compose_file=compose,
         dependency_file=dependencies.path,
         dependency_style=dependencies.style,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import posixpath
+import re
 import tomllib
 from collections.abc import Iterable
 from typing import Any, Protocol
@@ -58,3 +59,29 @@ def parse_python(path: str, raw: bytes) -> ast.Module:
 def module_path(module: str) -> str:
     """`app.core.config` -> `app/core/config.py`."""
     return module.replace(".", "/") + ".py"
+
+
+def module_paths(module: str) -> list[str]:
+    """Where module `module` may live: in the project directory or in a src layout."""
+    return [module_path(module), "src/" + module_path(module)]
+
+
+def module_name(path: str) -> str:
+    """`app/core/config.py` -> `app.core.config`; `src/pkg/config.py` -> `pkg.config`
+    (a package in a src layout), but `src/config.py` -> `src.config`."""
+    parts = path.removesuffix(".py").split("/")
+    if parts[0] == "src" and len(parts) > 2:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def package_candidates(pyproject: dict[str, Any], names: tuple[str, ...]) -> list[str]:
+    """`names` inside the package named like the project (`shop-api` -> `shop_api/`),
+    at the top and in a src layout."""
+    name = pyproject.get("project", {}).get("name") or (
+        pyproject.get("tool", {}).get("poetry", {}).get("name")
+    )
+    if not isinstance(name, str) or not name:
+        return []
+    package = re.sub(r"[-.]+", "_", name).lower()
+    return [f"{prefix}{package}/{n}" for prefix in ("", "src/") for n in names]

@@ -8,9 +8,9 @@ middleware and routes are added.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from paxx_patch.discover import FileReader, module_path, parse_python
+from paxx_patch.discover import FileReader, module_name, module_paths, parse_python
 from paxx_patch.errors import PaxxError
 
 CANDIDATES = ("main.py", "app/main.py", "app.py", "src/main.py", "app/app.py")
@@ -18,22 +18,25 @@ SHIM_DEPTH = 3  # a shim of a shim of a shim is as far as anyone goes
 
 
 def find_app(
-    files: FileReader, here: Callable[[str], str], configured: str | None
+    files: FileReader, here: Callable[[str], str], configured: str | None,
+    in_package: Sequence[str] = (),
 ) -> tuple[str | None, str | None]:
     """(repository path of the module, name of the app or factory), or (None, None)."""
     if configured:
         module, _, name = configured.partition(":")
-        path = here(module_path(module))
-        files.load([path])
-        raw = files.get(path)
-        if raw is None:
+        paths = [here(p) for p in module_paths(module)]
+        files.load(paths)
+        path = next((p for p in paths if files.get(p) is not None), None)
+        if path is None:
             raise PaxxError(
                 f"{here('pyproject.toml')}: [tool.paxx-patch] app = {configured!r} names "
-                f"{path}, which is not in the repository. Fix the setting."
+                f"{paths[0]}, which is not in the repository. Fix the setting."
             )
-        followed = _follow(files, here, module, parse_python(path, raw), name or "app")
+        tree = parse_python(path, files.get(path) or b"")
+        followed = _follow(files, here, module, tree, name or "app")
         return followed or (path, name or "app")
-    for candidate in CANDIDATES:
+    files.load(map(here, in_package))
+    for candidate in (*CANDIDATES, *in_package):
         path = here(candidate)
         raw = files.get(path)
         if raw is None:
@@ -42,7 +45,7 @@ def find_app(
         found = _app_in_module(tree)
         if found:
             return path, found
-        followed = _follow(files, here, candidate[:-3].replace("/", "."), tree, None)
+        followed = _follow(files, here, module_name(candidate), tree, None)
         if followed:
             return followed
     return None, None
@@ -87,7 +90,7 @@ def _follow(
             if source is None:
                 break
             current, wanted = source
-            paths = [here(module_path(current)), here(current.replace(".", "/") + "/__init__.py")]
+            paths = [here(p) for p in (*module_paths(current), current.replace(".", "/") + "/__init__.py")]
             files.load(paths)
             path = next((p for p in paths if files.get(p) is not None), None)
             if path is None:

@@ -13,10 +13,10 @@ Rules, for a module that holds several settings classes:
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from paxx_patch.discover import FileReader, module_path, parse_python
+from paxx_patch.discover import FileReader, module_name, module_paths, parse_python
 from paxx_patch.errors import PaxxError
 
 CANDIDATES = (
@@ -27,9 +27,11 @@ CONFIGURE = '[tool.paxx-patch] settings = "package.module:ClassName"'
 
 
 def find_settings(
-    files: FileReader, here: Callable[[str], str], configured: str | None, hint: str = ""
+    files: FileReader, here: Callable[[str], str], configured: str | None, hint: str = "",
+    in_package: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The settings fields of `Project`, from the configured module or the usual places."""
+    """The settings fields of `Project`, from the configured module or the usual places
+    (and `in_package`: the same places inside the project's own package)."""
     if configured:
         module, _, class_name = configured.partition(":")
         if not class_name:
@@ -37,9 +39,9 @@ def find_settings(
                 f"{here('pyproject.toml')}: [tool.paxx-patch] settings = {configured!r} must "
                 "look like \"package.module:ClassName\"."
             )
-        candidates = [module_path(module)]
+        candidates = module_paths(module)
     else:
-        class_name, candidates = "", list(CANDIDATES)
+        class_name, candidates = "", [*CANDIDATES, *in_package]
     searched = []
     for candidate in candidates:
         path = here(candidate)
@@ -50,7 +52,7 @@ def find_settings(
             continue
         found = _settings_in_module(path, parse_python(path, raw), class_name)
         if found is not None:
-            module = candidate[:-3].replace("/", ".")
+            module = module_name(candidate)
             obj, call = found.pop("_object"), found.pop("_call")
             # generated modules name it `settings` / `get_settings` whatever the project
             # calls it, so that no name of theirs (`config`, ...) can shadow it

@@ -89,7 +89,7 @@ class ComposeMutator:
         context = posixpath.relpath(ctx.project.root or ".", posixpath.dirname(path) or ".")
         app, why = find_app_service(root, ctx.project.app_service, context)
         if why and ctx.previous is None:
-            ctx.notes.append(f"{path}: {why}")
+            ctx.notes.append(f"{path}: {ctx.bundle.name}: {why}")
         healthy = {n: "healthcheck" in (existing.get(n) or {}) for n in existing}
         fragment_text = ctx.compose_fragment
         if reused:
