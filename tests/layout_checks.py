@@ -39,6 +39,7 @@ class Fit:
     notes: tuple[str, ...] = ()  # told to the user
     app: str | None = None  # "module:app" to import and serve /metrics from
     compose_ok_before: bool | None = None  # None: whatever docker-compose says
+    pythonpath: str = ""  # inside the project directory, e.g. "src" for a src layout
 
 
 def project_repo(
@@ -167,6 +168,7 @@ def check_settings(repo: Path, fit: Fit) -> None:
     assert (project.settings_import, project.settings_expr) == (fit.settings_import, fit.settings_expr)
     expected: dict[str, Any] = {}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS", "STORAGE", "METRICS", "OTEL"))}
+    env["PYTHONPATH"] = str(repo / fit.project / fit.pythonpath)
     for name in COMPONENTS:
         for setting in load_bundle(name).settings:
             attr, key = project.field_name(setting.name), project.env_key(setting.name)
@@ -201,7 +203,7 @@ def check_app(repo: Path, fit: Fit) -> None:
         "assert response.status_code == 200, response.status_code\n"
         "assert 'http_requests_total' in response.text\n"
     )
-    env = {**os.environ, "OTEL_SDK_DISABLED": "true"}
+    env = {**os.environ, "OTEL_SDK_DISABLED": "true", "PYTHONPATH": str(repo / fit.project / fit.pythonpath)}
     proc = subprocess.run(
         [sys.executable, "-c", script], cwd=repo / fit.project, env=env, capture_output=True,
         text=True, timeout=120, check=False,

@@ -75,6 +75,16 @@ def test_workspace_root_is_refused_with_the_members_named(tmp_path: Path, run, s
     assert "backend" in err and "workspace" in err
 
 
+def test_src_layout_package_named_like_the_project(tmp_path: Path, run) -> None:
+    repo = project_repo(tmp_path, "src_layout")
+    fit = Fit("from shop_api.config import settings", "settings", {"REDIS_URL": "redis_url"},
+              app="shop_api.main:app", pythonpath="src")
+    _, lock = fits(repo, run, fit)
+    assert "src/shop_api/services/cache.py" in lock["components"]["redis"]["files"]
+    main = (repo / "src" / "shop_api" / "main.py").read_text()
+    assert "from shop_api.services.metrics import MetricsMiddleware, metrics_endpoint\n" in main
+
+
 # 2. settings shapes --------------------------------------------------------
 
 def test_nested_settings_module_upper_case_fields_and_get_settings(tmp_path: Path, run) -> None:
