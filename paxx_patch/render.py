@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,11 +11,17 @@ from paxx_patch.errors import PaxxError
 
 
 def _environment(bundle: Bundle) -> Any:
+    return _environment_for(str(bundle.directory))
+
+
+@functools.cache
+def _environment_for(directory: str) -> Any:
+    """One environment per bundle directory, so its compiled templates are reused."""
     import jinja2
     from jinja2.sandbox import SandboxedEnvironment
 
     return SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(bundle.directory)),
+        loader=jinja2.FileSystemLoader(directory),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
