@@ -228,3 +228,13 @@ def test_version_and_module_entry_point(sample_repo: Path) -> None:
 
     proc = subprocess.run([sys.executable, "-m", "paxx_patch", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == f"paxx-patch {__version__}"
+
+
+def test_running_inside_a_sub_project_picks_it(tmp_path: Path, run) -> None:
+    repo = tmp_path / "mono"
+    shutil.copytree(SAMPLE, repo / "backend", ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
+    init_repo(repo, {"README.md": "monorepo\n"})
+    code, out, err = run(repo / "backend", "add", "redis", "--commit")
+    assert code == 0, err
+    assert (repo / "backend" / "services" / "cache.py").is_file()
+    assert (repo / "backend" / "paxx-patch.lock").is_file() and not (repo / "paxx-patch.lock").exists()

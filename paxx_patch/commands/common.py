@@ -24,6 +24,14 @@ def open_project(cwd: Path | None, project_dir: str | None) -> tuple[Git, str, s
             "commit your project first (`git add -A && git commit -m 'Initial commit'`)."
         )
     root = ""
+    if not project_dir:
+        # run from inside a sub-project: the nearest pyproject.toml up to the top
+        top = git.top.resolve()
+        for candidate in (here, *here.parents):
+            if candidate == top or not candidate.is_relative_to(top):
+                break
+            if (candidate / "pyproject.toml").is_file():
+                return git, base, candidate.relative_to(top).as_posix()
     if project_dir:
         target = (here / project_dir).resolve()
         if not target.is_dir():
@@ -48,7 +56,7 @@ def report(plan: Plan, lines: list[str], output: Output) -> None:
     stream = sys.stderr if output.kind in ("stdout", "dry-run") else sys.stdout
     for line in lines:
         print(line, file=stream)
-    for note in plan.notes:
+    for note in dict.fromkeys(plan.notes):
         print(f"note: {note}", file=stream)
     if not plan.commits:
         return
