@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import tempfile
 import traceback
@@ -44,6 +45,10 @@ def error_handler() -> Iterator[list[int]]:
     except PaxxError as e:
         print(f"paxx-patch: error: {e}", file=sys.stderr)
         result[0] = e.exit_code
+    except BrokenPipeError:
+        # the reader went away (`paxx-patch ... | head`): stop quietly, as git does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        result[0] = EXIT_FAILED
     except KeyboardInterrupt:
         print("paxx-patch: interrupted; nothing was changed.", file=sys.stderr)
         result[0] = EXIT_INTERRUPTED

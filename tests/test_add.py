@@ -238,3 +238,13 @@ def test_running_inside_a_sub_project_picks_it(tmp_path: Path, run) -> None:
     assert code == 0, err
     assert (repo / "backend" / "services" / "cache.py").is_file()
     assert (repo / "backend" / "paxx-patch.lock").is_file() and not (repo / "paxx-patch.lock").exists()
+
+
+def test_closed_pipe_is_not_an_internal_error(sample_repo: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "paxx_patch", "add", "redis", "--stdout"],
+                            cwd=sample_repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything is written, like `| true`
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "internal error" not in err and "Traceback" not in err
