@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Iterator
 
 EXIT_OK = 0
@@ -64,6 +62,9 @@ def error_handler() -> Iterator[list[int]]:
 
 
 def _write_crash_report(e: BaseException) -> str:
+    import tempfile
+    import traceback
+
     with tempfile.NamedTemporaryFile(
         "w", prefix="paxx-patch-crash-", suffix=".txt", delete=False
     ) as f:
