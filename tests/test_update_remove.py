@@ -181,3 +181,21 @@ def test_remove_after_a_user_edit_is_a_modify_delete_conflict(sample_repo: Path,
 def test_remove_of_a_component_not_installed(sample_repo: Path, run) -> None:
     code, out, err = run(sample_repo, "remove", "redis", "--commit")
     assert code == 2 and "not installed" in err
+
+
+def test_update_repins_a_changed_dependency(sample_repo: Path, newer: Path, run) -> None:
+    installed(sample_repo, run)
+    toml = newer / "redis" / "bundle.toml"
+    toml.write_text(toml.read_text().replace('dependencies = ["redis>=5.0"]', 'dependencies = ["redis>=5.2"]'))
+    edit(sample_repo / "pyproject.toml", '"asyncpg>=0.29",', '"asyncpg>=0.30",', sample_repo)
+    code, out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newer))
+    assert code == 0, err
+    pyproject = (sample_repo / "pyproject.toml").read_text()
+    assert '"redis>=5.2",' in pyproject and '"redis>=5.0"' not in pyproject
+    assert '"asyncpg>=0.30",' in pyproject
+    lock = (sample_repo / "paxx-patch.lock").read_text()
+    assert 'added = ["redis>=5.2"]' in lock and "replaced" not in lock
+    assert "update redis>=5.2 (was redis>=5.0) in pyproject.toml" in git(sample_repo, "log", "--format=%s")
+    # and remove takes out the pin as it now stands
+    assert run(sample_repo, "remove", "redis", "--commit")[0] == 0
+    assert "redis" not in (sample_repo / "pyproject.toml").read_text()

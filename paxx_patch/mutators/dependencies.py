@@ -41,10 +41,15 @@ class DependenciesMutator:
             new_text = _remove(doc.text, added, ctx.project.dependency_style)
             return old if new_text == doc.text else doc.encode(new_text)
         style = ctx.project.dependency_style
-        existing = _existing(path, doc.text, style)
+        text, replaced = _repin(doc.text, style, ctx)
+        existing = _existing(path, text, style)
         wanted = [d for d in ctx.bundle.dependencies if requirement_name(d) not in existing]
         if not wanted:
+            if replaced:
+                ctx.entries[self.name] = {"file": path, "added": [], "replaced": replaced}
+                return doc.encode(text)
             return old
+        doc = TextFile(doc.path, text, doc.bom, doc.newline)
         if style == "requirements":
             if is_generated(doc.text):
                 raise PaxxError(
@@ -65,7 +70,8 @@ class DependenciesMutator:
             after = _existing(path, new, style)
             if not all(requirement_name(d) in after for d in wanted):
                 raise AssertionError(f"dependency edit of {path} did not take")
-        ctx.entries[self.name] = {"file": path, "added": wanted}
+        ctx.entries[self.name] = {"file": path, "added": wanted,
+                                  **({"replaced": replaced} if replaced else {})}
         if ctx.project.dependency_note:
             ctx.notes.append(f"{ctx.bundle.name}: {ctx.project.dependency_note}")
         return doc.encode(new)
@@ -74,8 +80,34 @@ class DependenciesMutator:
         if ctx.removing is not None:
             removed = ctx.removing.entries.get(self.name, {}).get("added", [])
             return f"remove {', '.join(removed)} from {changed[0]}"
-        added = ctx.entries.get(self.name, {}).get("added", [])
-        return f"add {', '.join(added)} to {changed[0]}"
+        entry = ctx.entries.get(self.name, {})
+        moves = [f"{new} (was {old})" for old, new in entry.get("replaced", {}).items()]
+        if not moves:
+            return f"add {', '.join(entry.get('added', []))} to {changed[0]}"
+        return f"update {', '.join([*entry.get('added', []), *moves])} in {changed[0]}"
+
+
+def _repin(text: str, style: str, ctx: Context) -> tuple[str, dict[str, str]]:
+    """On update: a requirement whose specifier changed in the bundle is rewritten where
+    the file still has it exactly as the installed version wrote it."""
+    if ctx.previous is None:
+        return text, {}
+    before = {requirement_name(d): d for d in ctx.previous.entries.get("dependencies", {}).get("added", [])}
+    replaced: dict[str, str] = {}
+    for dep in ctx.bundle.dependencies:
+        old = before.get(requirement_name(dep))
+        if old is None or old == dep:
+            continue
+        if style == "pep621" and text.count(f'"{old}"') == 1:
+            text = text.replace(f'"{old}"', f'"{dep}"')
+        elif style == "requirements" and f"\n{old}\n" in f"\n{text}":
+            text = ("\n" + text).replace(f"\n{old}\n", f"\n{dep}\n", 1)[1:]
+        else:
+            ctx.notes.append(f"{ctx.bundle.name} now asks for {dep} (it added {old}); the file "
+                             "no longer has it as written, so change it by hand if you agree.")
+            continue
+        replaced[old] = dep
+    return text, replaced
 
 
 def _existing(path: str, text: str, style: str) -> set[str]:

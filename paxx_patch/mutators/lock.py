@@ -82,9 +82,14 @@ def merge_entries(
     merged = {k: dict(v) for k, v in old.items()}
     for mutator, entry in new.items():
         target = merged.setdefault(mutator, {})
+        replaced = entry.get("replaced", {})
         for key, value in entry.items():
+            if key == "replaced":
+                continue
             if isinstance(value, list) and isinstance(target.get(key), list):
                 target[key] = list(dict.fromkeys([*target[key], *value]))
             else:
                 target[key] = value
+        if replaced:  # a requirement the update re-pinned is recorded as it now stands
+            target["added"] = [replaced.get(r, r) for r in target.get("added", [])]
     return merged
