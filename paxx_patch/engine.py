@@ -30,12 +30,13 @@ from paxx_patch.project import Project
 from paxx_patch.render import render_file, render_string, render_templates
 
 FALLBACK_IDENT = "paxx-patch <paxx-patch@localhost>"
-KILL_AT_ENV = "PAXX_PATCH_TEST_KILL_AT"  # tests: SIGKILL ourselves at a named step
+KILL_AT_ENV = "PAXX_PATCH_TEST_KILL_AT"  # tests: "STEP" or "STEP:SIGINT" signals us there
 
 
 def checkpoint(step: str) -> None:
-    if os.environ.get(KILL_AT_ENV) == step:
-        os.kill(os.getpid(), signal.SIGKILL)
+    wanted, _, name = os.environ.get(KILL_AT_ENV, "").partition(":")
+    if wanted == step:
+        os.kill(os.getpid(), getattr(signal, name or "SIGKILL"))
 
 
 @dataclass(frozen=True)

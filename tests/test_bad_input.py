@@ -149,3 +149,15 @@ def test_concurrent_run_fails_cleanly(sample_repo: Path, run, state) -> None:
     code, out, err = run(sample_repo, "add", "redis", "--commit")
     assert code == 2 and "another paxx-patch" in err
     assert state(sample_repo) == before
+
+
+def test_ctrl_c_mid_run_exits_130_and_cleans_up(sample_repo: Path, state) -> None:
+    before = state(sample_repo)
+    env = {**os.environ, "PAXX_PATCH_TEST_KILL_AT": "built:SIGINT"}
+    proc = subprocess.run([sys.executable, "-m", "paxx_patch", "add", "redis", "--commit"],
+                          cwd=sample_repo, env=env, capture_output=True, text=True)
+    assert proc.returncode == 130, proc.stderr
+    assert "interrupted" in proc.stderr and "Traceback" not in proc.stderr
+    assert state(sample_repo) == before
+    assert git(sample_repo, "for-each-ref", "refs/paxx-patch/") == ""
+    assert not (sample_repo / ".git" / "paxx-patch.running").exists()

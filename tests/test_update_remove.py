@@ -199,3 +199,43 @@ def test_update_repins_a_changed_dependency(sample_repo: Path, newer: Path, run)
     # and remove takes out the pin as it now stands
     assert run(sample_repo, "remove", "redis", "--commit")[0] == 0
     assert "redis" not in (sample_repo / "pyproject.toml").read_text()
+
+
+def test_update_on_a_new_branch_merges_without_touching_the_checkout(
+    sample_repo: Path, newer: Path, run, state,
+) -> None:
+    cache = installed(sample_repo, run)
+    edit(cache, "async def close_redis() -> None:", "async def close_redis() -> None:  # mine", sample_repo)
+    before = state(sample_repo)
+    code, out, err = run(sample_repo, "update", "redis", "--branch", "redis-1.1", "--bundle-path", str(newer))
+    assert code == 0, err
+    after = state(sample_repo)
+    after.pop(".git/refs/heads/redis-1.1")
+    after.pop(".git/logs/refs/heads/redis-1.1", None)
+    assert after == before
+    merged = git(sample_repo, "show", "redis-1.1:services/cache.py")
+    assert NEW_DOCSTRING in merged and "# mine" in merged
+    assert 'version = "1.1.0"' in git(sample_repo, "show", "redis-1.1:paxx-patch.lock")
+
+
+def test_update_on_a_new_branch_refuses_conflicts(sample_repo: Path, newer: Path, run, state) -> None:
+    cache = installed(sample_repo, run)
+    edit(cache, DOCSTRING, '"""Mine: the cached value."""', sample_repo)
+    before = state(sample_repo)
+    code, out, err = run(sample_repo, "update", "redis", "--branch", "redis-1.1", "--bundle-path", str(newer))
+    assert code == 1 and "--commit" in err
+    assert state(sample_repo) == before
+
+
+def test_update_dry_run_shows_the_change_and_writes_nothing(sample_repo: Path, newer: Path, run) -> None:
+    cache = installed(sample_repo, run)
+    edit(cache, "async def close_redis() -> None:", "async def close_redis() -> None:  # mine", sample_repo)
+
+    def everything() -> dict[str, bytes]:
+        return {str(p): p.read_bytes() for p in sorted(sample_repo.rglob("*")) if p.is_file()}
+
+    before = everything()
+    code, out, err = run(sample_repo, "update", "redis", "--dry-run", "--bundle-path", str(newer))
+    assert code == 0, err
+    assert f"+    {NEW_DOCSTRING}" in out and f"-    {DOCSTRING}" in out
+    assert everything() == before

@@ -28,12 +28,21 @@ def cherry_pick(git: Git, a: str, tip: str, what: str) -> None:
 
 
 def replay_trees(git: Git, onto: str, commits: list[str]) -> str:
-    """Replay `commits` (each on its parent) onto `onto` without a working tree."""
+    """Replay `commits` (each on its parent) onto `onto` without a working tree.
+
+    `merge-tree --write-tree` takes its merge base from history (`--merge-base`
+    needs git 2.40), so each step merges two throwaway commits that share a
+    parent holding the commit's parent tree: a cherry-pick, done on trees only.
+    """
     tip = onto
     for commit in commits:
-        proc = git.run("merge-tree", "--write-tree", "--no-messages", f"--merge-base={commit}^",
-                       tip, commit, check=False)
-        if proc.returncode != 0:
+        base = git.out("commit-tree", f"{commit}^^{{tree}}", "-m", "paxx-patch: merge base")
+        ours = git.out("commit-tree", f"{tip}^{{tree}}", "-p", base, "-m", "paxx-patch: ours")
+        theirs = git.out("commit-tree", f"{commit}^{{tree}}", "-p", base, "-m", "paxx-patch: theirs")
+        proc = git.run("merge-tree", "--write-tree", "--no-messages", ours, theirs, check=False)
+        if proc.returncode > 1:
+            raise PaxxError(f"git merge-tree failed: {proc.stderr.decode(errors='replace').strip()}")
+        if proc.returncode == 1:
             raise ConflictError(
                 "the change conflicts with your commits, and a new branch has no working "
                 "tree to resolve them in. Run it with --commit (conflicts are left for you "
