@@ -239,3 +239,28 @@ def test_update_dry_run_shows_the_change_and_writes_nothing(sample_repo: Path, n
     assert code == 0, err
     assert f"+    {NEW_DOCSTRING}" in out and f"-    {DOCSTRING}" in out
     assert everything() == before
+
+
+def test_pristine_render_survives_gc_for_the_next_update(sample_repo: Path, newer: Path, tmp_path: Path, run) -> None:
+    """After a merged update no branch holds the new pristine render; a ref must."""
+    cache = installed(sample_repo, run)
+    edit(cache, "async def close_redis() -> None:", "async def close_redis() -> None:  # mine", sample_repo)
+    assert run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newer))[0] == 0
+    git(sample_repo, "reflog", "expire", "--expire=now", "--all")
+    git(sample_repo, "gc", "-q", "--prune=now")
+    from paxx_patch.lock import parse_lock
+
+    pristine = parse_lock((sample_repo / "paxx-patch.lock").read_text()).components["redis"].files["services/cache.py"]
+    assert git(sample_repo, "cat-file", "-t", pristine) == "blob\n"
+    # a 1.2.0 changing another spot merges against that pristine 1.1.0 render
+    newest = tmp_path / "newest"
+    shutil.copytree(newer, newest)
+    toml = newest / "redis" / "bundle.toml"
+    toml.write_text(toml.read_text().replace('version = "1.1.0"', 'version = "1.2.0"'))
+    template = newest / "redis" / "templates" / "cache.py.j2"
+    template.write_text(template.read_text().replace('"""Delete `key`; True when it existed."""', '"""Delete `key`."""'))
+    code, out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newest))
+    assert code == 0, err
+    text = cache.read_text()
+    assert '"""Delete `key`."""' in text and NEW_DOCSTRING in text and "# mine" in text
+    assert lock_version(sample_repo) == "1.2.0"

@@ -9,13 +9,16 @@ conflicts. When the owned files are untouched, A is HEAD and B lands like `add`.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from paxx_patch.bundle import Bundle, load_bundle
 from paxx_patch.commands.common import open_plan, open_project, report
 from paxx_patch.engine import (
+    FALLBACK_IDENT,
     Output,
     Plan,
     checkpoint,
@@ -27,7 +30,10 @@ from paxx_patch.engine import (
     run_mutators,
 )
 from paxx_patch.errors import PaxxError
-from paxx_patch.lock import ComponentRecord, Lock
+from paxx_patch.git.build import REF_PREFIX, keep_files
+from paxx_patch.git.repo import Git
+from paxx_patch.lock import ComponentRecord, Lock, blob_id
+from paxx_patch.threeway import Conflict, carry_over
 
 
 def semver(version: str) -> tuple[int, int, int, int, str]:
@@ -87,6 +93,7 @@ def _three_way(
         previous = {n: lock.components[n].variables for n in targets}
         variables = resolve_variables(bundles, sets, previous)
         todo = []
+        pristine: dict[str, bytes] = {}  # the new version's owned files, as rendered
         for bundle in bundles:
             record = lock.components[bundle.name]
             if verb == "update":
@@ -105,6 +112,7 @@ def _three_way(
             report(plan, [], output)
             return 0
         restore = _pristine(plan, project.path, [r for _, r in todo])
+        head = {p: plan.snapshot.base_content(p) for p in restore}
         plan.snapshot.rebase(restore)
         for bundle, record in todo:
             if verb == "remove":
@@ -115,10 +123,23 @@ def _three_way(
                 ctx.previous = record
             plan.commits += run_mutators(plan.snapshot, ctx)
             plan.notes += ctx.notes
+            pristine.update(ctx.owned_files)
         checkpoint("planned")
         if not plan.commits:
             report(plan, [], output)
             return 0
+        if restore and pristine and output.kind != "dry-run":
+            # the user's edited files land merged, so no branch holds the new pristine
+            # render: a ref does, for `verify`'s diffs and the next three-way update
+            _keep_pristine(git, pristine)
+        if restore and output.kind in ("commit", "branch"):
+            # the usual case merges cleanly in memory and lands like `add`; a conflict
+            # goes through a real cherry-pick so git leaves it for the user
+            try:
+                plan.commits = carry_over(git, plan.commits, restore, head)
+                restore = {}
+            except Conflict:
+                pass
         lines = deliver(git, base, plan, output, f"paxx-patches/{verb}-{'+'.join(targets)}",
                         restore, f"{verb} of {', '.join(targets)}")
         report(plan, lines, output)
@@ -136,3 +157,12 @@ def _pristine(
     plan.snapshot.load(wanted)
     contents = plan.snapshot.read_blobs(sorted(set(wanted.values())))
     return {p: contents[o] for p, o in wanted.items() if plan.snapshot.base_content(p) != contents[o]}
+
+
+def _keep_pristine(git: Git, files: dict[str, bytes]) -> None:
+    digest = hashlib.sha1("".join(f"{p}\0{blob_id(c)}\n" for p, c in sorted(files.items())).encode())
+    try:
+        ident = git.ident()
+    except PaxxError:
+        ident = f"{FALLBACK_IDENT} {int(time.time())} +0000"
+    keep_files(git, f"{REF_PREFIX}pristine/{digest.hexdigest()[:16]}", files, ident)

@@ -35,7 +35,7 @@ def _data(payload: bytes) -> bytes:
 
 def build_commits(
     git: Git,
-    base: str,
+    base: str | None,
     specs: Sequence[CommitSpec],
     ref: str,
     author: str,
@@ -52,7 +52,10 @@ def build_commits(
         stream += b"commit %s\nmark :%d\n" % (ref.encode(), mark)
         stream += b"author %s\ncommitter %s\n" % (author.encode(), committer.encode())
         stream += _data(spec.message.encode())
-        stream += b"from %s\n" % (base.encode() if mark == 1 else b":%d" % (mark - 1))
+        if mark > 1:
+            stream += b"from :%d\n" % (mark - 1)
+        elif base is not None:  # None: a root commit
+            stream += b"from %s\n" % base.encode()
         for path, content in spec.changes.items():
             quoted = _quote(path)
             if content is None:
@@ -68,6 +71,15 @@ def build_commits(
         with open(marks, encoding="ascii") as f:
             by_mark = dict(line.split() for line in f if line.strip())
     return [by_mark[f":{i}"] for i in range(1, len(specs) + 1)]
+
+
+def keep_files(git: Git, ref: str, files: Mapping[str, bytes], ident: str) -> None:
+    """Hold `files` under `ref` in a root commit of their own, so their blobs stay
+    in the repository (and can be fetched) even when no branch has them as they are.
+    `ref` names its content, so an existing one already holds the same files."""
+    if git.run("rev-parse", "-q", "--verify", ref, check=False).returncode == 0:
+        return
+    build_commits(git, None, [CommitSpec("paxx-patch: pristine files", files, {})], ref, ident, ident)
 
 
 def _quote(path: str) -> bytes:
