@@ -231,8 +231,6 @@ def deliver(
         if output.kind in ("commit", "branch"):
             raise
         ident = author = f"{FALLBACK_IDENT} {int(time.time())} +0000"
-    if output.kind == "commit":
-        land.refuse_dirty(git, plan.touched())
     commits = list(plan.commits)
     if restore:
         commits.insert(0, PlannedCommit("paxx-patch", "-", "restore",
@@ -249,6 +247,7 @@ def deliver(
         made = shas[1:] if restore else shas
         if output.kind == "commit":
             if restore:
+                land.refuse_dirty(git, plan.touched())
                 replay.cherry_pick(git, start, tip, what)
                 return []
             land.land_on_head(git, base, tip, plan.touched())
