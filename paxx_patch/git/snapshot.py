@@ -84,8 +84,9 @@ class Snapshot:
         absent = [line.split()[0] for line in missing.stdout.decode().splitlines() if line.endswith(" missing")]
         if absent:
             raise PaxxError(
-                f"the repository lacks the pristine blob {absent[0]} recorded in the lock "
-                "(a shallow or partial clone?). Fetch the full history and run again."
+                f"the repository lacks the pristine blob {absent[0]} recorded in the lock. "
+                "Fetch it: `git fetch origin 'refs/paxx-patch/*:refs/paxx-patch/*'` (kept there "
+                "after a merged update), or the full history of a shallow clone; then run again."
             )
         return self._cat(oids)
 
