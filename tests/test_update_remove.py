@@ -264,3 +264,8 @@ def test_pristine_render_survives_gc_for_the_next_update(sample_repo: Path, newe
     text = cache.read_text()
     assert '"""Delete `key`."""' in text and NEW_DOCSTRING in text and "# mine" in text
     assert lock_version(sample_repo) == "1.2.0"
+
+
+def test_update_with_nothing_installed_says_so(sample_repo: Path, run) -> None:
+    code, out, err = run(sample_repo, "update", "--commit")
+    assert code == 0 and "no components are installed" in out

@@ -89,6 +89,10 @@ def _three_way(
         plan, project = open_plan(git, base, root)
         lock = read_lock(plan.snapshot, project)
         targets = list(dict.fromkeys(names or sorted(lock.components)))
+        if not targets:
+            print(f"no components are installed here ({project.lock_file} lists none); "
+                  "nothing to update. See `paxx-patch list`.")
+            return 0
         bundles = [_installed_bundle(n, bundle_path, lock, verb) for n in targets]
         previous = {n: lock.components[n].variables for n in targets}
         variables = resolve_variables(bundles, sets, previous)
