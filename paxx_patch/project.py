@@ -68,6 +68,19 @@ class Project:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def paxx_layout(cls) -> Project:
+        """The layout paxx itself generates: what `show` describes bundles against."""
+        return cls(
+            root="", services_dir="services", services_package="services",
+            settings_file="settings.py", settings_class="Settings", settings_module="settings",
+            settings_import="from settings import settings", settings_expr="settings",
+            upper_case_fields=False, env_prefix="", case_sensitive=False,
+            compose_file="docker-compose.yml", dependency_file="pyproject.toml",
+            dependency_style="pep621", env_file=".env.example", app_file="main.py",
+            app_name="app", app_service=None, lock_file="paxx-patch.lock",
+        )
+
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 OVERRIDE_NAMES = tuple(n.replace(".y", ".override.y") for n in COMPOSE_NAMES)

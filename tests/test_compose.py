@@ -13,15 +13,7 @@ from paxx_patch.mutators import Context
 from paxx_patch.mutators.compose import ComposeMutator, load_yaml
 from paxx_patch.project import Project
 
-PROJECT = Project(
-    root="", services_dir="services", services_package="services", settings_file="settings.py",
-    settings_class="Settings", settings_module="settings",
-    settings_import="from settings import settings", settings_expr="settings",
-    upper_case_fields=False, env_prefix="", case_sensitive=False,
-    compose_file="compose.yaml", dependency_file="pyproject.toml", dependency_style="pep621",
-    env_file=".env.example", app_file="main.py", app_name="app", app_service=None,
-    lock_file="paxx-patch.lock",
-)
+PROJECT = dataclasses.replace(Project.paxx_layout(), compose_file="compose.yaml")
 
 
 def ctx(name: str = "redis", **changes: object) -> Context:

@@ -46,20 +46,18 @@ def list_components(*, as_json: bool, bundle_path: Sequence[str], project_dir: s
 
 
 def describe(bundle: Bundle) -> dict[str, Any]:
+    from paxx_patch.engine import template_context
     from paxx_patch.mutators.compose import load_yaml
-    from paxx_patch.render import _environment
+    from paxx_patch.project import Project
+    from paxx_patch.render import render_file
 
     services: list[str] = []
     volumes: list[str] = []
     if bundle.compose_path:
-        # the fragment's structure does not depend on the template variables' values
-        text = _environment(bundle).get_template("compose.yaml").render(
-            vars=bundle.variables, services_package="services", component=bundle.name,
-            version=bundle.version, settings_import="", settings_expr="settings",
-            field={s.name: s.name for s in bundle.settings},
-            env={s.name: s.env_key for s in bundle.settings},
-        )
-        data = load_yaml(str(bundle.compose_path), text) or {}
+        # the fragment's structure does not depend on the project it goes into
+        context = template_context(bundle, Project.paxx_layout(), dict(bundle.variables))
+        text = render_file(bundle, "compose.yaml", context)
+        data = load_yaml(str(bundle.compose_path), text, lines=False) or {}
         services, volumes = list(data.get("services") or {}), list(data.get("volumes") or {})
     return {
         "name": bundle.name,

@@ -85,17 +85,16 @@ def template_context(
 ) -> dict[str, Any]:
     """The context the engine gives every template, for a project of `style`."""
     from paxx_patch.engine import template_context as engine_context
+    from dataclasses import replace
+
     from paxx_patch.project import Project as TargetProject
 
-    target = TargetProject(
-        root="", services_dir=style.services_dir, services_package=style.services_package,
-        settings_file=style.settings_module, settings_class="Settings",
+    target = replace(
+        TargetProject.paxx_layout(), services_dir=style.services_dir,
+        services_package=style.services_package, settings_file=style.settings_module,
         settings_module=style.settings_module[:-3].replace("/", "."),
         settings_import=style.settings_import, settings_expr=style.settings_expr,
-        upper_case_fields=style.upper_case_fields, env_prefix="", case_sensitive=False,
-        compose_file="docker-compose.yml", dependency_file="pyproject.toml",
-        dependency_style="pep621", env_file=".env.example", app_file=None, app_name=None,
-        app_service=None, lock_file="paxx-patch.lock",
+        upper_case_fields=style.upper_case_fields,
     )
     return engine_context(bundle, target, {**bundle.variables, **variables})
 
