@@ -84,9 +84,9 @@ def template_context(
     bundle: Bundle, style: SettingsStyle, variables: Mapping[str, str] = {}
 ) -> dict[str, Any]:
     """The context the engine gives every template, for a project of `style`."""
-    from paxx_patch.engine import template_context as engine_context
     from dataclasses import replace
 
+    from paxx_patch.engine import template_context as engine_context
     from paxx_patch.project import Project as TargetProject
 
     target = replace(
