@@ -23,7 +23,7 @@ def trailers(repo: Path, rev: str) -> dict[str, str]:
 
 def test_add_commit_makes_one_commit_per_mutator(sample_repo: Path, run) -> None:
     base = git(sample_repo, "rev-parse", "HEAD").strip()
-    code, out, err = run(sample_repo, "add", "redis", "--commit")
+    code, _out, err = run(sample_repo, "add", "redis", "--commit")
     assert code == 0, err
     revs = git(sample_repo, "rev-list", "--reverse", f"{base}..HEAD").split()
     mutators = [trailers(sample_repo, r)["Paxx-Mutator"] for r in revs]
@@ -98,7 +98,7 @@ def test_second_add_is_a_no_op_and_keeps_user_edits(sample_repo: Path, run) -> N
     cache.write_text(cache.read_text() + "\n# my own tweak\n")
     git(sample_repo, "commit", "-qam", "tweak cache")
     head = git(sample_repo, "rev-parse", "HEAD")
-    code, out, err = run(sample_repo, "add", "redis", "--commit")
+    code, out, _err = run(sample_repo, "add", "redis", "--commit")
     assert code == 0
     assert "already installed" in out
     assert git(sample_repo, "rev-parse", "HEAD") == head
@@ -108,7 +108,7 @@ def test_second_add_is_a_no_op_and_keeps_user_edits(sample_repo: Path, run) -> N
 def test_patch_series_applies_with_git_am_like_commit(sample_repo: Path, tmp_path: Path, run) -> None:
     base = git(sample_repo, "rev-parse", "HEAD").strip()
     patches = tmp_path / "patches"
-    code, out, err = run(sample_repo, "add", "redis", "-o", str(patches))
+    code, _out, err = run(sample_repo, "add", "redis", "-o", str(patches))
     assert code == 0, err
     assert git(sample_repo, "rev-parse", "HEAD").strip() == base
     files = sorted(patches.glob("*.patch"))
@@ -146,7 +146,7 @@ def test_git_am_conflict_on_users_edit_then_abort(sample_repo: Path, tmp_path: P
 def test_branch_leaves_checkout_alone(sample_repo: Path, run, state) -> None:
     before = state(sample_repo)
     head = git(sample_repo, "rev-parse", "HEAD").strip()
-    code, out, err = run(sample_repo, "add", "redis", "--branch", "add-redis")
+    code, _out, err = run(sample_repo, "add", "redis", "--branch", "add-redis")
     assert code == 0, err
     after = state(sample_repo)
     after.pop(".git/refs/heads/add-redis")
@@ -200,7 +200,7 @@ def test_sample_project_in_subdirectory_with_project_option(tmp_path: Path, run)
     repo = tmp_path / "mono"
     shutil.copytree(SAMPLE, repo / "backend", ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
     init_repo(repo, {"README.md": "monorepo\n"})
-    code, out, err = run(repo, "add", "redis", "--commit", "--project", "backend")
+    code, _out, err = run(repo, "add", "redis", "--commit", "--project", "backend")
     assert code == 0, err
     assert (repo / "backend" / "services" / "cache.py").is_file()
     assert "redis_url" in (repo / "backend" / "settings.py").read_text()
@@ -213,7 +213,7 @@ def test_inherited_git_variables_are_ignored(sample_repo: Path, tmp_path: Path, 
     decoy = init_repo(tmp_path / "decoy", {"x.txt": "x\n"})
     monkeypatch.setenv("GIT_DIR", str(decoy / ".git"))
     monkeypatch.setenv("GIT_INDEX_FILE", str(tmp_path / "bogus-index"))
-    code, out, err = run(sample_repo, "add", "redis", "--commit")
+    code, _out, err = run(sample_repo, "add", "redis", "--commit")
     monkeypatch.delenv("GIT_DIR")
     monkeypatch.delenv("GIT_INDEX_FILE")
     assert code == 0, err
@@ -234,7 +234,7 @@ def test_running_inside_a_sub_project_picks_it(tmp_path: Path, run) -> None:
     repo = tmp_path / "mono"
     shutil.copytree(SAMPLE, repo / "backend", ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
     init_repo(repo, {"README.md": "monorepo\n"})
-    code, out, err = run(repo / "backend", "add", "redis", "--commit")
+    code, _out, err = run(repo / "backend", "add", "redis", "--commit")
     assert code == 0, err
     assert (repo / "backend" / "services" / "cache.py").is_file()
     assert (repo / "backend" / "paxx-patch.lock").is_file() and not (repo / "paxx-patch.lock").exists()

@@ -87,7 +87,7 @@ def test_untracked_file_in_the_way(sample_repo: Path, run, state) -> None:
 
 def test_uncommitted_changes_elsewhere_are_fine(sample_repo: Path, run) -> None:
     (sample_repo / "main.py").write_text((sample_repo / "main.py").read_text() + "# wip\n")
-    code, out, err = run(sample_repo, "add", "redis", "--commit")
+    code, _out, err = run(sample_repo, "add", "redis", "--commit")
     assert code == 0, err
     assert (sample_repo / "main.py").read_text().endswith("# wip\n")
     assert git(sample_repo, "status", "--porcelain") == " M main.py\n"
@@ -146,7 +146,7 @@ def test_stale_run_marker_is_taken_over(sample_repo: Path, run) -> None:
 def test_concurrent_run_fails_cleanly(sample_repo: Path, run, state) -> None:
     (sample_repo / ".git" / "paxx-patch.running").write_text(str(os.getppid()))
     before = state(sample_repo)
-    code, out, err = run(sample_repo, "add", "redis", "--commit")
+    code, _out, err = run(sample_repo, "add", "redis", "--commit")
     assert code == 2 and "another paxx-patch" in err
     assert state(sample_repo) == before
 

@@ -71,7 +71,7 @@ def run_wired_app(repo: Path, metrics_enabled: str) -> subprocess.CompletedProce
 
 def test_all_three_components_as_separate_commits(sample_repo: Path, run) -> None:
     base = git(sample_repo, "rev-parse", "HEAD").strip()
-    code, out, err = run(sample_repo, "add", "redis", "storage", "metrics", "--commit")
+    code, _out, err = run(sample_repo, "add", "redis", "storage", "metrics", "--commit")
     assert code == 0, err
     log = git(sample_repo, "log", "--reverse", "--format=%(trailers:key=Paxx-Component,valueonly)%x00%(trailers:key=Paxx-Mutator,valueonly)", f"{base}..HEAD")
     rows = [tuple(part.strip() for part in line.split("\0")) for line in log.strip().split("\n\n") if line.strip()]

@@ -28,7 +28,7 @@ def test_status_json_reports_versions_drift_and_discovery(sample_repo: Path, run
 
 
 def test_status_with_nothing_installed(sample_repo: Path, run) -> None:
-    code, out, err = run(sample_repo, "status", "--json")
+    code, out, _err = run(sample_repo, "status", "--json")
     assert code == 0 and json.loads(out)["components"] == {}
 
 
@@ -37,7 +37,7 @@ def test_eject_commits_the_lock_and_verify_stops_checking(sample_repo: Path, run
     cache = sample_repo / "services" / "cache.py"
     cache.write_text(cache.read_text() + "# mine\n")
     assert run(sample_repo, "verify")[0] == 1
-    code, out, err = run(sample_repo, "eject", "redis", "services/cache.py")
+    code, _out, err = run(sample_repo, "eject", "redis", "services/cache.py")
     assert code == 0, err
     assert git(sample_repo, "log", "-1", "--format=%s") == "paxx(redis): eject services/cache.py\n"
     assert git(sample_repo, "status", "--porcelain") == " M services/cache.py\n"
@@ -52,7 +52,7 @@ def test_eject_commits_the_lock_and_verify_stops_checking(sample_repo: Path, run
 
 def test_eject_of_a_file_the_component_does_not_own(sample_repo: Path, run) -> None:
     assert run(sample_repo, "add", "redis", "--commit")[0] == 0
-    code, out, err = run(sample_repo, "eject", "redis", "main.py")
+    code, _out, err = run(sample_repo, "eject", "redis", "main.py")
     assert code == 2 and "not a file of this component" in err
 
 

@@ -29,7 +29,7 @@ def newer(tmp_path: Path) -> Path:
 
 
 def installed(repo: Path, run) -> Path:
-    code, out, err = run(repo, "add", "redis", "--commit")
+    code, _out, err = run(repo, "add", "redis", "--commit")
     assert code == 0, err
     return repo / "services" / "cache.py"
 
@@ -50,7 +50,7 @@ def edit(path: Path, old: str, new: str, repo: Path, message: str = "user edit")
 def test_update_merges_with_a_users_edit_elsewhere(sample_repo: Path, newer: Path, run) -> None:
     cache = installed(sample_repo, run)
     edit(cache, "async def close_redis() -> None:", "async def close_redis() -> None:  # mine", sample_repo)
-    code, out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newer))
+    code, _out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newer))
     assert code == 0, err
     text = cache.read_text()
     assert NEW_DOCSTRING in text and "# mine" in text
@@ -69,7 +69,7 @@ def test_update_conflict_then_abort_restores_everything(sample_repo: Path, newer
     cache = installed(sample_repo, run)
     edit(cache, DOCSTRING, '"""Mine: the cached value."""', sample_repo)
     head = git(sample_repo, "rev-parse", "HEAD")
-    code, out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newer))
+    code, _out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newer))
     assert code == 1
     assert "services/cache.py" in err and "cherry-pick --abort" in err
     assert git(sample_repo, "diff", "--name-only", "--diff-filter=U").split() == ["services/cache.py"]
@@ -106,7 +106,7 @@ def test_update_brings_new_setting_and_dependency(sample_repo: Path, newer: Path
     ) + '\n[[settings]]\nname = "redis_pool_size"\ntype = "int"\ndefault = 10\n')
     edit(sample_repo / "settings.py", 'app_name: str = "shop"', 'app_name: str = "my-shop"', sample_repo)
     edit(sample_repo / "pyproject.toml", '"asyncpg>=0.29",', '"asyncpg>=0.30",', sample_repo)
-    code, out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newer))
+    code, _out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newer))
     assert code == 0, err
     settings = (sample_repo / "settings.py").read_text()
     assert "redis_pool_size: int = 10" in settings and '"my-shop"' in settings
@@ -120,7 +120,7 @@ def test_update_as_patch_series_applies_on_a_fresh_clone(sample_repo: Path, newe
     cache = installed(sample_repo, run)
     edit(cache, "async def close_redis() -> None:", "async def close_redis() -> None:  # mine", sample_repo)
     patches = tmp_path / "series"
-    code, out, err = run(sample_repo, "update", "redis", "-o", str(patches), "--bundle-path", str(newer))
+    code, _out, err = run(sample_repo, "update", "redis", "-o", str(patches), "--bundle-path", str(newer))
     assert code == 0, err
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(sample_repo), str(clone))
@@ -134,16 +134,16 @@ def test_update_as_patch_series_applies_on_a_fresh_clone(sample_repo: Path, newe
 def test_update_with_nothing_to_do_is_a_no_op(sample_repo: Path, run) -> None:
     installed(sample_repo, run)
     head = git(sample_repo, "rev-parse", "HEAD")
-    code, out, err = run(sample_repo, "update", "redis", "--commit")
+    code, out, _err = run(sample_repo, "update", "redis", "--commit")
     assert code == 0 and "up to date" in out
     assert git(sample_repo, "rev-parse", "HEAD") == head
 
 
 def test_downgrade_is_refused_unless_allowed(sample_repo: Path, newer: Path, run) -> None:
     assert run(sample_repo, "add", "redis", "--commit", "--bundle-path", str(newer))[0] == 0
-    code, out, err = run(sample_repo, "update", "redis", "--commit")
+    code, _out, err = run(sample_repo, "update", "redis", "--commit")
     assert code == 2 and "--allow-downgrade" in err
-    code, out, err = run(sample_repo, "update", "redis", "--commit", "--allow-downgrade")
+    code, _out, err = run(sample_repo, "update", "redis", "--commit", "--allow-downgrade")
     assert code == 0, err
     assert lock_version(sample_repo) == "1.0.0"
 
@@ -151,16 +151,16 @@ def test_downgrade_is_refused_unless_allowed(sample_repo: Path, newer: Path, run
 def test_update_refuses_uncommitted_changes_in_touched_files(sample_repo: Path, newer: Path, run) -> None:
     cache = installed(sample_repo, run)
     cache.write_text(cache.read_text() + "# uncommitted\n")
-    code, out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newer))
+    code, _out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newer))
     assert code == 2 and "uncommitted" in err
     assert cache.read_text().endswith("# uncommitted\n")
 
 
 def test_remove_all_components_gives_back_the_original_tree(sample_repo: Path, run) -> None:
     original = git(sample_repo, "rev-parse", "HEAD^{tree}")
-    code, out, err = run(sample_repo, "add", "redis", "storage", "metrics", "--commit")
+    code, _out, err = run(sample_repo, "add", "redis", "storage", "metrics", "--commit")
     assert code == 0, err
-    code, out, err = run(sample_repo, "remove", "redis", "storage", "metrics", "--commit")
+    code, _out, err = run(sample_repo, "remove", "redis", "storage", "metrics", "--commit")
     assert code == 0, err
     assert git(sample_repo, "rev-parse", "HEAD^{tree}") == original
     assert git(sample_repo, "status", "--porcelain") == ""
@@ -169,7 +169,7 @@ def test_remove_all_components_gives_back_the_original_tree(sample_repo: Path, r
 def test_remove_after_a_user_edit_is_a_modify_delete_conflict(sample_repo: Path, run) -> None:
     cache = installed(sample_repo, run)
     edit(cache, "async def close_redis() -> None:", "async def close_redis() -> None:  # mine", sample_repo)
-    code, out, err = run(sample_repo, "remove", "redis", "--commit")
+    code, _out, _err = run(sample_repo, "remove", "redis", "--commit")
     assert code == 1
     status = git(sample_repo, "status", "--porcelain")
     assert "UD services/cache.py" in status or "DU services/cache.py" in status
@@ -179,7 +179,7 @@ def test_remove_after_a_user_edit_is_a_modify_delete_conflict(sample_repo: Path,
 
 
 def test_remove_of_a_component_not_installed(sample_repo: Path, run) -> None:
-    code, out, err = run(sample_repo, "remove", "redis", "--commit")
+    code, _out, err = run(sample_repo, "remove", "redis", "--commit")
     assert code == 2 and "not installed" in err
 
 
@@ -188,7 +188,7 @@ def test_update_repins_a_changed_dependency(sample_repo: Path, newer: Path, run)
     toml = newer / "redis" / "bundle.toml"
     toml.write_text(toml.read_text().replace('dependencies = ["redis>=5.0"]', 'dependencies = ["redis>=5.2"]'))
     edit(sample_repo / "pyproject.toml", '"asyncpg>=0.29",', '"asyncpg>=0.30",', sample_repo)
-    code, out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newer))
+    code, _out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newer))
     assert code == 0, err
     pyproject = (sample_repo / "pyproject.toml").read_text()
     assert '"redis>=5.2",' in pyproject and '"redis>=5.0"' not in pyproject
@@ -207,7 +207,7 @@ def test_update_on_a_new_branch_merges_without_touching_the_checkout(
     cache = installed(sample_repo, run)
     edit(cache, "async def close_redis() -> None:", "async def close_redis() -> None:  # mine", sample_repo)
     before = state(sample_repo)
-    code, out, err = run(sample_repo, "update", "redis", "--branch", "redis-1.1", "--bundle-path", str(newer))
+    code, _out, err = run(sample_repo, "update", "redis", "--branch", "redis-1.1", "--bundle-path", str(newer))
     assert code == 0, err
     after = state(sample_repo)
     after.pop(".git/refs/heads/redis-1.1")
@@ -222,7 +222,7 @@ def test_update_on_a_new_branch_refuses_conflicts(sample_repo: Path, newer: Path
     cache = installed(sample_repo, run)
     edit(cache, DOCSTRING, '"""Mine: the cached value."""', sample_repo)
     before = state(sample_repo)
-    code, out, err = run(sample_repo, "update", "redis", "--branch", "redis-1.1", "--bundle-path", str(newer))
+    code, _out, err = run(sample_repo, "update", "redis", "--branch", "redis-1.1", "--bundle-path", str(newer))
     assert code == 1 and "--commit" in err
     assert state(sample_repo) == before
 
@@ -259,7 +259,7 @@ def test_pristine_render_survives_gc_for_the_next_update(sample_repo: Path, newe
     toml.write_text(toml.read_text().replace('version = "1.1.0"', 'version = "1.2.0"'))
     template = newest / "redis" / "templates" / "cache.py.j2"
     template.write_text(template.read_text().replace('"""Delete `key`; True when it existed."""', '"""Delete `key`."""'))
-    code, out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newest))
+    code, _out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newest))
     assert code == 0, err
     text = cache.read_text()
     assert '"""Delete `key`."""' in text and NEW_DOCSTRING in text and "# mine" in text
@@ -267,5 +267,5 @@ def test_pristine_render_survives_gc_for_the_next_update(sample_repo: Path, newe
 
 
 def test_update_with_nothing_installed_says_so(sample_repo: Path, run) -> None:
-    code, out, err = run(sample_repo, "update", "--commit")
+    code, out, _err = run(sample_repo, "update", "--commit")
     assert code == 0 and "no components are installed" in out

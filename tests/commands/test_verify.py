@@ -11,8 +11,8 @@ import pytest
 
 from paxx_patch.commands.verify import DIFF_LINES, verify
 from paxx_patch.errors import error_handler
-from paxx_patch.main import main
 from paxx_patch.lock import LOCK_NAME, ComponentRecord, Lock, blob_id, parse_lock
+from paxx_patch.main import main
 
 CACHE = "services/cache.py"
 CACHE_PY = b'''"""Made by paxx-patch redis 1.0.0."""
