@@ -248,3 +248,21 @@ def test_closed_pipe_is_not_an_internal_error(sample_repo: Path) -> None:
     err = proc.stderr.read().decode()
     proc.wait(timeout=60)
     assert "internal error" not in err and "Traceback" not in err
+
+
+def test_commit_on_a_detached_head(sample_repo: Path, run) -> None:
+    git(sample_repo, "checkout", "-q", "--detach")
+    base = git(sample_repo, "rev-parse", "HEAD").strip()
+    code, _out, err = run(sample_repo, "add", "redis", "--commit")
+    assert code == 0, err
+    assert git(sample_repo, "rev-parse", "HEAD~6").strip() == base
+    assert git(sample_repo, "rev-parse", "main").strip() == base  # the branch stays put
+    assert git(sample_repo, "status", "--porcelain") == ""
+
+
+def test_branch_that_exists_is_refused(sample_repo: Path, run, state) -> None:
+    git(sample_repo, "branch", "taken")
+    before = state(sample_repo)
+    code, _out, err = run(sample_repo, "add", "redis", "--branch", "taken")
+    assert code == 2 and "already exists" in err
+    assert state(sample_repo) == before
