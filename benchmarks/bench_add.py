@@ -54,18 +54,23 @@ def time_add(repo: Path, runs: int, tag: str) -> list[float]:
     return times
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+def runs_and_sizes(description: str | None) -> tuple[int, list[int]]:
+    """The options every size benchmark takes: --runs N --sizes 1000,100000."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--sizes", default="1000,100000")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    return args.runs, [int(s) for s in args.sizes.split(",")]
+
+
+def main() -> int:
+    runs, sizes = runs_and_sizes(__doc__)
     medians = {}
     with tempfile.TemporaryDirectory(prefix="paxx-bench-") as tmp:
         for n in sizes:
             repo = make_repo(Path(tmp) / f"repo{n}", n)
             time_add(repo, 1, "warm")  # warm the page cache
-            medians[n] = statistics.median(time_add(repo, args.runs, "run"))
+            medians[n] = statistics.median(time_add(repo, runs, "run"))
     print(f"{'tracked files':>14}  {'median add --branch (s)':>24}")
     for n, m in medians.items():
         print(f"{n:>14,}  {m:>24.3f}")

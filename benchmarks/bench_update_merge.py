@@ -9,7 +9,6 @@ number of tracked files. Run: python benchmarks/bench_update_merge.py
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
 import subprocess
@@ -17,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_add import make_repo
+from bench_add import make_repo, runs_and_sizes
 
 BUNDLE = Path(__file__).resolve().parent.parent / "bundles" / "redis"
 OLD_DOC = '"""The JSON value stored under `key`, or None when there is none."""'
@@ -61,18 +60,14 @@ def time_updates(repo: Path, bundles: Path, output: list[str], runs: int) -> flo
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--sizes", default="1000,100000")
-    args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    runs, sizes = runs_and_sizes(__doc__)
     rows: dict[str, dict[int, float]] = {"--branch": {}, "--commit": {}}
     with tempfile.TemporaryDirectory(prefix="paxx-bench-") as tmp:
         bundles = newer_bundle(Path(tmp) / "bundles")
         for n in sizes:
             repo = edited_install(Path(tmp) / f"repo{n}", n)
-            rows["--branch"][n] = time_updates(repo, bundles, ["--branch", "merged-{i}"], args.runs)
-            rows["--commit"][n] = time_updates(repo, bundles, ["--commit"], args.runs)
+            rows["--branch"][n] = time_updates(repo, bundles, ["--branch", "merged-{i}"], runs)
+            rows["--commit"][n] = time_updates(repo, bundles, ["--commit"], runs)
     print(f"{'three-way update redis':<24}" + "".join(f"{n:>12,}" for n in sizes) + "   ratio")
     for name, medians in rows.items():
         ratio = medians[sizes[-1]] / medians[sizes[0]]
