@@ -210,6 +210,18 @@ def prune_stale_refs(git: Git) -> None:
         git.run("update-ref", "--stdin", input="".join(f"delete {r}\n" for r in stale).encode())
 
 
+def identities(git: Git, required: bool) -> tuple[str, str]:
+    """(author, committer) idents; commits that land on the user's branches need the
+    user's own, anything else may fall back to paxx-patch's."""
+    try:
+        return git.ident("AUTHOR"), git.ident()
+    except PaxxError:
+        if required:
+            raise
+        fallback = f"{FALLBACK_IDENT} {int(time.time())} +0000"
+        return fallback, fallback
+
+
 def deliver(
     git: Git, base: str, plan: Plan, output: Output, default_dir: str,
     restore: dict[str, bytes] | None = None, what: str = "change",
@@ -224,13 +236,7 @@ def deliver(
     if output.kind == "dry-run":
         sys.stdout.write(unified_diff(plan))
         return []
-    try:
-        ident = git.ident()
-        author = git.ident("AUTHOR")
-    except PaxxError:
-        if output.kind in ("commit", "branch"):
-            raise
-        ident = author = f"{FALLBACK_IDENT} {int(time.time())} +0000"
+    author, ident = identities(git, required=output.kind in ("commit", "branch"))
     commits = list(plan.commits)
     if restore:
         commits.insert(0, PlannedCommit("paxx-patch", "-", "restore",

@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from paxx_patch.bundle import Bundle, load_bundle
 from paxx_patch.commands.common import open_plan, open_project, report
 from paxx_patch.engine import (
-    FALLBACK_IDENT,
     Output,
     Plan,
     checkpoint,
     deliver,
     exclusive,
+    identities,
     make_context,
     read_lock,
     resolve_variables,
@@ -165,8 +164,5 @@ def _pristine(
 
 def _keep_pristine(git: Git, files: dict[str, bytes]) -> None:
     digest = hashlib.sha1("".join(f"{p}\0{blob_id(c)}\n" for p, c in sorted(files.items())).encode())
-    try:
-        ident = git.ident()
-    except PaxxError:
-        ident = f"{FALLBACK_IDENT} {int(time.time())} +0000"
+    _, ident = identities(git, required=False)
     keep_files(git, f"{REF_PREFIX}pristine/{digest.hexdigest()[:16]}", files, ident)

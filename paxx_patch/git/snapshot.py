@@ -42,6 +42,7 @@ class Snapshot:
             self._base[path] = None if entry is None else (entry[0], contents[entry[1]])
 
     def _cat(self, oids: list[str]) -> dict[str, bytes]:
+        """Blob contents by id from one `cat-file --batch`; absent ones are left out."""
         if not oids:
             return {}
         out = self.git.run("cat-file", "--batch", input="".join(f"{o}\n" for o in oids).encode()).stdout
@@ -49,7 +50,11 @@ class Snapshot:
         pos = 0
         for oid in oids:
             end = out.index(b"\n", pos)
-            size = int(out[pos:end].split()[2])
+            header = out[pos:end].split()
+            if header[-1] == b"missing":
+                pos = end + 1
+                continue
+            size = int(header[2])
             result[oid] = out[end + 1 : end + 1 + size]
             pos = end + 1 + size + 1
         return result
@@ -80,15 +85,15 @@ class Snapshot:
 
     def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
         """Contents of blobs by id (e.g. pristine files recorded in the lock)."""
-        missing = self.git.run("cat-file", "--batch-check", input="".join(f"{o}\n" for o in oids).encode())
-        absent = [line.split()[0] for line in missing.stdout.decode().splitlines() if line.endswith(" missing")]
+        contents = self._cat(oids)
+        absent = [o for o in oids if o not in contents]
         if absent:
             raise PaxxError(
                 f"the repository lacks the pristine blob {absent[0]} recorded in the lock. "
                 "Fetch it: `git fetch origin 'refs/paxx-patch/*:refs/paxx-patch/*'` (kept there "
                 "after a merged update), or the full history of a shallow clone; then run again."
             )
-        return self._cat(oids)
+        return contents
 
     def rebase(self, changes: dict[str, bytes]) -> None:
         """Treat `changes` as part of the base (the three-way base commit A)."""
