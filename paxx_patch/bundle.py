@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,15 @@ class Wiring:
 
 
 @dataclass(frozen=True)
+class ConditionalDependencies:
+    """Requirements added only when the project already depends on `when`
+    (e.g. SQLAlchemy instrumentation for a project that uses SQLAlchemy)."""
+
+    when: str  # a project name, compared after PEP 503 normalisation
+    dependencies: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Bundle:
     name: str
     version: str
@@ -77,6 +86,23 @@ class Bundle:
     app_environment: Mapping[str, str]  # env of the app service under compose
     next_steps: str
     wiring: Wiring = field(default_factory=Wiring)
+    conditional_dependencies: tuple[ConditionalDependencies, ...] = ()
+
+    def dependencies_for(self, installed: Set[str]) -> tuple[str, ...]:
+        """The requirements this bundle adds to a project that depends on the
+        (normalised) names in `installed`."""
+        extra = tuple(
+            dep for group in self.conditional_dependencies
+            if normalize_name(group.when) in installed for dep in group.dependencies
+        )
+        return self.dependencies + extra
+
+    @property
+    def all_dependencies(self) -> tuple[str, ...]:
+        """Every requirement the bundle may add, conditional ones included."""
+        return self.dependencies + tuple(
+            dep for group in self.conditional_dependencies for dep in group.dependencies
+        )
 
     @property
     def toml_path(self) -> Path:
@@ -168,8 +194,48 @@ class _Checker:
 
 _KNOWN_KEYS = {
     "name", "version", "description", "templates", "dependencies", "settings",
-    "variables", "app_environment", "next_steps", "wiring",
+    "variables", "app_environment", "next_steps", "wiring", "conditional_dependencies",
 }
+
+
+def normalize_name(name: str) -> str:
+    """PEP 503 normalised project name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _requirements(c: _Checker, key: str, value: Any) -> tuple[str, ...]:
+    """PEP 508 requirements from a registry: no URL, no environment marker text
+    that could smuggle anything else into the project's dependency file."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    checked = []
+    for dep in c.strings(key, value):
+        try:
+            req = Requirement(dep)
+        except InvalidRequirement as e:
+            raise c.fail(key, f"{dep!r} is not a PEP 508 requirement ({e})") from e
+        if req.url or req.marker is not None or any(ch in dep for ch in "\"'\n\r\t#;@"):
+            raise c.fail(
+                key, f"{dep!r}: only a name, extras and a version specifier are allowed "
+                "(no URL, no marker, no quotes), e.g. \"redis[hiredis]>=5.0\""
+            )
+        checked.append(dep)
+    return tuple(checked)
+
+
+def _conditional(c: _Checker, value: Any) -> tuple[ConditionalDependencies, ...]:
+    if not isinstance(value, list):
+        raise c.fail("conditional_dependencies", "must be an array of tables [[conditional_dependencies]]")
+    groups = []
+    for i, item in enumerate(value):
+        where = f"conditional_dependencies[{i}]"
+        if not isinstance(item, dict) or set(item) != {"when", "dependencies"}:
+            raise c.fail(where, "must be a table with exactly `when` (a project name) and `dependencies`")
+        when = item["when"]
+        if not isinstance(when, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", when):
+            raise c.fail(f"{where}.when", "must be a project name such as \"sqlalchemy\"")
+        groups.append(ConditionalDependencies(when, _requirements(c, f"{where}.dependencies", item["dependencies"])))
+    return tuple(groups)
 
 
 def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
@@ -191,10 +257,8 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
             raise c.fail(f"templates.{target}", f"template file templates/{source} does not exist")
         if target.startswith("/") or ".." in Path(target).parts:
             raise c.fail(f"templates.{target}", "target must be a relative path inside the services directory")
-    dependencies = c.strings("dependencies", c.get("dependencies", list, []))
-    for dep in dependencies:
-        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*([<>=!~].*)?$", dep):
-            raise c.fail("dependencies", f"{dep!r} is not a PEP 508 requirement")
+    dependencies = _requirements(c, "dependencies", c.get("dependencies", list, []))
+    conditional = _conditional(c, c.get("conditional_dependencies", list, []))
     settings = tuple(
         _setting(c, i, item) for i, item in enumerate(c.get("settings", list, []))
     )
@@ -211,6 +275,7 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
         app_environment=c.string_table("app_environment", c.get("app_environment", dict, {})),
         next_steps=c.get("next_steps", str, ""),
         wiring=wiring,
+        conditional_dependencies=conditional,
     )
 
 

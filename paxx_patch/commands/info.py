@@ -67,6 +67,10 @@ def describe(bundle: Bundle) -> dict[str, Any]:
         "services": services,
         "volumes": volumes,
         "dependencies": list(bundle.dependencies),
+        "conditional_dependencies": [
+            {"when": group.when, "dependencies": list(group.dependencies)}
+            for group in bundle.conditional_dependencies
+        ],
         "settings": [
             {"name": s.name, "type": s.type, "default": s.default, "secret": s.secret,
              "description": s.description}
@@ -88,6 +92,8 @@ def show(*, name: str, as_json: bool, bundle_path: Sequence[str]) -> int:
                        ("env vars", "env")):
         if info[key]:
             print(f"  {label}: {', '.join(info[key])}")
+    for group in info["conditional_dependencies"]:
+        print(f"  when the project depends on {group['when']}: {', '.join(group['dependencies'])}")
     for s in info["settings"]:
         shown = "(secret)" if s["secret"] else repr(s["default"])
         print(f"  setting {s['name']}: {s['type']} = {shown}  {s['description']}")

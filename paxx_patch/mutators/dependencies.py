@@ -10,6 +10,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 
+from paxx_patch.bundle import normalize_name
 from paxx_patch.discover.dependencies import is_generated
 from paxx_patch.errors import PaxxError
 from paxx_patch.mutators import Context
@@ -18,9 +19,7 @@ from paxx_patch.text import TextFile
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
-def normalize(name: str) -> str:
-    """PEP 503 normalised project name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+normalize = normalize_name
 
 
 def requirement_name(requirement: str) -> str:
@@ -43,7 +42,7 @@ class DependenciesMutator:
         style = ctx.project.dependency_style
         text, replaced = _repin(doc.text, style, ctx)
         existing = _existing(path, text, style)
-        wanted = [d for d in ctx.bundle.dependencies if requirement_name(d) not in existing]
+        wanted = [d for d in ctx.bundle.dependencies_for(existing) if requirement_name(d) not in existing]
         if not wanted:
             if replaced:
                 ctx.entries[self.name] = {"file": path, "added": [], "replaced": replaced}
@@ -94,7 +93,7 @@ def _repin(text: str, style: str, ctx: Context) -> tuple[str, dict[str, str]]:
         return text, {}
     before = {requirement_name(d): d for d in ctx.previous.entries.get("dependencies", {}).get("added", [])}
     replaced: dict[str, str] = {}
-    for dep in ctx.bundle.dependencies:
+    for dep in ctx.bundle.all_dependencies:
         old = before.get(requirement_name(dep))
         if old is None or old == dep:
             continue
