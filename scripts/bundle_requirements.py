@@ -1,28 +1,28 @@
 """Print every requirement the built-in bundles may add, one per line (conditional ones too).
 
 With --installed, print instead the installed version of each of those projects, which is
-what `scripts/test.sh --newest/--oldest` reports it ran with.
+what `scripts/test.sh --newest/--oldest` reports it ran with. Standard library only: it
+runs before the test environment is installed.
 """
 
 from __future__ import annotations
 
+import re
 import sys
+import tomllib
 from importlib import metadata
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from packaging.requirements import Requirement  # noqa: E402
-
-from paxx_patch.bundle import available, load_bundle_dir  # noqa: E402
+BUNDLES = Path(__file__).resolve().parent.parent / "bundles"
 
 
 def requirements() -> list[str]:
     found: list[str] = []
-    for directory in available().values():
-        for dep in load_bundle_dir(directory).all_dependencies:
-            if dep not in found:
-                found.append(dep)
+    for path in sorted(BUNDLES.glob("*/bundle.toml")):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        groups = [data.get("dependencies", [])]
+        groups += [group["dependencies"] for group in data.get("conditional_dependencies", [])]
+        found += [dep for group in groups for dep in group if dep not in found]
     return found
 
 
@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
         if "--installed" not in argv:
             print(dep)
             continue
-        name = Requirement(dep).name
+        name = re.split(r"[\[<>=!~ ;]", dep, maxsplit=1)[0]
         try:
             print(f"  {name}=={metadata.version(name)}  (bundle asks {dep})")
         except metadata.PackageNotFoundError:

@@ -67,7 +67,7 @@ if [ "$mode" != locked ]; then
       -c "$work/lowest.txt" -o "$work/resolved.txt"
   fi
   requirements=$work/resolved.txt
-  [ ${#pytest_args[@]} -gt 0 ] || pytest_args=(tests/generated tests/test_e2e_components.py tests/test_bundle_install.py)
+  pytest_args=(tests/generated tests/test_e2e_components.py tests/test_bundle_install.py "$@")
 fi
 
 if [ "$VENV_OWNED" = 1 ]; then

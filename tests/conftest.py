@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from paxx_patch.main import main
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "paxx_patch" / "sample"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+_REDIS = tomllib.loads((ROOT / "bundles" / "redis" / "bundle.toml").read_text())
+REDIS_VERSION: str = _REDIS["version"]  # the built-in redis bundle's version and requirement
+REDIS_REQUIREMENT: str = _REDIS["dependencies"][0]
 
 
 @pytest.fixture(autouse=True)

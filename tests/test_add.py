@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE, git, init_repo
+from tests.conftest import REDIS_REQUIREMENT, REDIS_VERSION, SAMPLE, git, init_repo
 
 SHARED = ["docker-compose.yml", "pyproject.toml", "settings.py", ".env.example"]
 MUTATOR_ORDER = ["files", "compose", "dependencies", "settings", "env", "lock"]
@@ -30,7 +30,7 @@ def test_add_commit_makes_one_commit_per_mutator(sample_repo: Path, run) -> None
     assert mutators == MUTATOR_ORDER
     for rev in revs:
         t = trailers(sample_repo, rev)
-        assert t["Paxx-Component"] == "redis" and t["Paxx-Version"] == "1.0.0"
+        assert t["Paxx-Component"] == "redis" and t["Paxx-Version"] == REDIS_VERSION
     subjects = git(sample_repo, "log", "--format=%s", f"{base}..HEAD").splitlines()
     assert "paxx(redis): add services/__init__.py, services/cache.py" in subjects
     assert git(sample_repo, "status", "--porcelain") == ""
@@ -163,7 +163,7 @@ def test_dry_run_prints_diff_and_writes_nothing(sample_repo: Path, run) -> None:
     before = everything()
     code, out, err = run(sample_repo, "add", "redis", "--dry-run")
     assert code == 0, err
-    assert "+++ b/services/cache.py" in out and '+    "redis>=5.0",' in out
+    assert "+++ b/services/cache.py" in out and f'+    "{REDIS_REQUIREMENT}",' in out
     assert everything() == before
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import git
+from tests.conftest import REDIS_VERSION, git
 
 
 def test_status_json_reports_versions_drift_and_discovery(sample_repo: Path, run) -> None:
@@ -15,7 +15,7 @@ def test_status_json_reports_versions_drift_and_discovery(sample_repo: Path, run
     assert code == 0, err
     info = json.loads(out)
     redis = info["components"]["redis"]
-    assert redis["version"] == "1.0.0" and redis["bundled_version"] == "1.0.0"
+    assert redis["version"] == REDIS_VERSION and redis["bundled_version"] == REDIS_VERSION
     assert redis["update_available"] is False
     assert redis["modified"] == ["services/cache.py"] and redis["missing"] == []
     assert redis["files"] == ["services/__init__.py", "services/cache.py"]
@@ -61,7 +61,7 @@ def test_list_and_show(sample_repo: Path, run) -> None:
     rows = json.loads(run(sample_repo, "list", "--json")[1])
     by_name = {r["name"]: r for r in rows}
     assert set(by_name) >= {"redis", "storage", "metrics"}
-    assert by_name["redis"]["installed"] == "1.0.0" and by_name["storage"]["installed"] is None
+    assert by_name["redis"]["installed"] == REDIS_VERSION and by_name["storage"]["installed"] is None
     shown = json.loads(run(sample_repo, "show", "storage", "--json")[1])
     assert "minio" in shown["services"] and "STORAGE_S3_SECRET_KEY" in shown["env"]
     assert shown["dependencies"] == ["aioboto3>=13.0", "aiofiles>=24.0"]

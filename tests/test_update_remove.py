@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, git
+from tests.conftest import REDIS_REQUIREMENT, REDIS_VERSION, ROOT, git
 
 DOCSTRING = '"""The JSON value stored under `key`, or None when there is none."""'
 NEW_DOCSTRING = '"""The JSON value under `key` (None when absent)."""'
@@ -20,7 +20,7 @@ def newer(tmp_path: Path) -> Path:
     root = tmp_path / "newer-bundles"
     shutil.copytree(ROOT / "bundles" / "redis", root / "redis")
     toml = root / "redis" / "bundle.toml"
-    toml.write_text(toml.read_text().replace('version = "1.0.0"', 'version = "1.1.0"'))
+    toml.write_text(toml.read_text().replace(f'version = "{REDIS_VERSION}"', 'version = "1.1.0"'))
     template = root / "redis" / "templates" / "cache.py.j2"
     text = template.read_text()
     assert DOCSTRING in text
@@ -78,14 +78,14 @@ def test_update_conflict_then_abort_restores_everything(sample_repo: Path, newer
     git(sample_repo, "cherry-pick", "--abort")
     assert git(sample_repo, "rev-parse", "HEAD") == head
     assert git(sample_repo, "status", "--porcelain") == ""
-    assert lock_version(sample_repo) == "1.0.0"
+    assert lock_version(sample_repo) == REDIS_VERSION
 
 
 def test_update_conflict_resolved_and_continued_moves_the_lock(sample_repo: Path, newer: Path, run) -> None:
     cache = installed(sample_repo, run)
     edit(cache, DOCSTRING, '"""Mine: the cached value."""', sample_repo)
     assert run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newer))[0] == 1
-    assert lock_version(sample_repo) == "1.0.0"
+    assert lock_version(sample_repo) == REDIS_VERSION
     text = cache.read_text()
     start, end = text.index("<<<<<<<"), text.index(">>>>>>>")
     end = text.index("\n", end) + 1
@@ -102,7 +102,7 @@ def test_update_brings_new_setting_and_dependency(sample_repo: Path, newer: Path
     installed(sample_repo, run)
     toml = newer / "redis" / "bundle.toml"
     toml.write_text(toml.read_text().replace(
-        'dependencies = ["redis>=5.0"]', 'dependencies = ["redis>=5.0", "hiredis>=2.0"]',
+        f'dependencies = ["{REDIS_REQUIREMENT}"]', f'dependencies = ["{REDIS_REQUIREMENT}", "hiredis>=2.0"]',
     ) + '\n[[settings]]\nname = "redis_pool_size"\ntype = "int"\ndefault = 10\n')
     edit(sample_repo / "settings.py", 'app_name: str = "shop"', 'app_name: str = "my-shop"', sample_repo)
     edit(sample_repo / "pyproject.toml", '"asyncpg>=0.29",', '"asyncpg>=0.30",', sample_repo)
@@ -145,7 +145,7 @@ def test_downgrade_is_refused_unless_allowed(sample_repo: Path, newer: Path, run
     assert code == 2 and "--allow-downgrade" in err
     code, _out, err = run(sample_repo, "update", "redis", "--commit", "--allow-downgrade")
     assert code == 0, err
-    assert lock_version(sample_repo) == "1.0.0"
+    assert lock_version(sample_repo) == REDIS_VERSION
 
 
 def test_update_refuses_uncommitted_changes_in_touched_files(sample_repo: Path, newer: Path, run) -> None:
@@ -186,16 +186,16 @@ def test_remove_of_a_component_not_installed(sample_repo: Path, run) -> None:
 def test_update_repins_a_changed_dependency(sample_repo: Path, newer: Path, run) -> None:
     installed(sample_repo, run)
     toml = newer / "redis" / "bundle.toml"
-    toml.write_text(toml.read_text().replace('dependencies = ["redis>=5.0"]', 'dependencies = ["redis>=5.2"]'))
+    toml.write_text(toml.read_text().replace(f'dependencies = ["{REDIS_REQUIREMENT}"]', 'dependencies = ["redis>=5.2"]'))
     edit(sample_repo / "pyproject.toml", '"asyncpg>=0.29",', '"asyncpg>=0.30",', sample_repo)
     code, _out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newer))
     assert code == 0, err
     pyproject = (sample_repo / "pyproject.toml").read_text()
-    assert '"redis>=5.2",' in pyproject and '"redis>=5.0"' not in pyproject
+    assert '"redis>=5.2",' in pyproject and f'"{REDIS_REQUIREMENT}"' not in pyproject
     assert '"asyncpg>=0.30",' in pyproject
     lock = (sample_repo / "paxx-patch.lock").read_text()
     assert 'added = ["redis>=5.2"]' in lock and "replaced" not in lock
-    assert "update redis>=5.2 (was redis>=5.0) in pyproject.toml" in git(sample_repo, "log", "--format=%s")
+    assert f"update redis>=5.2 (was {REDIS_REQUIREMENT}) in pyproject.toml" in git(sample_repo, "log", "--format=%s")
     # and remove takes out the pin as it now stands
     assert run(sample_repo, "remove", "redis", "--commit")[0] == 0
     assert "redis" not in (sample_repo / "pyproject.toml").read_text()
