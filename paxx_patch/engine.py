@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paxx_patch import lockfiles
 from paxx_patch.bundle import Bundle
 from paxx_patch.errors import PaxxError
 from paxx_patch.git import land, replay
@@ -69,6 +70,7 @@ class Plan:
     snapshot: Snapshot
     commits: list[PlannedCommit] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)
 
     def touched(self) -> list[str]:
@@ -80,8 +82,11 @@ def read_lock(snapshot: Snapshot, project: Project) -> Lock:
     return parse_lock(raw.decode("utf-8-sig") if raw else "", project.lock_file)
 
 
-def template_context(bundle: Bundle, project: Project, variables: dict[str, str]) -> dict[str, Any]:
+def template_context(
+    bundle: Bundle, project: Project, variables: dict[str, str], install_command: str = "pip install -e ."
+) -> dict[str, Any]:
     return {
+        "install_command": install_command,
         "component": bundle.name,
         "version": bundle.version,
         "settings_import": project.settings_import,
@@ -94,9 +99,13 @@ def template_context(bundle: Bundle, project: Project, variables: dict[str, str]
 
 
 def make_context(
-    bundle: Bundle, project: Project, variables: dict[str, str], removing: Any = None
+    bundle: Bundle, project: Project, variables: dict[str, str], removing: Any = None,
+    *, snapshot: Snapshot | None = None, refresh_lock: bool = True,
 ) -> Context:
-    context = template_context(bundle, project, variables)
+    install = "pip install -e ."
+    if snapshot is not None:
+        install = lockfiles.install_command(snapshot, project.dependency_file, project.dependency_style)
+    context = template_context(bundle, project, variables, install)
     rendered = {
         f"{project.services_dir}/{target}": text.encode()
         for target, text in render_templates(bundle, context).items()
@@ -105,6 +114,7 @@ def make_context(
     return Context(
         bundle=bundle, project=project, variables=variables, template_context=context,
         rendered=rendered, compose_fragment=fragment, removing=removing,
+        refresh_lock=refresh_lock,
     )
 
 
@@ -145,6 +155,9 @@ def run_mutators(
             if new != old:
                 changes[path] = new
                 snapshot.set(path, new)
+        if mutator.name == "dependencies" and ctx.project.dependency_file in changes:
+            # the project's own lock moves with its dependencies, in the same commit
+            changes.update(_refreshed_lock(snapshot, ctx))
         if changes:
             commits.append(PlannedCommit(
                 component=ctx.bundle.name,
@@ -154,6 +167,23 @@ def run_mutators(
                 changes=changes,
             ))
     return commits
+
+
+def _refreshed_lock(snapshot: Snapshot, ctx: Context) -> dict[str, bytes | None]:
+    locker = lockfiles.find_locker(snapshot, ctx.project.dependency_file)
+    if locker is None:
+        return {}
+    if not ctx.refresh_lock:
+        lock_path = ctx.project.path(locker.lock_name)
+        ctx.warnings.append(f"{lock_path} was not refreshed (--no-lock). Run "
+                            f"`{locker.shown(ctx.project.root)}` and commit {lock_path}.")
+        return {}
+    result = lockfiles.refresh(snapshot, ctx.project.dependency_file)
+    if result.warning:
+        ctx.warnings.append(result.warning)
+    for path, content in result.changes.items():
+        snapshot.set(path, content)
+    return dict(result.changes)
 
 
 def next_steps(ctx: Context) -> str:

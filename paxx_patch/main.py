@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="set a template variable")
         if verb == "update":
             p.add_argument("--allow-downgrade", action="store_true")
+        p.add_argument("--no-lock", action="store_true",
+                       help="do not run the project's locker (uv/poetry/pdm); warn instead")
         _add_common(p)
         _add_output(p)
     p = sub.add_parser("status", help="installed components, versions, modified files")
@@ -109,18 +111,20 @@ def _dispatch(args: argparse.Namespace) -> int:
         from paxx_patch.commands.add import add
 
         return add(names=args.names, output=_output(args), sets=_sets(args.set),  # type: ignore[arg-type]
-                   project_dir=args.project, bundle_path=args.bundle_path)
+                   project_dir=args.project, bundle_path=args.bundle_path,
+                   refresh_lock=not args.no_lock)
     if args.command == "update":
         from paxx_patch.commands.update import update
 
         return update(names=args.names, output=_output(args), sets=_sets(args.set),  # type: ignore[arg-type]
                       allow_downgrade=args.allow_downgrade, project_dir=args.project,
-                      bundle_path=args.bundle_path)
+                      bundle_path=args.bundle_path, refresh_lock=not args.no_lock)
     if args.command == "remove":
         from paxx_patch.commands.update import remove
 
         return remove(names=args.names, output=_output(args),  # type: ignore[arg-type]
-                      project_dir=args.project, bundle_path=args.bundle_path)
+                      project_dir=args.project, bundle_path=args.bundle_path,
+                      refresh_lock=not args.no_lock)
     if args.command == "status":
         from paxx_patch.commands.status import status
 

@@ -27,6 +27,7 @@ def add(
     sets: dict[str, str] | None = None,
     project_dir: str | None = None,
     bundle_path: Sequence[str] = (),
+    refresh_lock: bool = True,
     cwd: Path | None = None,
 ) -> int:
     bundles = [load_bundle(name, bundle_path) for name in dict.fromkeys(names)]
@@ -43,9 +44,11 @@ def add(
                     f"add. Use `paxx-patch update {bundle.name}` to move it to {bundle.version}."
                 )
                 continue
-            ctx = make_context(bundle, project, variables[bundle.name])
+            ctx = make_context(bundle, project, variables[bundle.name],
+                               snapshot=plan.snapshot, refresh_lock=refresh_lock)
             plan.commits += run_mutators(plan.snapshot, ctx)
             plan.notes += ctx.notes
+            plan.warnings += ctx.warnings
             plan.next_steps.append(f"{bundle.name}: {next_steps(ctx)}")
         checkpoint("planned")
         if not plan.commits:

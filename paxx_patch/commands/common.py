@@ -58,6 +58,8 @@ def report(plan: Plan, lines: list[str], output: Output) -> None:
         print(line, file=stream)
     for note in dict.fromkeys(plan.notes):
         print(f"note: {note}", file=stream)
+    for warning in dict.fromkeys(plan.warnings):
+        print(f"warning: {warning}", file=stream)
     if not plan.commits:
         return
     if output.kind == "commit":

@@ -52,9 +52,11 @@ def update(
     allow_downgrade: bool = False,
     project_dir: str | None = None,
     bundle_path: Sequence[str] = (),
+    refresh_lock: bool = True,
     cwd: Path | None = None,
 ) -> int:
-    return _three_way("update", names, output, sets or {}, allow_downgrade, project_dir, bundle_path, cwd)
+    return _three_way("update", names, output, sets or {}, allow_downgrade, project_dir, bundle_path,
+                      cwd, refresh_lock)
 
 
 def remove(
@@ -63,9 +65,11 @@ def remove(
     output: Output,
     project_dir: str | None = None,
     bundle_path: Sequence[str] = (),
+    refresh_lock: bool = True,
     cwd: Path | None = None,
 ) -> int:
-    return _three_way("remove", names, output, {}, False, project_dir, bundle_path, cwd)
+    return _three_way("remove", names, output, {}, False, project_dir, bundle_path, cwd,
+                      refresh_lock)
 
 
 def _installed_bundle(name: str, bundle_path: Sequence[str], lock: Lock, verb: str) -> Bundle:
@@ -81,7 +85,7 @@ def _installed_bundle(name: str, bundle_path: Sequence[str], lock: Lock, verb: s
 def _three_way(
     verb: str, names: Sequence[str], output: Output, sets: dict[str, str],
     allow_downgrade: bool, project_dir: str | None, bundle_path: Sequence[str],
-    cwd: Path | None,
+    cwd: Path | None, refresh_lock: bool = True,
 ) -> int:
     git, base, root = open_project(cwd, project_dir)
     with exclusive(git):
@@ -120,12 +124,15 @@ def _three_way(
         for bundle, record in todo:
             if verb == "remove":
                 # remove with the installed version's bundle when the built-in one moved on
-                ctx = make_context(bundle, project, variables[bundle.name], removing=record)
+                ctx = make_context(bundle, project, variables[bundle.name], removing=record,
+                                   snapshot=plan.snapshot, refresh_lock=refresh_lock)
             else:
-                ctx = make_context(bundle, project, variables[bundle.name])
+                ctx = make_context(bundle, project, variables[bundle.name],
+                                   snapshot=plan.snapshot, refresh_lock=refresh_lock)
                 ctx.previous = record
             plan.commits += run_mutators(plan.snapshot, ctx)
             plan.notes += ctx.notes
+            plan.warnings += ctx.warnings
             pristine.update(ctx.owned_files)
         checkpoint("planned")
         if not plan.commits:
