@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import signal
 import sys
 import time
@@ -57,12 +58,40 @@ class PlannedCommit:
     changes: dict[str, bytes | None]
 
     def message(self) -> str:
+        subject, body = short_subject(f"paxx({self.component}): ", self.mutator, self.subject)
         return (
-            f"paxx({self.component}): {self.subject}\n\n"
-            f"Paxx-Component: {self.component}\n"
+            f"paxx({self.component}): {subject}\n\n"
+            + (f"{body}\n\n" if body else "")
+            + f"Paxx-Component: {self.component}\n"
             f"Paxx-Version: {self.version}\n"
             f"Paxx-Mutator: {self.mutator}\n"
         )
+
+
+SUBJECT_LIMIT = 72  # characters: what `git log --oneline` and review tools show whole
+_ITEMS = {  # what a mutator's subject lists, by mutator
+    "files": ("file", "files"), "compose": ("service", "services"),
+    "dependencies": ("dependency", "dependencies"), "settings": ("setting", "settings"),
+    "env": ("variable", "variables"),
+}
+_LISTING = re.compile(r"^(\w+) (.+?)(?: (to|from|in) (\S+))?$")
+
+
+def short_subject(prefix: str, mutator: str, subject: str) -> tuple[str, str]:
+    """A subject that fits SUBJECT_LIMIT with `prefix`, and the body holding what it left
+    out: `add 3 dependencies to pyproject.toml` above the list of the three."""
+    if len(prefix + subject) <= SUBJECT_LIMIT:
+        return subject, ""
+    m = _LISTING.match(subject)
+    if m and mutator in _ITEMS:
+        items = m.group(2).split(", ")
+        one, many = _ITEMS[mutator]
+        short = f"{m.group(1)} {len(items)} {one if len(items) == 1 else many}"
+        short += f" {m.group(3)} {m.group(4)}" if m.group(3) else ""
+        if len(prefix + short) <= SUBJECT_LIMIT:
+            return short, "\n".join(f"- {item}" for item in items)
+    room = SUBJECT_LIMIT - len(prefix) - 3
+    return subject[:room].rsplit(" ", 1)[0] + "...", subject
 
 
 @dataclass
