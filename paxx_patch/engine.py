@@ -101,6 +101,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)
+    shas: list[str] = field(default_factory=list)  # of `commits`, once built where they stay
 
     def touched(self) -> list[str]:
         return sorted({p for c in self.commits for p in c.changes})
@@ -155,10 +156,9 @@ def resolve_variables(
     unknown = sorted(set(sets) - known)
     if unknown:
         names = ", ".join(b.name for b in bundles)
-        raise PaxxError(
-            f"--set {unknown[0]}: no variable {unknown[0]!r} in {names} "
-            f"(their variables: {', '.join(sorted(known)) or 'none'})."
-        )
+        takes = (f"its variables are {', '.join(sorted(known))}" if known
+                 else "it takes no variables" if len(bundles) == 1 else "they take no variables")
+        raise PaxxError(f"--set {unknown[0]}: no variable {unknown[0]!r} in {names}; {takes}.")
     return {
         b.name: {
             **b.variables,
@@ -216,7 +216,10 @@ def _refreshed_lock(snapshot: Snapshot, ctx: Context) -> dict[str, bytes | None]
 
 
 def next_steps(ctx: Context) -> str:
-    text = render_string(ctx.bundle, ctx.bundle.next_steps, ctx.template_context, "next_steps")
+    """The bundle's next steps as they stand after the run: `wired` tells the text whether
+    the wiring is already committed, so it does not ask for it a second time."""
+    context = {**ctx.template_context, "wired": "wiring" in ctx.entries}
+    text = render_string(ctx.bundle, ctx.bundle.next_steps, context, "next_steps")
     return text.strip()
 
 
@@ -310,6 +313,8 @@ def deliver(
         checkpoint("built")
         start, tip = (shas[0], shas[-1]) if restore else (base, shas[-1])
         made = shas[1:] if restore else shas
+        if not restore:
+            plan.shas = list(made)
         if output.kind == "commit":
             if restore:
                 land.refuse_dirty(git, plan.touched())

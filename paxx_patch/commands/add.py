@@ -28,6 +28,8 @@ def add(
     project_dir: str | None = None,
     bundle_path: Sequence[str] = (),
     refresh_lock: bool = True,
+    as_json: bool = False,
+    quiet: bool = False,
     cwd: Path | None = None,
 ) -> int:
     bundles = [load_bundle(name, bundle_path) for name in dict.fromkeys(names)]
@@ -39,10 +41,9 @@ def add(
         for bundle in bundles:
             if bundle.name in lock.components:
                 installed = lock.components[bundle.name].version
-                plan.notes.append(
-                    f"{bundle.name} is already installed (version {installed}); nothing to "
-                    f"add. Use `paxx-patch update {bundle.name}` to move it to {bundle.version}."
-                )
+                move = (f"Use `paxx-patch update {bundle.name}` to move it to {bundle.version}."
+                        if installed != bundle.version else "It is up to date.")
+                plan.notes.append(f"{bundle.name} {installed} is already installed; nothing to add. {move}")
                 continue
             ctx = make_context(bundle, project, variables[bundle.name],
                                snapshot=plan.snapshot, refresh_lock=refresh_lock)
@@ -52,9 +53,9 @@ def add(
             plan.next_steps.append(f"{bundle.name}: {next_steps(ctx)}")
         checkpoint("planned")
         if not plan.commits:
-            report(plan, [], output)
+            report(plan, [], output, verb="add", as_json=as_json, quiet=quiet)
             return 0
         lines = deliver(git, base, plan, output, f"paxx-patches/{'+'.join(names)}")
-        report(plan, lines, output)
+        report(plan, lines, output, verb="add", as_json=as_json, quiet=quiet)
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from paxx_patch.commands.common import open_project, report
+from paxx_patch.commands.common import open_project
 from paxx_patch.engine import Output, Plan, PlannedCommit, deliver, exclusive
 from paxx_patch.errors import PaxxError
 from paxx_patch.git.snapshot import Snapshot
@@ -38,8 +38,10 @@ def eject(*, name: str, files: Sequence[str], project_dir: str | None, cwd: Path
             name, record.version, "eject", f"eject {', '.join(fresh)}", {lock_file: new},
         ))
         output = Output("commit")
-        report(plan, deliver(git, base, plan, output, ""), output)
-        print(f"`paxx-patch verify` no longer checks {', '.join(fresh)}.")
+        for line in deliver(git, base, plan, output, ""):
+            print(line)
+        print(f"{', '.join(fresh)}: yours now; `paxx-patch verify` no longer checks "
+              f"{'it' if len(fresh) == 1 else 'them'}.")
     return 0
 
 

@@ -62,6 +62,11 @@ class ComposeMutator:
             ctx.entries[self.name] = {
                 "file": path, "services": list(services), "volumes": volumes, "created": True,
             }
+            ctx.warnings.append(
+                f"{path} did not exist and was created with {', '.join(services)} only: no "
+                "service of your app runs beside them. If your compose file has another name "
+                "or place, set `compose_file` in [tool.paxx-patch] and run again."
+            )
             return ctx.compose_fragment.encode()
         doc = TextFile.decode(path, old)
         root = load_yaml(path, doc.text)
@@ -78,11 +83,11 @@ class ComposeMutator:
         new_services = [s for s in services if s not in existing and s not in reused]
         for name in services:
             if name in existing and ctx.previous is None:
-                ctx.notes.append(
+                ctx.warnings.append(
                     f"{path}: a service named {name!r} already exists; left as it is."
                 )
             elif name in reused and ctx.previous is None:
-                ctx.notes.append(
+                ctx.warnings.append(
                     f"{path}: service {reused[name]!r} already runs the "
                     f"{image_name(services[name]['image'])} image ({existing[reused[name]]['image']}); "
                     f"{ctx.bundle.name} uses it instead of adding {name!r}, and the app's "
@@ -91,7 +96,7 @@ class ComposeMutator:
         context = posixpath.relpath(ctx.project.root or ".", posixpath.dirname(path) or ".")
         app, why = find_app_service(root, ctx.project.app_service, context)
         if why and ctx.previous is None:
-            ctx.notes.append(f"{path}: {ctx.bundle.name}: {why}")
+            ctx.warnings.append(f"{path}: {ctx.bundle.name}: {why}")
         healthy = {n: "healthcheck" in (existing.get(n) or {}) for n in existing}
         fragment_text = ctx.compose_fragment
         if reused:
@@ -117,7 +122,7 @@ class ComposeMutator:
         if app is not None and app not in services:
             edits += self._wire_app(path, root, lines, app, services, reused, healthy, ctx, entry)
         elif ctx.project.app_service and app is None:
-            ctx.notes.append(f"{path}: app_service {ctx.project.app_service!r} is not a "
+            ctx.warnings.append(f"{path}: app_service {ctx.project.app_service!r} is not a "
                              "service there; its environment was not wired.")
         if new_services and ctx.project.compose_overrides and ctx.previous is None:
             ctx.notes.append(
