@@ -16,10 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from paxx_patch.errors import PaxxError
+from paxx_patch.paths import clean_relative
 
 BUNDLE_PATH_ENV = "PAXX_PATCH_BUNDLE_PATH"
 SETTING_TYPES = ("str", "int", "bool", "float")
-_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
+# parts of at most nine digits: a version is compared as integers, and int() of a
+# huge digit string is slow or refused
+_SEMVER = re.compile(
+    r"^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})(?:-[0-9A-Za-z.-]{1,64})?$"
+)
+# a variable declared as `key = "default"` takes values of this shape: no space,
+# quote, `$`, `#`, `;` or newline, so a value means the same wherever it is placed
+DEFAULT_VARIABLE_PATTERN = r"[A-Za-z0-9_./@+:][A-Za-z0-9_./@+:-]*|"
+MAX_VALUE_LENGTH = 256
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 
@@ -74,6 +83,26 @@ class ConditionalDependencies:
 
 
 @dataclass(frozen=True)
+class Variable:
+    """A template variable: its default and the values it accepts (a regular
+    expression the whole value must match)."""
+
+    default: str
+    pattern: str = DEFAULT_VARIABLE_PATTERN
+    description: str = ""
+
+    def problem(self, value: str) -> str:
+        """Why `value` is refused ("" when it is fine)."""
+        if len(value) > MAX_VALUE_LENGTH:
+            return f"is longer than {MAX_VALUE_LENGTH} characters"
+        if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) < 0xE000 for c in value):
+            return "contains a control character (newline, NUL, ...) or undecodable bytes"
+        if not re.fullmatch(self.pattern, value):
+            return f"does not match the pattern {self.pattern!r}"
+        return ""
+
+
+@dataclass(frozen=True)
 class Bundle:
     name: str
     version: str
@@ -87,6 +116,20 @@ class Bundle:
     next_steps: str
     wiring: Wiring = field(default_factory=Wiring)
     conditional_dependencies: tuple[ConditionalDependencies, ...] = ()
+    variable_specs: Mapping[str, Variable] = field(default_factory=dict)
+
+    def check_variable(self, key: str, value: str, source: str) -> str:
+        """`value` if variable `key` accepts it, else a PaxxError naming `source`
+        (e.g. `--set bucket=...`) and what the bundle allows."""
+        spec = self.variable_specs.get(key, Variable(self.variables.get(key, "")))
+        problem = spec.problem(value)
+        if problem:
+            raise PaxxError(
+                f"{source}: the value {value!r} of {self.name}'s variable {key!r} {problem}. "
+                f"Pick a value matching {spec.pattern!r} (the default is {spec.default!r}); "
+                "nothing was changed."
+            )
+        return value
 
     def dependencies_for(self, installed: Set[str]) -> tuple[str, ...]:
         """The requirements this bundle adds to a project that depends on the
@@ -155,13 +198,50 @@ def load_bundle(name: str, extra: Sequence[str] = ()) -> Bundle:
 
 def load_bundle_dir(directory: Path) -> Bundle:
     path = directory / "bundle.toml"
+    _refuse_links_out(directory)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise PaxxError(f"{path}: cannot read the bundle: {e}") from e
     except tomllib.TOMLDecodeError as e:
         raise PaxxError(f"{path}: not valid TOML: {e}. Fix the file's syntax.") from e
+    except (RecursionError, ValueError) as e:  # deep nesting, or a number too long for int()
+        raise PaxxError(
+            f"{path}: not a bundle file ({type(e).__name__}: nested too deeply or a number "
+            "too long). Fix the file."
+        ) from None
     return _validate(directory, path, data)
+
+
+def _refuse_links_out(directory: Path) -> None:
+    """Nothing a bundle names may lead out of its directory: a symlinked file or
+    `templates/` would let a bundle put /etc/passwd (or anything) into a commit.
+    A link that stays inside the bundle is fine; so is a symlinked bundle directory,
+    which is the one the user named."""
+    try:
+        top = directory.resolve(strict=True)
+    except (OSError, RuntimeError) as e:
+        raise PaxxError(f"{directory}: cannot read the bundle directory: {e}") from e
+    if (directory / "templates").is_symlink():
+        raise PaxxError(
+            f"{directory / 'templates'} is a symbolic link; a bundle's templates must be "
+            "real files inside its directory. Copy them in."
+        )
+    for here, dirs, files in os.walk(top):
+        for name in (*dirs, *files):
+            entry = Path(here, name)
+            if not entry.is_symlink():
+                continue
+            try:
+                target = entry.resolve(strict=True)
+            except (OSError, RuntimeError):
+                target = None
+            if target is None or not target.is_relative_to(top):
+                raise PaxxError(
+                    f"{entry} is a symbolic link leading out of the bundle directory "
+                    f"{directory} (or nowhere); a bundle may only use its own files. "
+                    "Replace the link with the file itself."
+                )
 
 
 class _Checker:
@@ -196,6 +276,7 @@ _KNOWN_KEYS = {
     "name", "version", "description", "templates", "dependencies", "settings",
     "variables", "app_environment", "next_steps", "wiring", "conditional_dependencies",
 }
+_VARIABLE_KEYS = {"default", "pattern", "description"}
 
 
 def normalize_name(name: str) -> str:
@@ -210,6 +291,10 @@ def _requirements(c: _Checker, key: str, value: Any) -> tuple[str, ...]:
 
     checked = []
     for dep in c.strings(key, value):
+        if len(dep) > 200 or re.search(r"\d{19}", dep):
+            # packaging compares versions as integers, and int() refuses huge ones
+            raise c.fail(key, f"{dep[:40]!r}...: too long, or a version number with more "
+                         "than 18 digits; write a real requirement such as \"redis>=5.0\"")
         try:
             req = Requirement(dep)
         except InvalidRequirement as e:
@@ -251,18 +336,21 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
     version = c.get("version", str)
     if not _SEMVER.match(version):
         raise c.fail("version", f"{version!r} is not a semantic version such as 1.2.0")
-    templates = c.string_table("templates", c.get("templates", dict, {}))
+    templates = {
+        clean_relative(target, f"{path}: key `templates`: target", may_climb=False):
+        clean_relative(source, f"{path}: key `templates.{target}`: template file", may_climb=False)
+        for target, source in c.string_table("templates", c.get("templates", dict, {})).items()
+    }
     for target, source in templates.items():
         if not (directory / "templates" / source).is_file():
             raise c.fail(f"templates.{target}", f"template file templates/{source} does not exist")
-        if target.startswith("/") or ".." in Path(target).parts:
-            raise c.fail(f"templates.{target}", "target must be a relative path inside the services directory")
     dependencies = _requirements(c, "dependencies", c.get("dependencies", list, []))
     conditional = _conditional(c, c.get("conditional_dependencies", list, []))
     settings = tuple(
         _setting(c, i, item) for i, item in enumerate(c.get("settings", list, []))
     )
     wiring = _wiring(c, c.get("wiring", dict, {}))
+    specs = _variables(c, c.get("variables", dict, {}))
     return Bundle(
         name=name,
         version=version,
@@ -271,12 +359,49 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
         templates=templates,
         dependencies=dependencies,
         settings=settings,
-        variables=c.string_table("variables", c.get("variables", dict, {})),
+        variables={k: v.default for k, v in specs.items()},
+        variable_specs=specs,
         app_environment=c.string_table("app_environment", c.get("app_environment", dict, {})),
         next_steps=c.get("next_steps", str, ""),
         wiring=wiring,
         conditional_dependencies=conditional,
     )
+
+
+def _variables(c: _Checker, data: dict[str, Any]) -> dict[str, Variable]:
+    """`[variables]`: `key = "default"`, or `[variables.key]` with `default`,
+    `pattern` (the values accepted) and `description`."""
+    specs = {}
+    for key, value in data.items():
+        where = f"variables.{key}"
+        if not _IDENTIFIER.match(key):
+            raise c.fail(where, "a variable name must be a lower-case identifier")
+        if isinstance(value, str):
+            spec = Variable(value)
+        elif isinstance(value, dict):
+            unknown = set(value) - _VARIABLE_KEYS
+            if unknown:
+                raise c.fail(f"{where}.{min(unknown)}", "unknown key; known keys are "
+                             "default, pattern, description")
+            fields = {k: value.get(k, "") for k in _VARIABLE_KEYS}
+            if not all(isinstance(v, str) for v in fields.values()):
+                raise c.fail(where, "default, pattern and description must be strings")
+            if "default" not in value:
+                raise c.fail(f"{where}.default", "is required")
+            try:
+                re.compile(fields["pattern"] or DEFAULT_VARIABLE_PATTERN)
+            except re.error as e:
+                raise c.fail(f"{where}.pattern", f"is not a regular expression ({e})") from e
+            spec = Variable(fields["default"], fields["pattern"] or DEFAULT_VARIABLE_PATTERN,
+                            fields["description"])
+        else:
+            raise c.fail(where, 'must be a string (the default) or a table with `default` '
+                         'and `pattern`, e.g. { default = "uploads", pattern = "[a-z0-9-]+" }')
+        problem = spec.problem(spec.default)
+        if problem:
+            raise c.fail(f"{where}.default", f"{spec.default!r} {problem}")
+        specs[key] = spec
+    return specs
 
 
 _REFERENCE = re.compile(r"^([A-Za-z_]\w*(\.[A-Za-z_]\w*)*:)?[A-Za-z_]\w*$")

@@ -27,7 +27,8 @@ from paxx_patch.git.snapshot import Snapshot
 from paxx_patch.lock import Lock, parse_lock
 from paxx_patch.mutators import Context, Mutator, registry
 from paxx_patch.project import Project
-from paxx_patch.render import render_file, render_string, render_templates
+from paxx_patch.render import render_string, render_templates
+from paxx_patch.render_compose import render_compose
 
 FALLBACK_IDENT = "paxx-patch <paxx-patch@localhost>"
 KILL_AT_ENV = "PAXX_PATCH_TEST_KILL_AT"  # tests: "STEP" or "STEP:SIGINT" signals us there
@@ -94,17 +95,19 @@ def template_context(bundle: Bundle, project: Project, variables: dict[str, str]
 
 
 def make_context(
-    bundle: Bundle, project: Project, variables: dict[str, str], removing: Any = None
+    bundle: Bundle, project: Project, variables: dict[str, str], removing: Any = None,
+    object_format: str = "sha1",
 ) -> Context:
     context = template_context(bundle, project, variables)
     rendered = {
         f"{project.services_dir}/{target}": text.encode()
         for target, text in render_templates(bundle, context).items()
     }
-    fragment = render_file(bundle, "compose.yaml", context) if bundle.compose_path else ""
+    fragment = render_compose(bundle, context) if bundle.compose_path else ""
     return Context(
         bundle=bundle, project=project, variables=variables, template_context=context,
         rendered=rendered, compose_fragment=fragment, removing=removing,
+        object_format=object_format,
     )
 
 
@@ -123,8 +126,9 @@ def resolve_variables(
     return {
         b.name: {
             **b.variables,
-            **{k: v for k, v in previous.get(b.name, {}).items() if k in b.variables},
-            **{k: v for k, v in sets.items() if k in b.variables},
+            **{k: b.check_variable(k, v, f"paxx-patch.lock: components.{b.name}.variables.{k}")
+               for k, v in previous.get(b.name, {}).items() if k in b.variables},
+            **{k: b.check_variable(k, v, f"--set {k}") for k, v in sets.items() if k in b.variables},
         }
         for b in bundles
     }

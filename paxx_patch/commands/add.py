@@ -43,7 +43,8 @@ def add(
                     f"add. Use `paxx-patch update {bundle.name}` to move it to {bundle.version}."
                 )
                 continue
-            ctx = make_context(bundle, project, variables[bundle.name])
+            ctx = make_context(bundle, project, variables[bundle.name],
+                               object_format=git.object_format())
             plan.commits += run_mutators(plan.snapshot, ctx)
             plan.notes += ctx.notes
             plan.next_steps.append(f"{bundle.name}: {next_steps(ctx)}")

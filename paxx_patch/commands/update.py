@@ -120,9 +120,11 @@ def _three_way(
         for bundle, record in todo:
             if verb == "remove":
                 # remove with the installed version's bundle when the built-in one moved on
-                ctx = make_context(bundle, project, variables[bundle.name], removing=record)
+                ctx = make_context(bundle, project, variables[bundle.name], removing=record,
+                                   object_format=git.object_format())
             else:
-                ctx = make_context(bundle, project, variables[bundle.name])
+                ctx = make_context(bundle, project, variables[bundle.name],
+                                   object_format=git.object_format())
                 ctx.previous = record
             plan.commits += run_mutators(plan.snapshot, ctx)
             plan.notes += ctx.notes

@@ -13,7 +13,8 @@ import zlib
 from collections.abc import Sequence
 
 from paxx_patch.errors import PaxxError
-from paxx_patch.lock import LOCK_NAME, Lock, blob_id, parse_lock
+from paxx_patch.lock import LOCK_NAME, Lock, blob_id, object_format_of, parse_lock
+from paxx_patch.paths import symlinked_parent
 
 DIFF_LINES = 40
 # While one of these is in progress, the lock may take blob ids from its lock.
@@ -56,12 +57,17 @@ def verify(*, files: Sequence[str] = (), project: str | None = None) -> int:
     for component in lock.components.values():
         for path, blob in sorted(component.verified_files().items()):
             full = os.path.join(project_dir, path)
-            if check_all or posixpath.join(prefix, path) in selected:
+            if symlinked_parent(project_dir, path):
+                # git does not look past a symlinked directory, and the hook must not
+                # read (or print) what it leads to: for git, the file is not there
+                problems.append(((component.name, path, blob), None))
+            elif check_all or posixpath.join(prefix, path) in selected:
                 content = _read_worktree(full)
-                if content is None or blob_id(content) != blob:
+                if content is None or blob_id(content, object_format_of(blob)) != blob:
                     problems.append(((component.name, path, blob), content))
             elif not os.path.lexists(full):
                 problems.append(((component.name, path, blob), None))
+    problems = _as_git_sees_them(root, project_dir, problems)
     lock_problems = _audit_lock(root, prefix, lock, text, shown_lock) if check_all else []
     if problems:
         _report_files(problems, root, os.path.relpath(project_dir, cwd), project)
@@ -74,7 +80,37 @@ def verify(*, files: Sequence[str] = (), project: str | None = None) -> int:
     return 1 if problems or lock_problems else 0
 
 
+def _as_git_sees_them(root: str, project_dir: str, problems: list[_Problem]) -> list[_Problem]:
+    """Drop the files whose bytes differ only the way git's checkout makes them differ.
+
+    Under `core.autocrlf` or `text`/`eol` attributes (or a clean filter) the working
+    tree holds converted bytes; git compares what it would store. So a mismatch of
+    the raw bytes, and only that, is confirmed by `git hash-object --stdin-paths`,
+    which applies the conversion for each path: the clean path runs no git at all.
+    """
+    changed = [((c, p, b), content) for (c, p, b), content in problems
+               if content is not None and not os.path.islink(os.path.join(project_dir, p))]
+    if not changed:
+        return problems
+    import subprocess  # only on a mismatch: keep the common path fast
+
+    paths = [_relative(root, os.path.join(project_dir, p)) for (_, p, _), _ in changed]
+    try:
+        out = subprocess.run(
+            ["git", "hash-object", "--stdin-paths"], cwd=root, capture_output=True, check=True,
+            input="".join(f"{p}\n" for p in paths).encode(),
+        ).stdout.decode().split()
+    except (OSError, subprocess.CalledProcessError, UnicodeDecodeError):
+        return problems
+    if len(out) != len(changed):
+        return problems
+    same = {record for (record, _), oid in zip(changed, out, strict=True) if oid == record[2]}
+    return [(record, content) for record, content in problems if record not in same]
+
+
 def _report_files(problems: list[_Problem], root: str, shown_dir: str, project: str | None) -> None:
+    from shlex import quote  # the names go into commands the user may paste
+
     pristine = _read_blobs(root, [blob for (_, _, blob), _ in problems])
     print("paxx-patch: files of installed components differ from what paxx-patch installed:")
     for (component, path, blob), content in problems:
@@ -86,13 +122,13 @@ def _report_files(problems: list[_Problem], root: str, shown_dir: str, project: 
     for (_, path, blob), _ in problems:
         shown = os.path.normpath(os.path.join(shown_dir, path))
         if pristine[blob] is None:
-            print(f"    git checkout HEAD -- {shown}    # if HEAD holds the installed version")
+            print(f"    git checkout HEAD -- {quote(shown)}    # if HEAD holds the installed version")
         else:
-            print(f"    git cat-file blob {blob} > {shown}")
+            print(f"    git cat-file blob {blob} > {quote(shown)}")
     print("or keep your change and stop verifying the file (it is then yours to maintain):")
-    also = f" --project {project}" if project else ""
+    also = f" --project {quote(project)}" if project else ""
     for (component, path, _), _ in problems:
-        print(f"    paxx-patch eject {component} {path}{also}")
+        print(f"    paxx-patch eject {component} {quote(path)}{also}")
 
 
 def _diff(old: bytes | None, new: bytes, shown: str) -> list[str]:

@@ -39,6 +39,11 @@ def load_yaml(path: str, text: str, lines: bool = True) -> Any:
 
     try:
         return YAML(typ="rt", pure=True).load(text) if lines else YAML(typ="safe").load(text)
+    except RecursionError:
+        raise PaxxError(
+            f"{path}: nested too deeply to be a compose file (the parser gave up). "
+            "Fix it and commit it."
+        ) from None
     except YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else path
