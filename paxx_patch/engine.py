@@ -24,7 +24,7 @@ from paxx_patch.git import land, replay
 from paxx_patch.git.build import REF_PREFIX, CommitSpec, build_commits, temporary_ref
 from paxx_patch.git.repo import Git
 from paxx_patch.git.snapshot import Snapshot
-from paxx_patch.lock import Lock, parse_lock
+from paxx_patch.lock import Lock, decode_lock, parse_lock
 from paxx_patch.mutators import Context, Mutator, registry
 from paxx_patch.project import Project
 from paxx_patch.render import render_string, render_templates
@@ -78,7 +78,7 @@ class Plan:
 
 def read_lock(snapshot: Snapshot, project: Project) -> Lock:
     raw = snapshot.get(project.lock_file)
-    return parse_lock(raw.decode("utf-8-sig") if raw else "", project.lock_file)
+    return parse_lock(decode_lock(raw, project.lock_file), project.lock_file)
 
 
 def template_context(bundle: Bundle, project: Project, variables: dict[str, str]) -> dict[str, Any]:
@@ -240,6 +240,8 @@ def deliver(
     if output.kind == "dry-run":
         sys.stdout.write(unified_diff(plan))
         return []
+    if output.kind == "dir":
+        _check_output_dir(Path(output.value or default_dir))
     author, ident = identities(git, required=output.kind in ("commit", "branch"))
     commits = list(plan.commits)
     if restore:
@@ -275,6 +277,18 @@ def deliver(
         return [str(p) for p in land.write_patches(git, start, tip, directory)]
     finally:
         git.run("update-ref", "-d", ref, check=False)
+
+
+def _check_output_dir(directory: Path) -> None:
+    """-o names a directory to fill; refuse anything else before a commit is built."""
+    for here in (directory, *directory.parents):
+        if here.exists() or here.is_symlink():
+            if not here.is_dir():
+                raise PaxxError(
+                    f"-o {directory}: {here} exists and is not a directory; the patch "
+                    "series goes into a directory. Choose another -o DIR. Nothing was changed."
+                )
+            break
 
 
 def unified_diff(plan: Plan) -> str:

@@ -44,8 +44,8 @@ def error_handler() -> Iterator[list[int]]:
         print(f"paxx-patch: error: {e}", file=sys.stderr)
         result[0] = e.exit_code
     except BrokenPipeError:
-        # the reader went away (`paxx-patch ... | head`): stop quietly, as git does
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # the reader went away (`paxx-patch ... | head`) before the command finished
+        silence_stdout()
         result[0] = EXIT_FAILED
     except KeyboardInterrupt:
         print("paxx-patch: interrupted; nothing was changed.", file=sys.stderr)
@@ -59,6 +59,24 @@ def error_handler() -> Iterator[list[int]]:
             file=sys.stderr,
         )
         result[0] = EXIT_INTERNAL
+
+
+def silence_stdout() -> None:
+    """Send what is left for a closed stdout to /dev/null, so the interpreter's
+    final flush does not fail (and turn the exit code into 120)."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (e.g. captured output)
+        pass
+
+
+def flush_output() -> None:
+    """Flush stdout once the command is done: a reader that went away only
+    missed the report, and the exit code stays the command's."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
 
 
 def _write_crash_report(e: BaseException) -> str:

@@ -102,6 +102,14 @@ def _restore_hint(where: str) -> str:
     )
 
 
+def decode_lock(raw: bytes | None, where: str = LOCK_NAME) -> str:
+    """The lock's text (None: no lock yet); a lock that is not UTF-8 is bad input."""
+    try:
+        return raw.decode("utf-8-sig") if raw is not None else ""
+    except UnicodeDecodeError as e:
+        raise PaxxError(f"{where}: not UTF-8 (byte {e.start}). {_restore_hint(where)}") from e
+
+
 def parse_lock(text: str, where: str = LOCK_NAME) -> Lock:
     import tomllib
 

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from paxx_patch import __version__
-from paxx_patch.errors import PaxxError, error_handler
+from paxx_patch.errors import PaxxError, error_handler, flush_output
 
 _OUTPUT_HELP = "where the change goes (default: a patch series in paxx-patches/NAME/)"
 
@@ -141,4 +141,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with error_handler() as result:
         result[0] = _dispatch(args)
+    flush_output()
     return result[0]

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from paxx_patch.engine import Output, Plan
-from paxx_patch.errors import PaxxError
+from paxx_patch.errors import PaxxError, silence_stdout
 from paxx_patch.git.repo import Git, discover
 from paxx_patch.git.snapshot import Snapshot
 from paxx_patch.project import Project, discover_project
@@ -52,7 +52,18 @@ def open_plan(git: Git, base: str, root: str) -> tuple[Plan, Project]:
 
 
 def report(plan: Plan, lines: list[str], output: Output) -> None:
-    """Tell the user what happened; to stderr when stdout carries a patch or diff."""
+    """Tell the user what happened; to stderr when stdout carries a patch or diff.
+
+    It runs after the change was delivered: a reader that went away (`| head -3`)
+    only misses the report, so a closed pipe ends it quietly and the command still
+    succeeds."""
+    try:
+        _report(plan, lines, output)
+    except BrokenPipeError:
+        silence_stdout()
+
+
+def _report(plan: Plan, lines: list[str], output: Output) -> None:
     stream = sys.stderr if output.kind in ("stdout", "dry-run") else sys.stdout
     for line in lines:
         print(line, file=stream)
@@ -69,3 +80,4 @@ def report(plan: Plan, lines: list[str], output: Output) -> None:
         print("\nNext steps:", file=stream)
         for step in plan.next_steps:
             print(step, file=stream)
+    stream.flush()  # here, where a closed pipe is caught, not at the interpreter's exit

@@ -9,9 +9,8 @@ from typing import Any
 
 from paxx_patch.bundle import available, load_bundle_dir
 from paxx_patch.commands.common import open_plan, open_project
-from paxx_patch.errors import PaxxError
 from paxx_patch.git.repo import Git
-from paxx_patch.lock import blob_id, object_format_of, parse_lock
+from paxx_patch.lock import blob_id, decode_lock, object_format_of, parse_lock
 from paxx_patch.paths import symlinked_parent
 
 
@@ -19,7 +18,8 @@ def collect_status(project_dir: str | None, bundle_path: Sequence[str], cwd: Pat
     git, base, root = open_project(cwd, project_dir)
     _, project = open_plan(git, base, root)
     lock_path = git.top / project.lock_file
-    lock = parse_lock(_read_lock(lock_path, project.lock_file), project.lock_file)
+    raw = lock_path.read_bytes() if lock_path.is_file() else None
+    lock = parse_lock(decode_lock(raw, project.lock_file), project.lock_file)
     bundles = available(bundle_path)
     components = {}
     for name, record in sorted(lock.components.items()):
@@ -44,16 +44,6 @@ def collect_status(project_dir: str | None, bundle_path: Sequence[str], cwd: Pat
             "variables": record.variables,
         }
     return {"project": project.to_json(), "components": components}
-
-
-def _read_lock(path: Path, shown: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig") if path.is_file() else ""
-    except UnicodeDecodeError as e:
-        raise PaxxError(
-            f"{shown}: not UTF-8 (byte {e.start}). Restore it with `git checkout HEAD -- "
-            f"{shown}`: only paxx-patch writes it."
-        ) from e
 
 
 def _as_git_sees_them(

@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Sequence
 
 from paxx_patch.errors import PaxxError
-from paxx_patch.lock import LOCK_NAME, Lock, blob_id, object_format_of, parse_lock
+from paxx_patch.lock import LOCK_NAME, Lock, blob_id, decode_lock, object_format_of, parse_lock
 from paxx_patch.paths import symlinked_parent
 
 DIFF_LINES = 40
@@ -40,14 +40,9 @@ def verify(*, files: Sequence[str] = (), project: str | None = None) -> int:
     shown_lock = os.path.relpath(lock_file, cwd)
     try:
         with open(lock_file, "rb") as f:
-            text = f.read().decode()
+            text = decode_lock(f.read(), shown_lock)
     except FileNotFoundError:
         return 0  # nothing installed here
-    except UnicodeDecodeError as e:
-        raise PaxxError(
-            f"{shown_lock}: not UTF-8 (byte {e.start}). "
-            f"Restore it with `git checkout HEAD -- {shown_lock}`."
-        ) from e
     lock = parse_lock(text, where=shown_lock)
 
     prefix = _relative(root, project_dir)  # the lock's paths are relative to prefix
