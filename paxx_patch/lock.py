@@ -18,12 +18,19 @@ This module must stay light: the pre-commit hook imports it on every commit.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
-from typing import Any
+# `typing` costs the hook ~5 ms to import; type checkers know this name
+TYPE_CHECKING = False
 
 from paxx_patch.errors import PaxxError
+from paxx_patch.lock_reader import read_simple_toml
 from paxx_patch.paths import path_problem
+
+if TYPE_CHECKING:  # annotations only: `typing` and `collections` cost the hook time
+    from collections.abc import Callable, Mapping
+    from typing import Any, Protocol
+
+    class _Digest(Protocol):
+        def hexdigest(self) -> str: ...
 
 LOCK_NAME = "paxx-patch.lock"
 LOCK_FORMAT = 1
@@ -39,7 +46,21 @@ _HEADER = (
 def blob_id(content: bytes, object_format: str = "sha1") -> str:
     """The id git gives `content` as a blob in a repository of `object_format`
     (`git rev-parse --show-object-format`), without running git."""
-    return hashlib.new(object_format, b"blob %d\0" % len(content) + content).hexdigest()
+    return _hash(object_format)(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+def _hash(object_format: str) -> Callable[[bytes], _Digest]:
+    # CPython's own SHA modules load in a fraction of the time hashlib takes to
+    # load OpenSSL, which the hook would pay on every commit; hashlib when absent
+    name = "sha1" if object_format == "sha1" else "sha256"
+    for module in ("_sha1",) if name == "sha1" else ("_sha256", "_sha2"):  # _sha2: 3.12+
+        try:
+            return getattr(__import__(module), name)  # type: ignore[no-any-return]
+        except (ImportError, AttributeError):
+            pass
+    import hashlib
+
+    return lambda data: hashlib.new(object_format, data)
 
 
 def object_format_of(oid: str) -> str:
@@ -104,14 +125,17 @@ def _restore_hint(where: str) -> str:
 
 def decode_lock(raw: bytes | None, where: str = LOCK_NAME) -> str:
     """The lock's text (None: no lock yet); a lock that is not UTF-8 is bad input."""
-    try:
-        return raw.decode("utf-8-sig") if raw is not None else ""
+    try:  # a BOM is dropped by hand: the utf-8-sig codec is one more import
+        return raw.removeprefix(b"\xef\xbb\xbf").decode() if raw is not None else ""
     except UnicodeDecodeError as e:
         raise PaxxError(f"{where}: not UTF-8 (byte {e.start}). {_restore_hint(where)}") from e
 
 
 def parse_lock(text: str, where: str = LOCK_NAME) -> Lock:
-    import tomllib
+    simple = read_simple_toml(text)
+    if simple is not None:
+        return lock_from_data(simple, text, where)
+    import tomllib  # only for a lock in another shape than paxx-patch writes
 
     try:
         data = tomllib.loads(text)
@@ -224,7 +248,8 @@ def _value(value: Any) -> str:
     if isinstance(value, str):
         import json  # only when writing: the hook reads the lock and never writes it
 
-        return json.dumps(value, ensure_ascii=False)
+        # json leaves DEL as it is, and TOML refuses it unescaped
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to the lock")
@@ -232,8 +257,8 @@ def _value(value: Any) -> str:
 
 def _dump_table(table: Mapping[str, Any], path: tuple[str, ...]) -> str:
     """Stable TOML: keys sorted, scalars before sub-tables, one header per table."""
-    scalars = sorted(k for k, v in table.items() if not isinstance(v, Mapping))
-    tables = sorted(k for k, v in table.items() if isinstance(v, Mapping))
+    scalars = sorted(k for k, v in table.items() if not isinstance(v, dict))
+    tables = sorted(k for k, v in table.items() if isinstance(v, dict))
     out = []
     if path:
         out.append("\n[" + ".".join(_key(p) for p in path) + "]\n")

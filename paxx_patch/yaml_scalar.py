@@ -13,7 +13,7 @@ import re
 # plain only when it cannot be read as anything but this string
 _PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./:@%+=-]*")
 # YAML 1.1 (which Compose's parsers partly keep) and 1.2 words for booleans and null
-_WORDS = frozenset("y n yes no on off true false null".split())
+_WORDS = frozenset(["y", "n", "yes", "no", "on", "off", "true", "false", "null"])
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
 
 

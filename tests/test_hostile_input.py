@@ -11,14 +11,26 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from paxx_patch.lock import LOCK_NAME, ComponentRecord, Lock, blob_id
-from tests.conftest import ROOT, SAMPLE, git, init_repo
+from tests.conftest import ROOT, SAMPLE, git
 
 SECRET = "top-secret-sentinel-7f3a\n"
+
+
+@pytest.fixture(autouse=True)
+def fsck_after(tmp_path: Path) -> Iterator[None]:
+    """Whatever a test made, the repository passes `git fsck --strict` afterwards."""
+    yield
+    for repo in (tmp_path / "app", tmp_path / "sha256"):
+        if (repo / ".git").is_dir():
+            proc = subprocess.run(["git", "fsck", "--strict", "--no-dangling"], cwd=repo,
+                                  capture_output=True, text=True)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.fixture
