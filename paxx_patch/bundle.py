@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from paxx_patch.errors import PaxxError
-from paxx_patch.paths import clean_relative
+from paxx_patch.paths import clean_relative, refuse_links_out
+from paxx_patch.variables import Variable, parse_variables
 
 BUNDLE_PATH_ENV = "PAXX_PATCH_BUNDLE_PATH"
 SETTING_TYPES = ("str", "int", "bool", "float")
@@ -26,10 +27,7 @@ SETTING_TYPES = ("str", "int", "bool", "float")
 _SEMVER = re.compile(
     r"^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})(?:-[0-9A-Za-z.-]{1,64})?$"
 )
-# a variable declared as `key = "default"` takes values of this shape: no space,
-# quote, `$`, `#`, `;` or newline, so a value means the same wherever it is placed
-DEFAULT_VARIABLE_PATTERN = r"[A-Za-z0-9_./@+:][A-Za-z0-9_./@+:-]*|"
-MAX_VALUE_LENGTH = 256
+
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 
@@ -81,26 +79,6 @@ class ConditionalDependencies:
 
     when: str  # a project name, compared after PEP 503 normalisation
     dependencies: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Variable:
-    """A template variable: its default and the values it accepts (a regular
-    expression the whole value must match)."""
-
-    default: str
-    pattern: str = DEFAULT_VARIABLE_PATTERN
-    description: str = ""
-
-    def problem(self, value: str) -> str:
-        """Why `value` is refused ("" when it is fine)."""
-        if len(value) > MAX_VALUE_LENGTH:
-            return f"is longer than {MAX_VALUE_LENGTH} characters"
-        if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) < 0xE000 for c in value):
-            return "contains a control character (newline, NUL, ...) or undecodable bytes"
-        if not re.fullmatch(self.pattern, value):
-            return f"does not match the pattern {self.pattern!r}"
-        return ""
 
 
 @dataclass(frozen=True)
@@ -199,7 +177,7 @@ def load_bundle(name: str, extra: Sequence[str] = ()) -> Bundle:
 
 def load_bundle_dir(directory: Path) -> Bundle:
     path = directory / "bundle.toml"
-    _refuse_links_out(directory)
+    refuse_links_out(directory)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
@@ -212,37 +190,6 @@ def load_bundle_dir(directory: Path) -> Bundle:
             "too long). Fix the file."
         ) from None
     return _validate(directory, path, data)
-
-
-def _refuse_links_out(directory: Path) -> None:
-    """Nothing a bundle names may lead out of its directory: a symlinked file or
-    `templates/` would let a bundle put /etc/passwd (or anything) into a commit.
-    A link that stays inside the bundle is fine; so is a symlinked bundle directory,
-    which is the one the user named."""
-    try:
-        top = directory.resolve(strict=True)
-    except (OSError, RuntimeError) as e:
-        raise PaxxError(f"{directory}: cannot read the bundle directory: {e}") from e
-    if (directory / "templates").is_symlink():
-        raise PaxxError(
-            f"{directory / 'templates'} is a symbolic link; a bundle's templates must be "
-            "real files inside its directory. Copy them in."
-        )
-    for here, dirs, files in os.walk(top):
-        for name in (*dirs, *files):
-            entry = Path(here, name)
-            if not entry.is_symlink():
-                continue
-            try:
-                target = entry.resolve(strict=True)
-            except (OSError, RuntimeError):
-                target = None
-            if target is None or not target.is_relative_to(top):
-                raise PaxxError(
-                    f"{entry} is a symbolic link leading out of the bundle directory "
-                    f"{directory} (or nowhere); a bundle may only use its own files. "
-                    "Replace the link with the file itself."
-                )
 
 
 class _Checker:
@@ -277,7 +224,6 @@ _KNOWN_KEYS = {
     "name", "version", "description", "templates", "dependencies", "settings",
     "variables", "app_environment", "next_steps", "wiring", "conditional_dependencies",
 }
-_VARIABLE_KEYS = {"default", "pattern", "description"}
 
 
 def normalize_name(name: str) -> str:
@@ -351,7 +297,13 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
         _setting(c, i, item) for i, item in enumerate(c.get("settings", list, []))
     )
     wiring = _wiring(c, c.get("wiring", dict, {}))
-    specs = _variables(c, c.get("variables", dict, {}))
+    specs = parse_variables(c.fail, c.get("variables", dict, {}))
+    app_environment = c.string_table("app_environment", c.get("app_environment", dict, {}))
+    for key in app_environment:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", key):
+            # the key is written into the compose file as it is
+            raise c.fail(f"app_environment.{key}", "must be an environment variable name "
+                         "such as REDIS_URL (letters, digits and _)")
     return Bundle(
         name=name,
         version=version,
@@ -362,47 +314,11 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
         settings=settings,
         variables={k: v.default for k, v in specs.items()},
         variable_specs=specs,
-        app_environment=c.string_table("app_environment", c.get("app_environment", dict, {})),
+        app_environment=app_environment,
         next_steps=c.get("next_steps", str, ""),
         wiring=wiring,
         conditional_dependencies=conditional,
     )
-
-
-def _variables(c: _Checker, data: dict[str, Any]) -> dict[str, Variable]:
-    """`[variables]`: `key = "default"`, or `[variables.key]` with `default`,
-    `pattern` (the values accepted) and `description`."""
-    specs = {}
-    for key, value in data.items():
-        where = f"variables.{key}"
-        if not _IDENTIFIER.match(key):
-            raise c.fail(where, "a variable name must be a lower-case identifier")
-        if isinstance(value, str):
-            spec = Variable(value)
-        elif isinstance(value, dict):
-            unknown = set(value) - _VARIABLE_KEYS
-            if unknown:
-                raise c.fail(f"{where}.{min(unknown)}", "unknown key; known keys are "
-                             "default, pattern, description")
-            fields = {k: value.get(k, "") for k in _VARIABLE_KEYS}
-            if not all(isinstance(v, str) for v in fields.values()):
-                raise c.fail(where, "default, pattern and description must be strings")
-            if "default" not in value:
-                raise c.fail(f"{where}.default", "is required")
-            try:
-                re.compile(fields["pattern"] or DEFAULT_VARIABLE_PATTERN)
-            except re.error as e:
-                raise c.fail(f"{where}.pattern", f"is not a regular expression ({e})") from e
-            spec = Variable(fields["default"], fields["pattern"] or DEFAULT_VARIABLE_PATTERN,
-                            fields["description"])
-        else:
-            raise c.fail(where, 'must be a string (the default) or a table with `default` '
-                         'and `pattern`, e.g. { default = "uploads", pattern = "[a-z0-9-]+" }')
-        problem = spec.problem(spec.default)
-        if problem:
-            raise c.fail(f"{where}.default", f"{spec.default!r} {problem}")
-        specs[key] = spec
-    return specs
 
 
 _REFERENCE = re.compile(r"^([A-Za-z_]\w*(\.[A-Za-z_]\w*)*:)?[A-Za-z_]\w*$")

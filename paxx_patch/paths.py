@@ -16,6 +16,10 @@ import posixpath
 
 from paxx_patch.errors import PaxxError
 
+TYPE_CHECKING = False  # `typing` costs the hook time to import; type checkers know this name
+if TYPE_CHECKING:
+    from pathlib import Path
+
 _MAX_LENGTH = 1024
 
 
@@ -79,3 +83,36 @@ def symlinked_parent(top: str, relative: str) -> str:
         if os.path.islink(here):
             return "/".join(parts[:depth])
     return ""
+
+
+def refuse_links_out(directory: Path) -> None:
+    """Nothing a bundle names may lead out of its directory: a symlinked file or
+    `templates/` would let a bundle put /etc/passwd (or anything) into a commit.
+    A link that stays inside the bundle is fine; so is a symlinked bundle directory,
+    which is the one the user named."""
+    from pathlib import Path  # not needed by the hook, which imports this module
+
+    try:
+        top = directory.resolve(strict=True)
+    except (OSError, RuntimeError) as e:
+        raise PaxxError(f"{directory}: cannot read the bundle directory: {e}") from e
+    if (directory / "templates").is_symlink():
+        raise PaxxError(
+            f"{directory / 'templates'} is a symbolic link; a bundle's templates must be "
+            "real files inside its directory. Copy them in."
+        )
+    for here, dirs, files in os.walk(top):
+        for name in (*dirs, *files):
+            entry = Path(here, name)
+            if not entry.is_symlink():
+                continue
+            try:
+                target = entry.resolve(strict=True)
+            except (OSError, RuntimeError):
+                target = None
+            if target is None or not target.is_relative_to(top):
+                raise PaxxError(
+                    f"{entry} is a symbolic link leading out of the bundle directory "
+                    f"{directory} (or nowhere); a bundle may only use its own files. "
+                    "Replace the link with the file itself."
+                )
