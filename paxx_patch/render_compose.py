@@ -30,12 +30,20 @@ def render_compose(bundle: Bundle, context: Mapping[str, Any]) -> str:
     if not values:
         return render_file(bundle, "compose.yaml", context)
     token = secrets.token_hex(6)
-    markers = {f"paxxvar{i}x{token}": value for i, value in enumerate(values.values())}
+    # mixed case, so that a filter such as `lower` or `title` is noticed below
+    markers = {f"PaxxVar{i}x{token}": value for i, value in enumerate(values.values())}
     by_name = dict(zip(values, markers, strict=True))
     text = render_file(bundle, "compose.yaml", {**context, "vars": by_name})
-    if not any(m in text for m in markers):
-        return render_file(bundle, "compose.yaml", context)
     where = f"{bundle.directory}/compose.yaml"
+    if _substitute(text, markers) != render_file(bundle, "compose.yaml", context):
+        # a filter or a test on a value: where it lands can no longer be told
+        raise PaxxError(
+            f"{where}: a template variable is transformed or tested there (a filter, "
+            "`{% if %}`, ...), so paxx-patch cannot place its value as a YAML scalar. "
+            "Use `{{ vars.NAME }}` as it is. Fix the bundle."
+        )
+    if not any(m in text for m in markers):
+        return text
     placed = _place(where, text, markers)
     _prove(where, text, placed, markers)
     return placed

@@ -448,3 +448,12 @@ def test_eol_attribute_compares_as_git_does(sample_repo: Path, run) -> None:
     assert b"\r\n" in (sample_repo / "services" / "cache.py").read_bytes()
     assert run(sample_repo, "verify") == (0, "", "")
 
+
+
+def test_a_filtered_variable_in_compose_is_refused(sample_repo: Path, tmp_path: Path, run, state) -> None:
+    bundles = custom_bundle(tmp_path, "storage")
+    compose_yaml = bundles / "storage" / "compose.yaml"
+    compose_yaml.write_text(compose_yaml.read_text().replace(
+        'MINIO_BUCKET: "{{ vars.bucket }}"', "MINIO_BUCKET: {{ vars.bucket | lower }}"))
+    assert_refused(run, state, sample_repo, "add", "storage", "--commit", "--bundle-path",
+                   str(bundles), expect="transformed or tested")
