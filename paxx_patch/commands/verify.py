@@ -14,6 +14,7 @@ import posixpath
 TYPE_CHECKING = False
 
 from paxx_patch.errors import PaxxError
+from paxx_patch.git.spawn import git_output
 from paxx_patch.lock import (
     LOCK_NAME,
     Lock,
@@ -98,16 +99,9 @@ def _as_git_sees_them(root: str, project_dir: str, problems: list[_Problem]) -> 
                if content is not None and not os.path.islink(os.path.join(project_dir, p))]
     if not changed:
         return problems
-    import subprocess  # only on a mismatch: keep the common path fast
-
     paths = [_relative(root, os.path.join(project_dir, p)) for (_, p, _), _ in changed]
-    try:
-        out = subprocess.run(
-            ["git", "hash-object", "--stdin-paths"], cwd=root, capture_output=True, check=True,
-            input="".join(f"{p}\n" for p in paths).encode(),
-        ).stdout.decode().split()
-    except (OSError, subprocess.CalledProcessError, UnicodeDecodeError):
-        return problems
+    raw = git_output(root, ["hash-object", "--stdin-paths"], "".join(f"{p}\n" for p in paths).encode())
+    out = raw.decode(errors="replace").split() if raw is not None else []
     if len(out) != len(changed):
         return problems
     same = {record for (record, _), oid in zip(changed, out, strict=True) if oid == record[2]}
@@ -217,18 +211,9 @@ def _git_objects(root: str, revs: Sequence[str], path: str = "") -> list[bytes |
     """`git cat-file --batch` for each rev (or `rev:path`); None for what git lacks."""
     if not revs:
         return []
-    import subprocess  # only when git is needed: keep the common path fast
-
     specs = [f"{rev}:{path}" if path else rev for rev in revs]
-    try:
-        out = subprocess.run(
-            ["git", "cat-file", "--batch"],
-            cwd=root,
-            input="".join(s + "\n" for s in specs).encode(),
-            capture_output=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
+    out = git_output(root, ["cat-file", "--batch"], "".join(s + "\n" for s in specs).encode())
+    if out is None:
         return [None] * len(specs)
     results: list[bytes | None] = []
     pos = 0

@@ -651,14 +651,20 @@ def test_other_verify_options_go_to_argparse(repo: Path, capsys: pytest.CaptureF
 
 
 @pytest.mark.parametrize("files", [["main.py", CACHE], []])
-def test_clean_pass_loads_no_parser_or_process_module(repo: Path, files: list[str]) -> None:
+def test_clean_pass_loads_no_parser_or_process_module(
+    repo: Path, files: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     # -S: only what paxx-patch imports counts, not what site or an editable install loads
     code, names = imported_packages(["-S", "-m", "paxx_patch", "verify", *files], repo)
     assert code == 0
-    slow = {"argparse", "shutil", "tomllib", "typing", "hashlib", "zlib"}  # runpy takes contextlib
-    if files:
-        slow.add("subprocess")  # without files the committed lock is read with git
+    # (runpy, behind -m, takes contextlib); without files the committed lock is read
+    # with git, spawned without the subprocess module
+    slow = {"argparse", "shutil", "tomllib", "typing", "hashlib", "zlib", "subprocess"}
     assert not names & (slow | HEAVY), names & (slow | HEAVY)
+    # and the lock audit still runs: a hand edit is caught on the same quick path
+    edit_lock(repo, **{CACHE: blob_id(EDITED)})
+    (repo / CACHE).write_bytes(EDITED)
+    assert run_verify(capsys, *files, *([LOCK_NAME] if files else []))[0] == 1
 
 
 @pytest.mark.slow
