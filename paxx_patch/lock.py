@@ -18,13 +18,12 @@ This module must stay light: the pre-commit hook imports it on every commit.
 
 from __future__ import annotations
 
-# `typing` costs the hook ~5 ms to import; type checkers know this name
-TYPE_CHECKING = False
-
 from paxx_patch.errors import PaxxError
 from paxx_patch.lock_reader import read_simple_toml
 from paxx_patch.paths import path_problem
 
+# `typing` costs the hook ~5 ms to import; type checkers know this name
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: `typing` and `collections` cost the hook time
     from collections.abc import Callable, Mapping
     from typing import Any, Protocol

@@ -1,15 +1,17 @@
-"""Command line: argparse and dispatch only. Commands are imported when used."""
+"""Command line: argparse and dispatch only. Commands are imported when used.
+
+The pre-commit hook's plain `verify` is read without argparse (see `_plain_verify`).
+"""
 
 from __future__ import annotations
 
 import sys
 
-# `typing` costs the hook ~5 ms to import; type checkers know this name
-TYPE_CHECKING = False
-
 from paxx_patch import __version__
 from paxx_patch.errors import PaxxError, error_handler, flush_output
 
+# `typing` costs the hook ~5 ms to import; type checkers know this name
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence

@@ -1,17 +1,16 @@
 """`paxx-patch verify`: the pre-commit hook that keeps component-owned files pristine.
 
-It runs on every commit, so it imports only the standard library, the lock and the
-errors. Blob ids come from hashlib and pristine contents from loose objects; git runs
-only to read a packed blob for a diff, or to compare the lock with the committed one.
+It runs on every commit, so it imports only light standard modules, the lock, the
+paths and the errors. Blob ids are computed here, with the hash of the ids the lock
+records (SHA-1 or SHA-256), and pristine contents come from loose objects; git runs
+only to confirm a mismatch the way git compares (line-end conversion), to read a
+packed blob for a diff, or to compare the lock with the committed one.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
-
-# `typing` costs the hook ~5 ms to import; type checkers know this name
-TYPE_CHECKING = False
 
 from paxx_patch.errors import PaxxError
 from paxx_patch.git.spawn import git_output
@@ -25,6 +24,8 @@ from paxx_patch.lock import (
 )
 from paxx_patch.paths import symlinked_parent
 
+# `typing` costs the hook ~5 ms to import; type checkers know this name
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
