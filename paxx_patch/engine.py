@@ -242,6 +242,7 @@ def deliver(
         return []
     if output.kind == "dir":
         _check_output_dir(Path(output.value or default_dir))
+    plan.snapshot.refuse_linked_parents(plan.touched())
     author, ident = identities(git, required=output.kind in ("commit", "branch"))
     commits = list(plan.commits)
     if restore:

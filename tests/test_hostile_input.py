@@ -457,3 +457,16 @@ def test_a_filtered_variable_in_compose_is_refused(sample_repo: Path, tmp_path: 
         'MINIO_BUCKET: "{{ vars.bucket }}"', "MINIO_BUCKET: {{ vars.bucket | lower }}"))
     assert_refused(run, state, sample_repo, "add", "storage", "--commit", "--bundle-path",
                    str(bundles), expect="transformed or tested")
+
+
+def test_committed_symlinked_services_dir_is_not_written_through(
+    sample_repo: Path, tmp_path: Path, run, state
+) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (sample_repo / "services").symlink_to(outside)
+    git(sample_repo, "add", "services")
+    git(sample_repo, "commit", "-qm", "services is a link")
+    assert_refused(run, state, sample_repo, "add", "redis", "--commit",
+                   expect="services is a symbolic link in your last commit")
+    assert (sample_repo / "services").is_symlink() and list(outside.iterdir()) == []
