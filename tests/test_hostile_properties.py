@@ -72,6 +72,7 @@ def test_set_values_come_out_as_exact_scalars(
     assert compose["services"]["app"]["environment"]["STORAGE_S3_BUCKET"] == value
     lock = parse_lock(git(sample_repo, "show", f"{branch}:{LOCK_NAME}"))
     assert lock.components["storage"].variables == {"bucket": value}
+    git(sample_repo, "fsck", "--strict", "--no-dangling")
 
 
 @EXAMPLES
