@@ -26,10 +26,11 @@ from paxx_patch.git import land, replay
 from paxx_patch.git.build import REF_PREFIX, CommitSpec, build_commits, temporary_ref
 from paxx_patch.git.repo import Git
 from paxx_patch.git.snapshot import Snapshot
-from paxx_patch.lock import Lock, parse_lock
+from paxx_patch.lock import Lock, decode_lock, parse_lock
 from paxx_patch.mutators import Context, Mutator, registry
 from paxx_patch.project import Project
-from paxx_patch.render import render_file, render_string, render_templates
+from paxx_patch.render import render_string, render_templates
+from paxx_patch.render_compose import render_compose
 
 FALLBACK_IDENT = "paxx-patch <paxx-patch@localhost>"
 KILL_AT_ENV = "PAXX_PATCH_TEST_KILL_AT"  # tests: "STEP" or "STEP:SIGINT" signals us there
@@ -109,7 +110,7 @@ class Plan:
 
 def read_lock(snapshot: Snapshot, project: Project) -> Lock:
     raw = snapshot.get(project.lock_file)
-    return parse_lock(raw.decode("utf-8-sig") if raw else "", project.lock_file)
+    return parse_lock(decode_lock(raw, project.lock_file), project.lock_file)
 
 
 def template_context(
@@ -130,6 +131,7 @@ def template_context(
 
 def make_context(
     bundle: Bundle, project: Project, variables: dict[str, str], removing: Any = None,
+    object_format: str = "sha1",
     *, snapshot: Snapshot | None = None, refresh_lock: bool = True,
 ) -> Context:
     install = "pip install -e ."
@@ -140,11 +142,12 @@ def make_context(
         f"{project.services_dir}/{target}": text.encode()
         for target, text in render_templates(bundle, context).items()
     }
-    fragment = render_file(bundle, "compose.yaml", context) if bundle.compose_path else ""
+    fragment = render_compose(bundle, context) if bundle.compose_path else ""
     return Context(
         bundle=bundle, project=project, variables=variables, template_context=context,
         rendered=rendered, compose_fragment=fragment, removing=removing,
         refresh_lock=refresh_lock,
+        object_format=object_format,
     )
 
 
@@ -162,8 +165,9 @@ def resolve_variables(
     return {
         b.name: {
             **b.variables,
-            **{k: v for k, v in previous.get(b.name, {}).items() if k in b.variables},
-            **{k: v for k, v in sets.items() if k in b.variables},
+            **{k: b.check_variable(k, v, f"paxx-patch.lock: components.{b.name}.variables.{k}")
+               for k, v in previous.get(b.name, {}).items() if k in b.variables},
+            **{k: b.check_variable(k, v, f"--set {k}") for k, v in sets.items() if k in b.variables},
         }
         for b in bundles
     }
@@ -298,6 +302,9 @@ def deliver(
     if output.kind == "dry-run":
         sys.stdout.write(unified_diff(plan))
         return []
+    if output.kind == "dir":
+        _check_output_dir(Path(output.value or default_dir))
+    plan.snapshot.refuse_linked_parents(plan.touched())
     author, ident = identities(git, required=output.kind in ("commit", "branch"))
     commits = list(plan.commits)
     if restore:
@@ -335,6 +342,18 @@ def deliver(
         return [str(p) for p in land.write_patches(git, start, tip, directory)]
     finally:
         git.run("update-ref", "-d", ref, check=False)
+
+
+def _check_output_dir(directory: Path) -> None:
+    """-o names a directory to fill; refuse anything else before a commit is built."""
+    for here in (directory, *directory.parents):
+        if here.exists() or here.is_symlink():
+            if not here.is_dir():
+                raise PaxxError(
+                    f"-o {directory}: {here} exists and is not a directory; the patch "
+                    "series goes into a directory. Choose another -o DIR. Nothing was changed."
+                )
+            break
 
 
 def unified_diff(plan: Plan) -> str:

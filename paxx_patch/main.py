@@ -1,13 +1,21 @@
-"""Command line: argparse and dispatch only. Commands are imported when used."""
+"""Command line: argparse and dispatch only. Commands are imported when used.
+
+The pre-commit hook's plain `verify` is read without argparse (see `_plain_verify`).
+"""
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Sequence
-from typing import Any
+import sys
 
 from paxx_patch import __version__
-from paxx_patch.errors import PaxxError, error_handler
+from paxx_patch.errors import PaxxError, error_handler, flush_output
+
+# `typing` costs the hook ~5 ms to import; type checkers know this name
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from typing import Any
 
 _OUTPUT_HELP = "where the change goes (default: a patch series in paxx-patches/NAME/)"
 
@@ -49,6 +57,8 @@ def _add_output(parser: argparse.ArgumentParser) -> None:
 def _add_common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     """--project and --bundle-path, accepted before and after the subcommand: the
     subcommand's copy has no default, so it does not undo one given before it."""
+    import argparse
+
     parser.add_argument("--project", metavar="DIR", default=None if top else argparse.SUPPRESS,
                         help="the app's directory inside the repository")
     parser.add_argument("--bundle-path", metavar="DIR", action="append",
@@ -57,6 +67,8 @@ def _add_common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
 
 
 def _subparser(sub: Any, verb: str, text: str) -> argparse.ArgumentParser:
+    import argparse
+
     parser: argparse.ArgumentParser = sub.add_parser(
         verb, help=text, description=text[0].upper() + text[1:] + ".",
         epilog="examples:\n" + _EXAMPLES[verb],
@@ -66,6 +78,8 @@ def _subparser(sub: Any, verb: str, text: str) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="paxx-patch",
         description="Add infrastructure components to a FastAPI project as git history.",
@@ -194,9 +208,41 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise PaxxError(f"`{args.command}` is not available in this version yet.")
 
 
+def _plain_verify(argv: Sequence[str]) -> tuple[list[str], str | None] | None:
+    """(files, project) of a plain `verify [--project DIR] [FILE...]`, the line
+    the pre-commit hook runs on every commit; None for anything else (help, a
+    typo), which argparse then reads. argparse and what it imports would cost
+    the hook more than its own work."""
+    if not argv or argv[0] != "verify":
+        return None
+    files: list[str] = []
+    project = None
+    rest = list(argv[1:])
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--":
+            files += rest
+            break
+        if arg.startswith("--project="):
+            project = arg.partition("=")[2]
+        elif arg == "--project" and rest:
+            project = rest.pop(0)
+        elif arg.startswith("-") and arg != "-":
+            return None
+        else:
+            files.append(arg)
+    return files, project
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = sys.argv[1:] if argv is None else list(argv)
+    plain = _plain_verify(args)
     with error_handler() as result:
-        result[0] = _dispatch(args)
+        if plain is not None:
+            from paxx_patch.commands.verify import verify
+
+            result[0] = verify(files=plain[0], project=plain[1])
+        else:
+            result[0] = _dispatch(build_parser().parse_args(args))
+    flush_output()
     return result[0]

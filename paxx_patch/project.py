@@ -24,6 +24,7 @@ from paxx_patch.discover.dependencies import find_dependency_file
 from paxx_patch.discover.settings import CANDIDATES as SETTINGS_CANDIDATES
 from paxx_patch.discover.settings import find_settings
 from paxx_patch.errors import PaxxError
+from paxx_patch.paths import clean_relative
 
 __all__ = ["FileReader", "Project", "discover_project", "join"]
 
@@ -91,6 +92,10 @@ CONFIG_KEYS = (
     "services_dir", "settings", "compose_file", "app", "app_service", "env_file",
     "dependency_file",
 )
+# configured paths: relative to the project; files shared with a monorepo's other
+# projects may sit above it (never outside the repository: `join` checks that)
+_CONFIG_PATHS = {"services_dir": False, "compose_file": True, "env_file": True,
+                 "dependency_file": True}
 
 
 def discover_project(files: FileReader, root: str = "") -> Project:
@@ -100,7 +105,13 @@ def discover_project(files: FileReader, root: str = "") -> Project:
 
     pyproject_path = here("pyproject.toml")
     files.load([pyproject_path])
-    pyproject = read_toml(files, pyproject_path)
+    try:
+        pyproject = read_toml(files, pyproject_path)
+    except (RecursionError, ValueError) as e:  # deep nesting, or a number too long for int()
+        raise PaxxError(
+            f"{pyproject_path}: cannot be read as TOML ({type(e).__name__}: nested too deeply "
+            "or a number too long). Fix it and commit it."
+        ) from None
     config = _config(pyproject, pyproject_path)
     settings_in_package = package_candidates(pyproject, SETTINGS_IN_PACKAGE)
     app_in_package = package_candidates(pyproject, APP_IN_PACKAGE)
@@ -172,7 +183,12 @@ def _workspace_hint(pyproject: dict[str, Any]) -> str:
 
 
 def _config(pyproject: dict[str, Any], path: str) -> dict[str, str]:
-    config = pyproject.get("tool", {}).get("paxx-patch", {})
+    tool = pyproject.get("tool", {})
+    config = tool.get("paxx-patch", {}) if isinstance(tool, dict) else {}
+    if not isinstance(config, dict):
+        raise PaxxError(f"{path}: [tool.paxx-patch] must be a table of settings, such as "
+                        '`services_dir = "app/services"`.')
+    config = dict(config)
     for key, value in config.items():
         if key not in CONFIG_KEYS:
             raise PaxxError(
@@ -181,4 +197,9 @@ def _config(pyproject: dict[str, Any], path: str) -> dict[str, str]:
             )
         if not isinstance(value, str):
             raise PaxxError(f"{path}: [tool.paxx-patch] {key} must be a string.")
+        if key in _CONFIG_PATHS:
+            config[key] = clean_relative(
+                value.strip("/") if key == "services_dir" else value,
+                f"{path}: [tool.paxx-patch] {key}", may_climb=_CONFIG_PATHS[key],
+            )
     return dict(config)

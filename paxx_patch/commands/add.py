@@ -46,7 +46,8 @@ def add(
                 plan.notes.append(f"{bundle.name} {installed} is already installed; nothing to add. {move}")
                 continue
             ctx = make_context(bundle, project, variables[bundle.name],
-                               snapshot=plan.snapshot, refresh_lock=refresh_lock)
+                               snapshot=plan.snapshot, refresh_lock=refresh_lock,
+                               object_format=git.object_format())
             plan.commits += run_mutators(plan.snapshot, ctx)
             plan.notes += ctx.notes
             plan.warnings += ctx.warnings

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from paxx_patch.engine import Output, Plan
-from paxx_patch.errors import PaxxError
+from paxx_patch.errors import PaxxError, silence_stdout
 from paxx_patch.git.repo import Git, discover
 from paxx_patch.git.snapshot import Snapshot
 from paxx_patch.project import Project, discover_project
@@ -79,7 +79,23 @@ def report(
 ) -> None:
     """One summary at the end of a command that changes a repository: what landed (or
     where the patches are), then warnings (what the user must act on), then the next
-    steps. To stderr when stdout carries a patch or a diff."""
+    steps. To stderr when stdout carries a patch or a diff.
+
+    It runs after the change was delivered: a reader that went away (`| head -3`)
+    only misses the report, so a closed pipe ends it quietly and the command still
+    succeeds."""
+    stream = sys.stderr if output.kind in ("stdout", "dry-run") else sys.stdout
+    try:
+        _report(plan, lines, output, stream, verb, as_json, quiet)
+        stream.flush()  # here, where a closed pipe is caught, not at the interpreter's exit
+    except BrokenPipeError:
+        silence_stdout()
+
+
+def _report(
+    plan: Plan, lines: list[str], output: Output, stream: TextIO, verb: str,
+    as_json: bool, quiet: bool,
+) -> None:
     stream = sys.stderr if output.kind in ("stdout", "dry-run") else sys.stdout
     if as_json:
         print(json.dumps(summary_json(plan, lines, output, verb), indent=2), file=stream)

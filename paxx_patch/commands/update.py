@@ -132,10 +132,12 @@ def _three_way(
             if verb == "remove":
                 # remove with the installed version's bundle when the built-in one moved on
                 ctx = make_context(bundle, project, variables[bundle.name], removing=record,
-                                   snapshot=plan.snapshot, refresh_lock=refresh_lock)
+                                   snapshot=plan.snapshot, refresh_lock=refresh_lock,
+                                   object_format=git.object_format())
             else:
                 ctx = make_context(bundle, project, variables[bundle.name],
-                                   snapshot=plan.snapshot, refresh_lock=refresh_lock)
+                                   snapshot=plan.snapshot, refresh_lock=refresh_lock,
+                                   object_format=git.object_format())
                 ctx.previous = record
             plan.commits += run_mutators(plan.snapshot, ctx)
             plan.notes += ctx.notes

@@ -39,11 +39,32 @@ def load_yaml(path: str, text: str, lines: bool = True) -> Any:
 
     try:
         return YAML(typ="rt", pure=True).load(text) if lines else YAML(typ="safe").load(text)
+    except RecursionError:
+        raise PaxxError(
+            f"{path}: nested too deeply to be a compose file (the parser gave up). "
+            "Fix it and commit it."
+        ) from None
     except YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else path
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise PaxxError(f"{where}: not valid YAML ({problem}). Fix it and commit it.") from e
+
+
+def check_shape(path: str, root: Any) -> None:
+    """The top level, `services` and `volumes` are mappings, as the mutator needs."""
+    if not isinstance(root, dict):
+        raise PaxxError(f"{path}: the top level must be a mapping with `services:`. "
+                        "Fix the file (see the Compose specification) and commit it.")
+    for key in ("services", "volumes"):
+        value = root.get(key)
+        if value is not None and not isinstance(value, dict):
+            line = int(root.lc.key(key)[0]) + 1 if hasattr(root, "lc") else 1
+            raise PaxxError(
+                f"{path}:{line}: `{key}` must be a mapping of names to definitions, "
+                f"not a {type(value).__name__}; write `{key}:` followed by indented "
+                "`name:` entries. Fix the file and commit it."
+            )
 
 
 class ComposeMutator:
@@ -56,6 +77,7 @@ class ComposeMutator:
         if ctx.removing is not None:
             return self._remove(path, old, ctx.removing.entries.get(self.name, {}))
         fragment = load_yaml(f"{ctx.bundle.directory}/compose.yaml", ctx.compose_fragment)
+        check_shape(f"{ctx.bundle.directory}/compose.yaml", fragment)
         services = dict(fragment.get("services") or {})
         volumes = list(fragment.get("volumes") or {})
         if old is None:
@@ -72,8 +94,7 @@ class ComposeMutator:
         root = load_yaml(path, doc.text)
         if root is None:
             root = {}
-        if not hasattr(root, "lc"):
-            raise PaxxError(f"{path}: the top level must be a mapping with `services:`.")
+        check_shape(path, root)
         lines = doc.text.splitlines(keepends=True)
         if lines and not lines[-1].endswith("\n"):
             lines[-1] += "\n"
@@ -149,6 +170,7 @@ class ComposeMutator:
         root = load_yaml(path, doc.text)
         if not hasattr(root, "lc"):
             return old
+        check_shape(path, root)
         lines = doc.text.splitlines(keepends=True)
         for start, end, text in sorted(set(removal_spans(root, lines, entry)), reverse=True):
             lines[start:end] = [text] if text else []
