@@ -157,6 +157,7 @@ def test_app_environment_and_next_steps_render(name: str) -> None:
     context = template_context(bundle, MODULE_STYLE)
     environment = SandboxedEnvironment(undefined=StrictUndefined)
     for value in [*bundle.app_environment.values(), bundle.next_steps]:
-        rendered = environment.from_string(value).render(**context)
-        assert "{{" not in rendered
+        for wired in (True, False):  # next steps know whether the wiring was committed
+            rendered = environment.from_string(value).render(**context, wired=wired)
+            assert "{{" not in rendered
     assert set(bundle.app_environment) <= {s.env_key for s in bundle.settings}
