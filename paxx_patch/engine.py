@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -20,6 +19,7 @@ from typing import Any
 
 from paxx_patch.bundle import Bundle
 from paxx_patch.errors import PaxxError
+from paxx_patch.faults import checkpoint
 from paxx_patch.git import land, replay
 from paxx_patch.git.build import REF_PREFIX, CommitSpec, build_commits, temporary_ref
 from paxx_patch.git.repo import Git
@@ -30,13 +30,6 @@ from paxx_patch.project import Project
 from paxx_patch.render import render_file, render_string, render_templates
 
 FALLBACK_IDENT = "paxx-patch <paxx-patch@localhost>"
-KILL_AT_ENV = "PAXX_PATCH_TEST_KILL_AT"  # tests: "STEP" or "STEP:SIGINT" signals us there
-
-
-def checkpoint(step: str) -> None:
-    wanted, _, name = os.environ.get(KILL_AT_ENV, "").partition(":")
-    if wanted == step:
-        os.kill(os.getpid(), getattr(signal, name or "SIGKILL"))
 
 
 @dataclass(frozen=True)
@@ -186,6 +179,7 @@ def exclusive(git: Git) -> Iterator[None]:
     else:
         raise PaxxError(f"cannot take {path}; delete it if no paxx-patch is running.")
     try:
+        land.recover(git)  # a landing left by a run that was killed outright
         prune_stale_refs(git)
         yield
     finally:
@@ -253,11 +247,10 @@ def deliver(
         made = shas[1:] if restore else shas
         if output.kind == "commit":
             if restore:
-                land.refuse_dirty(git, plan.touched())
-                replay.cherry_pick(git, start, tip, what)
+                land.pick_onto_head(git, start, tip, plan.touched(), what)
                 return []
-            land.land_on_head(git, base, tip, plan.touched())
-            return [f"{sha[:10]} {c.message().splitlines()[0]}" for sha, c in zip(shas, plan.commits, strict=True)]
+            warnings = land.land_on_head(git, base, tip, plan.touched())
+            return [f"{sha[:10]} {c.message().splitlines()[0]}" for sha, c in zip(shas, plan.commits, strict=True)] + warnings
         if output.kind == "branch":
             land.create_branch(git, output.value, replay.replay_trees(git, base, made) if restore else tip)
             return [f"branch {output.value}: {len(made)} commits on {base[:10]}"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Iterator
 
@@ -30,6 +31,40 @@ class GitError(PaxxError):
     """A git command failed in a way the user can act on."""
 
 
+class TornError(PaxxError):
+    """Landing failed and could not be undone; the message says how to finish by hand."""
+
+    exit_code = EXIT_INTERNAL
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP arrived (see `paxx_patch.signals`)."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        return "interrupted" if self.signum == signal.SIGINT else (
+            f"stopped by {signal.Signals(self.signum).name}")
+
+
+# What has reached the user's branch in this run, for a Ctrl-C that comes after it.
+_landed: list[str] = []
+
+
+def record_landed(what: str) -> None:
+    """Landing passed its point of no return: an interrupt from now on must say so."""
+    _landed.append(what)
+
+
+def _interrupted_message(e: KeyboardInterrupt) -> str:
+    what = str(e) if isinstance(e, Interrupted) else "interrupted"
+    if _landed:
+        return f"paxx-patch: {what} after the change had landed: {'; '.join(_landed)}."
+    return f"paxx-patch: {what}; nothing was changed."
+
+
 @contextlib.contextmanager
 def error_handler() -> Iterator[list[int]]:
     """Run a command; record its exit code in the yielded list.
@@ -38,6 +73,7 @@ def error_handler() -> Iterator[list[int]]:
     never a bare traceback.
     """
     result = [EXIT_OK]
+    _landed.clear()
     try:
         yield result
     except PaxxError as e:
@@ -47,18 +83,24 @@ def error_handler() -> Iterator[list[int]]:
         # the reader went away (`paxx-patch ... | head`): stop quietly, as git does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         result[0] = EXIT_FAILED
-    except KeyboardInterrupt:
-        print("paxx-patch: interrupted; nothing was changed.", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(_interrupted_message(e), file=sys.stderr)
         result[0] = EXIT_INTERRUPTED
     except Exception as e:  # noqa: BLE001 — the last line of defence
         report = _write_crash_report(e)
         print(
             f"paxx-patch: internal error: {type(e).__name__}: {e}\n"
-            "This is a bug in paxx-patch; your repository was left as it was. "
+            f"This is a bug in paxx-patch; {_state()} "
             f"Please report it and attach {report}.",
             file=sys.stderr,
         )
         result[0] = EXIT_INTERNAL
+
+
+def _state() -> str:
+    if _landed:
+        return f"the change had already landed ({'; '.join(_landed)})."
+    return "your repository was left as it was."
 
 
 def _write_crash_report(e: BaseException) -> str:

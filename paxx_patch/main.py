@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
-from paxx_patch import __version__
-from paxx_patch.errors import PaxxError, error_handler
+from paxx_patch import __version__, signals
+from paxx_patch.errors import EXIT_INTERRUPTED, PaxxError, error_handler
 
 _OUTPUT_HELP = "where the change goes (default: a patch series in paxx-patches/NAME/)"
 
@@ -137,8 +138,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    with error_handler() as result:
-        result[0] = _dispatch(args)
-    return result[0]
+    restore = signals.install()  # first: a Ctrl-C at any instant ends in the handler
+    try:
+        with error_handler() as result:
+            args = build_parser().parse_args(argv)
+            result[0] = _dispatch(args)
+        return result[0]
+    except KeyboardInterrupt:  # while the handler itself was printing
+        print("paxx-patch: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        restore()
