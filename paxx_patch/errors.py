@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -58,7 +59,8 @@ def record_landed(what: str) -> None:
     _landed.append(what)
 
 
-def _interrupted_message(e: KeyboardInterrupt) -> str:
+def interrupted_message(e: KeyboardInterrupt) -> str:
+    """One line: which interrupt, and whether the change had landed before it."""
     what = str(e) if isinstance(e, Interrupted) else "interrupted"
     if _landed:
         return f"paxx-patch: {what} after the change had landed: {'; '.join(_landed)}."
@@ -84,17 +86,38 @@ def error_handler() -> Iterator[list[int]]:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         result[0] = EXIT_FAILED
     except KeyboardInterrupt as e:
-        print(_interrupted_message(e), file=sys.stderr)
+        print(interrupted_message(e), file=sys.stderr)
         result[0] = EXIT_INTERRUPTED
+    except OSError as e:
+        if e.errno not in _ENVIRONMENT:
+            _internal(e)
+            result[0] = EXIT_INTERNAL
+            return
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"paxx-patch: error: {e.strerror}{where}. Free some space or fix the "
+              f"permissions, then run again; {_state()}", file=sys.stderr)
+        result[0] = EXIT_BAD_INPUT
     except Exception as e:  # noqa: BLE001 — the last line of defence
-        report = _write_crash_report(e)
-        print(
-            f"paxx-patch: internal error: {type(e).__name__}: {e}\n"
-            f"This is a bug in paxx-patch; {_state()} "
-            f"Please report it and attach {report}.",
-            file=sys.stderr,
-        )
+        _internal(e)
         result[0] = EXIT_INTERNAL
+
+
+# a full disk, a read-only file system, missing permissions: the machine, not paxx-patch
+_ENVIRONMENT = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES,
+                          errno.EPERM})
+
+
+def _internal(e: BaseException) -> None:
+    try:
+        report = _write_crash_report(e)
+    except OSError:
+        report = "the traceback (it could not be written to a file)"
+    print(
+        f"paxx-patch: internal error: {type(e).__name__}: {e}\n"
+        f"This is a bug in paxx-patch; {_state()} "
+        f"Please report it and attach {report}.",
+        file=sys.stderr,
+    )
 
 
 def _state() -> str:

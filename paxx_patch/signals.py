@@ -44,6 +44,11 @@ def install() -> Callable[[], None]:
     return restore
 
 
+def ignore() -> None:
+    for sig in INTERRUPTS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def take_pending() -> int | None:
     """Consume one blocked interrupt that is waiting; its number, or None."""
     waiting = signal.sigpending() & set(INTERRUPTS)

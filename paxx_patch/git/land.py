@@ -98,8 +98,12 @@ class Landing:
             fd = os.open(self.lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             return False
-        with os.fdopen(fd, "w") as f:
-            f.write(self.token)  # git never reads a lock's content: it names the owner
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(self.token)  # git never reads a lock's content: it names the owner
+        except BaseException:
+            self.lock.unlink()
+            raise
         return True
 
     def read_journal(self) -> Journal | None:

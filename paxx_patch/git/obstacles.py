@@ -49,7 +49,7 @@ def refuse_dirty(git: Git, paths: Sequence[str]) -> None:
         return
     out = git.run(
         "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all",
-        "--ignored=matching", "--no-renames", "--", *paths,
+        "--ignored", "--no-renames", "--", *paths,
     ).stdout
     changed: list[str] = []
     untracked: list[str] = []
