@@ -67,15 +67,15 @@ def fingerprint(repo: Path) -> dict[str, Any]:
 def difference(got: dict[str, Any], want: dict[str, Any]) -> list[str]:
     """The fingerprint's parts that differ, with the files that differ named."""
     out = []
-    for key in want:
-        if got[key] == want[key]:
+    for key, wanted in want.items():
+        if got[key] == wanted:
             continue
         if key == "files":
-            names = sorted(k for k in got[key].keys() | want[key].keys()
-                           if got[key].get(k) != want[key].get(k))
+            names = sorted(k for k in got[key].keys() | wanted.keys()
+                           if got[key].get(k) != wanted.get(k))
             out.append(f"files: {', '.join(names)}")
         else:
-            out.append(f"{key}: {got[key]!r} != {want[key]!r}")
+            out.append(f"{key}: {got[key]!r} != {wanted!r}")
     return out
 
 

@@ -52,7 +52,7 @@ def test_random_ctrl_c_during_add_commit(tmp_path_factory: pytest.TempPathFactor
     for n in range(RUNS):
         repo = scenario.copy(tmp_path / f"run{n}")
         delay, group = rng.uniform(0, duration * 1.1), n % 2 == 1
-        code, out, err = _interrupt(repo, scenario.argv, delay, group)
+        code, _out, err = _interrupt(repo, scenario.argv, delay, group)
         what = f"run {n} (seed {SEED}, SIGINT after {delay:.3f}s{' to the group' if group else ''})"
         got = fingerprint(repo)
         landed = got == scenario.after

@@ -316,6 +316,8 @@ def _post_checkout(git: Git, base: str, tip: str) -> list[str]:
     cannot undo a checkout, so it is a warning here too."""
     proc = git.run("hook", "run", "--ignore-missing", "post-checkout", "--", base, tip, "1",
                    check=False)
+    if proc.returncode != 0 and b"is not a git command" in proc.stderr:
+        return []  # git before 2.36 has no `git hook`; its checkout would have run it
     sys.stderr.buffer.write(proc.stdout + proc.stderr)
     if proc.returncode == 0:
         return []
