@@ -20,7 +20,7 @@ from typing import Any
 from paxx_patch.bundle import Bundle
 from paxx_patch.errors import PaxxError
 from paxx_patch.faults import checkpoint
-from paxx_patch.git import land, replay
+from paxx_patch.git import land, outputs, replay
 from paxx_patch.git.build import REF_PREFIX, CommitSpec, build_commits, temporary_ref
 from paxx_patch.git.repo import Git
 from paxx_patch.git.snapshot import Snapshot
@@ -252,16 +252,16 @@ def deliver(
             warnings = land.land_on_head(git, base, tip, plan.touched())
             return [f"{sha[:10]} {c.message().splitlines()[0]}" for sha, c in zip(shas, plan.commits, strict=True)] + warnings
         if output.kind == "branch":
-            land.create_branch(git, output.value, replay.replay_trees(git, base, made) if restore else tip)
+            outputs.create_branch(git, output.value, replay.replay_trees(git, base, made) if restore else tip)
             return [f"branch {output.value}: {len(made)} commits on {base[:10]}"]
         if restore:  # the series' pre-images are A's blobs: keep A reachable for `git am -3`
             git.run("update-ref", f"{REF_PREFIX}base/{tip[:12]}", start)
         if output.kind == "stdout":
-            sys.stdout.buffer.write(land.patch_mbox(git, start, tip))
+            sys.stdout.buffer.write(outputs.patch_mbox(git, start, tip))
             sys.stdout.flush()
             return []
         directory = Path(output.value or default_dir)
-        return [str(p) for p in land.write_patches(git, start, tip, directory)]
+        return [str(p) for p in outputs.write_patches(git, start, tip, directory)]
     finally:
         git.run("update-ref", "-d", ref, check=False)
 

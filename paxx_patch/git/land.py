@@ -42,10 +42,6 @@ from paxx_patch.signals import deferred, raise_if_pending
 
 TRANSACTION = "paxx-patch-landing"  # in the git directory
 
-# kept as names of this module: callers check before they build
-refuse_dirty = obstacles.refuse_dirty
-refuse_in_progress = obstacles.refuse_in_progress
-
 
 @dataclass
 class Journal:
@@ -387,6 +383,8 @@ def pick_onto_head(git: Git, start: str, tip: str, touched: Sequence[str], what:
     interrupts deferred, so a Ctrl-C cannot stop it half-way through a file."""
     obstacles.refuse_in_progress(git)
     obstacles.refuse_dirty(git, touched)
+    obstacles.refuse_in_the_way(git.top, touched, _entries(git, tip, touched),
+                                _entries(git, "HEAD", touched))
     if (git.git_dir / "index.lock").exists():
         raise PaxxError(
             f"{git.git_dir / 'index.lock'} exists: another git process is working in this "
@@ -395,35 +393,3 @@ def pick_onto_head(git: Git, start: str, tip: str, touched: Sequence[str], what:
     with deferred():
         replay.cherry_pick(git, start, tip, what)
         record_landed(f"the {what} is on {git.head_ref() or 'HEAD'}")
-
-
-def create_branch(git: Git, name: str, tip: str) -> None:
-    if git.run("check-ref-format", "--branch", name, check=False).returncode != 0:
-        raise PaxxError(f"{name!r} is not a valid branch name; pick another --branch NAME.")
-    proc = git.run("update-ref", "-m", "paxx-patch: branch", f"refs/heads/{name}", tip, "", check=False)
-    if proc.returncode != 0:
-        raise PaxxError(
-            f"branch {name!r} already exists; pick another --branch NAME or delete it "
-            f"with `git branch -D {name}`. Nothing was changed."
-        )
-
-
-def write_patches(git: Git, base: str, tip: str, directory: Path) -> list[Path]:
-    if directory.exists() and any(directory.glob("*.patch")):
-        raise PaxxError(
-            f"{directory} already holds .patch files; remove them or choose another "
-            "-o DIR, so the series is not mixed with an older one. Nothing was changed."
-        )
-    directory.mkdir(parents=True, exist_ok=True)
-    out = git.out(
-        "format-patch", "--full-index", "--no-signature", "--zero-commit",
-        "-o", str(directory.resolve()), f"{base}..{tip}",
-    )
-    return [Path(line) for line in out.splitlines() if line]
-
-
-def patch_mbox(git: Git, base: str, tip: str) -> bytes:
-    return git.run(
-        "format-patch", "--full-index", "--no-signature", "--zero-commit", "--stdout",
-        f"{base}..{tip}",
-    ).stdout

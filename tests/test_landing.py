@@ -1,5 +1,6 @@
 """`--commit` refuses instead of destroying: things in the way, operations in progress,
-ejected files; and a failing post-checkout hook is a warning, not a failure."""
+ejected files; a failing post-checkout hook is a warning, not a failure; what else
+landing must keep (other work in the index, linked worktrees, SHA-256)."""
 
 from __future__ import annotations
 
@@ -199,3 +200,21 @@ def test_commit_works_in_a_linked_worktree(sample_repo: Path, tmp_path: Path, ru
     assert git(sample_repo, "rev-parse", "main") == git(sample_repo, "rev-parse", "side~6")
     assert not (sample_repo / "services").exists()
     shutil.rmtree(linked)
+
+
+def test_commit_in_a_sha256_repository(tmp_path: Path, run) -> None:
+    from tests.conftest import SAMPLE
+
+    repo = tmp_path / "repo"
+    shutil.copytree(SAMPLE, repo, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
+    git(repo, "init", "-q", "--template=", "-b", "main", "--object-format=sha256")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=T", "-c", "user.email=t@e.x", "commit", "-qm", "initial")
+    git(repo, "config", "user.name", "T")
+    git(repo, "config", "user.email", "t@e.x")
+    code, _out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, err
+    assert len(git(repo, "rev-parse", "HEAD").strip()) == 64
+    assert git(repo, "status", "--porcelain") == ""
+    assert git(repo, "ls-files", "services") == "services/__init__.py\nservices/cache.py\n"
+    assert git(repo, "fsck", "--strict", "--no-dangling") == ""
