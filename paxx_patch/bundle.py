@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,7 @@ class Bundle:
     wiring: Wiring = field(default_factory=Wiring)
     conditional_dependencies: tuple[ConditionalDependencies, ...] = ()
 
-    def dependencies_for(self, installed: Set[str]) -> tuple[str, ...]:
+    def dependencies_for(self, installed: AbstractSet[str]) -> tuple[str, ...]:
         """The requirements this bundle adds to a project that depends on the
         (normalised) names in `installed`."""
         extra = tuple(

@@ -12,9 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from packaging.requirements import Requirement  # noqa: E402
+from packaging.requirements import Requirement
 
-from paxx_patch.bundle import available, load_bundle_dir  # noqa: E402
+from paxx_patch.bundle import available, load_bundle_dir
 
 
 def requirements() -> list[str]:

@@ -42,16 +42,19 @@ def _interrupt(repo: Path, argv: list[str], delay: float, group: bool) -> tuple[
 
 def test_random_ctrl_c_during_add_commit(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     scenario: Scenario = built("add", tmp_path_factory)
-    start = time.monotonic()
-    repo = scenario.copy(tmp_path / "timing")
-    assert subprocess.run([sys.executable, "-m", "paxx_patch", *scenario.argv], cwd=repo,
-                          env={**os.environ, **DATES}, capture_output=True).returncode == 0
-    duration = time.monotonic() - start
+    durations = []
+    for n in range(2):  # how long a run takes on this machine now
+        repo = scenario.copy(tmp_path / f"timing{n}")
+        start = time.monotonic()
+        assert subprocess.run([sys.executable, "-m", "paxx_patch", *scenario.argv], cwd=repo,
+                              env={**os.environ, **DATES}, capture_output=True).returncode == 0
+        durations.append(time.monotonic() - start)
+    duration = max(durations)
     rng = random.Random(SEED)
     outcomes = {"before": 0, "after": 0, "interpreter start-up": 0}
     for n in range(RUNS):
         repo = scenario.copy(tmp_path / f"run{n}")
-        delay, group = rng.uniform(0, duration * 1.1), n % 2 == 1
+        delay, group = rng.uniform(0, duration * 1.3), n % 2 == 1
         code, _out, err = _interrupt(repo, scenario.argv, delay, group)
         what = f"run {n} (seed {SEED}, SIGINT after {delay:.3f}s{' to the group' if group else ''})"
         got = fingerprint(repo)
@@ -70,7 +73,7 @@ def test_random_ctrl_c_during_add_commit(tmp_path_factory: pytest.TempPathFactor
         assert len(err.strip().splitlines()) == 1, f"{what}: {err}"
         expected = "after the change had landed" if landed else "nothing was changed"
         assert expected in err, f"{what}: {err}"
-    print(f"outcomes of {RUNS} Ctrl-Cs: {outcomes}")
+    print(f"outcomes of {RUNS} Ctrl-Cs over 0-{duration * 1.3:.2f} s: {outcomes}")
 
 
 @pytest.mark.parametrize("argv", [["list"], ["status"], ["--version"]])
