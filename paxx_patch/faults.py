@@ -2,8 +2,9 @@
 
 `PAXX_PATCH_TEST_KILL_AT=STEP` sends SIGKILL when the run reaches STEP;
 `STEP:SIGINT` (any signal name) sends that signal instead, and `STEP:fail`
-raises the OSError a full disk would. Steps: `planned`, `built`, and the
-steps of landing (`land-locked`, `land-prepared`, ... in `paxx_patch.git.land`).
+raises the OSError a full disk would; several, comma-separated, apply each at
+its step. Steps: `planned`, `built`, the steps of landing (`land-locked`,
+`land-prepared`, ... in `paxx_patch.git.land`) and `land-rollback`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ KILL_AT_ENV = "PAXX_PATCH_TEST_KILL_AT"
 
 
 def checkpoint(step: str) -> None:
-    wanted, _, name = os.environ.get(KILL_AT_ENV, "").partition(":")
-    if wanted != step:
-        return
-    if name == "fail":
-        raise OSError(errno.ENOSPC, f"No space left on device (injected at {step})")
-    os.kill(os.getpid(), getattr(signal, name or "SIGKILL"))
+    for fault in os.environ.get(KILL_AT_ENV, "").split(","):
+        wanted, _, name = fault.partition(":")
+        if wanted != step:
+            continue
+        if name == "fail":
+            raise OSError(errno.ENOSPC, f"No space left on device (injected at {step})")
+        os.kill(os.getpid(), getattr(signal, name or "SIGKILL"))

@@ -11,6 +11,7 @@ process group cannot kill a git command half-way through either.
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -30,6 +31,8 @@ def install() -> Callable[[], None]:
     A signal the parent ignores (`nohup`, a background job) stays ignored.
     """
     previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # only the main thread may set handlers (main() run from a thread)
     for sig in INTERRUPTS:
         current = signal.getsignal(sig)
         if current is signal.SIG_IGN:

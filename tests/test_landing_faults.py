@@ -151,6 +151,20 @@ def test_a_killed_landing_whose_lock_was_deleted_is_still_settled(adding: Scenar
         assert_exactly(repo, scenario, landed)
 
 
+@pytest.mark.parametrize("scenario", ["add", "remove"], indirect=True)
+def test_a_rollback_that_fails_says_how_to_finish_it(scenario: Scenario, tmp_path: Path) -> None:
+    """The commands the message gives, run as given, put the repository back exactly."""
+    repo = scenario.copy(tmp_path / "repo")
+    proc = cli(repo, *scenario.argv, kill_at="land-swapped:fail,land-rollback:fail")
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr and "so did putting your files back" in proc.stderr
+    commands = [line.strip() for line in proc.stderr.splitlines() if line.startswith("  ")]
+    assert commands[0].startswith("rm -f ") and commands[0].endswith("index.lock")
+    for command in commands:
+        subprocess.run(command, shell=True, cwd=repo, check=True, capture_output=True)
+    assert_exactly(repo, scenario, landed=False)
+
+
 @pytest.mark.parametrize("scenario", ["add"], indirect=True)
 def test_held_index_lock_refuses(scenario: Scenario, tmp_path: Path) -> None:
     repo = scenario.copy(tmp_path / "repo")

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import shutil
 import sys
 from collections.abc import Sequence
@@ -158,6 +159,7 @@ class Landing:
                 checkpoint("land-swapping")
 
     def restore_files(self, journal: Journal) -> None:
+        checkpoint("land-rollback")
         top = self.git.top
         for path in reversed(journal.changed):
             full, backup, staged = top / path, self.dir / "old" / path, self.dir / "new" / path
@@ -357,25 +359,37 @@ def _rmdir(directory: Path) -> bool:
 
 
 def _back_help(landing: Landing, journal: Journal, error: str) -> str:
-    tracked = " ".join(journal.tracked)
-    added = " ".join(p for p in journal.changed if p not in journal.tracked)
-    steps = [f"`git checkout {journal.base[:12]} -- {tracked}`"] if tracked else []
-    steps += [f"`rm -f {added}`"] if added else []
-    steps += [f"`rm -f {landing.lock}`"] if landing.owns_lock() else []
+    added = [p for p in journal.changed if p not in journal.tracked]
+    steps = [_command("rm -f", str(landing.lock))] if landing.owns_lock() else []
+    steps += [_command("git checkout", journal.base, "--", *journal.tracked)] if journal.tracked else []
+    steps += [_command("rm -f", *added)] if added else []
+    steps += [_command("rmdir", *reversed(journal.new_dirs))] if journal.new_dirs else []
     return (
         f"landing failed and so did putting your files back ({error}). Your branch and "
-        f"index are as they were; restore the files with {' and '.join(steps)}, then "
-        f"delete {landing.dir} (your original files are in its old/ directory)."
+        f"index are as they were; your original files are in {landing.dir / 'old'}. "
+        "Restore the working tree with:\n" + _listing([*steps, _command("rm -rf", str(landing.dir))])
     )
 
 
 def _forward_help(landing: Landing, journal: Journal, error: str) -> str:
-    changed = " ".join(journal.changed)
+    deleted = [p for p in journal.changed if p not in journal.written]
+    steps = [_command("rm -f", str(landing.lock))] if landing.owns_lock() else []
+    steps += [_command("git reset -q --", *journal.changed)]
+    steps += [_command("git checkout HEAD --", *journal.written)] if journal.written else []
+    steps += [_command("rm -f", *deleted)] if deleted else []
     return (
-        f"{journal.ref} moved to {journal.tip[:12]} with the change, but the index could "
-        f"not follow ({error}). Finish it with `rm -f {landing.lock}` (when no git process "
-        f"is running) and `git reset -q -- {changed}`, then delete {landing.dir}."
+        f"{journal.ref} moved to {journal.tip[:12]} with the change, but the index and files "
+        f"could not follow ({error}). When no other git process is running, finish with:\n"
+        + _listing([*steps, _command("rm -rf", str(landing.dir))])
     )
+
+
+def _command(program: str, *args: str) -> str:
+    return " ".join([program, *map(shlex.quote, args)])
+
+
+def _listing(steps: list[str]) -> str:
+    return "\n".join(f"  {step}" for step in steps)
 
 
 def pick_onto_head(git: Git, start: str, tip: str, touched: Sequence[str], what: str) -> None:
