@@ -319,3 +319,28 @@ def test_full_disk(adding: Scenario, tmp_path: Path, free: int) -> None:
     assert "exit " in proc.stderr, proc.stderr
     code = int(proc.stderr.rsplit("exit ", 1)[1].split()[0])
     assert code == (0 if got == scenario.after else 2), proc.stderr
+
+
+LINKED_ELSEWHERE = r"""
+set -e
+mount -t tmpfs -o size=20m tmpfs "$1"
+git -C "$2" worktree add -q -b side "$1/wt"
+cd "$1/wt"
+"$3" -m paxx_patch add redis --commit >/dev/null
+git status --porcelain --untracked-files=all
+git rev-list --count main..side
+"""
+
+
+def test_linked_worktree_on_another_file_system(adding: Scenario, tmp_path: Path) -> None:
+    """Renames cannot cross file systems: the staging area goes where the working tree is."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if not _can_mount_tmpfs(mnt):
+        pytest.skip("cannot mount a tmpfs here (no mount namespace)")
+    repo = adding.copy(tmp_path / "repo")
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", LINKED_ELSEWHERE, "sh", str(mnt), str(repo),
+                           sys.executable], env={**os.environ, **DATES}, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "6\n"  # a clean status, and the six commits on the worktree's branch
+    assert fingerprint(repo)["leftovers"] == []

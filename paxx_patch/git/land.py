@@ -42,6 +42,7 @@ from paxx_patch.git.repo import Git
 from paxx_patch.signals import deferred, raise_if_pending
 
 TRANSACTION = "paxx-patch-landing"  # in the git directory
+STAGING_IN_WORKTREE = ".paxx-patch-landing"  # when that is on another file system
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Journal:
     tracked: list[str]  # of them, those the base (and the index) has
     written: list[str]  # of them, those the tip has; the others are deleted
     new_dirs: list[str]  # directories made for the written ones, parents first
+    staging: str  # where new files wait and old ones are kept: on the working tree's file system
 
 
 class Landing:
@@ -137,7 +139,7 @@ class Landing:
         self.build_index(journal)
         if journal.written:
             self._in_temp_index().run(
-                "checkout-index", f"--prefix={self.dir}/new/", "--stdin", "-z",
+                "checkout-index", f"--prefix={journal.staging}/new/", "--stdin", "-z",
                 input=b"".join(os.fsencode(p) + b"\0" for p in journal.written),
             )
         partial = self.dir / "journal.json.tmp"
@@ -148,7 +150,7 @@ class Landing:
         """Backups out, new files in; safe to repeat half-way."""
         top = self.git.top
         for n, path in enumerate(journal.changed):
-            full, backup, staged = top / path, self.dir / "old" / path, self.dir / "new" / path
+            full, backup, staged = _places(top, journal, path)
             if path in journal.tracked and not os.path.lexists(backup):
                 backup.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(full, backup)
@@ -162,7 +164,7 @@ class Landing:
         checkpoint("land-rollback")
         top = self.git.top
         for path in reversed(journal.changed):
-            full, backup, staged = top / path, self.dir / "old" / path, self.dir / "new" / path
+            full, backup, staged = _places(top, journal, path)
             if path in journal.written and not os.path.lexists(staged) and os.path.lexists(full):
                 os.unlink(full)  # the new version, put there by switch_files
             if os.path.lexists(backup):
@@ -220,8 +222,20 @@ class Landing:
     def discard(self) -> None:
         if self.owns_lock():
             self.lock.unlink()
+        shutil.rmtree(self.git.top / STAGING_IN_WORKTREE, ignore_errors=True)
         self.journal_file.unlink(missing_ok=True)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def staging(self) -> Path:
+        """Renames stay on one file system: a working tree on another one than its git
+        directory (a linked worktree elsewhere) gets the staging area at its top."""
+        top = self.git.top
+        if os.stat(top).st_dev == os.stat(self.dir).st_dev:
+            return self.dir
+        staging = top / STAGING_IN_WORKTREE
+        shutil.rmtree(staging, ignore_errors=True)  # a killed run's: only paxx-patch uses the name
+        staging.mkdir()
+        return staging
 
     def settle(self) -> bool:
         """Roll back or complete whatever is on disk; True when the change landed."""
@@ -266,8 +280,10 @@ def land_on_head(git: Git, base: str, tip: str, touched: Sequence[str]) -> list[
         changed = [p for p in sorted(touched) if before.get(p) != after.get(p)]
         written = [p for p in changed if p in after]
         new_dirs = obstacles.refuse_in_the_way(git.top, changed, written, before)
+        staging = landing.staging()
+        obstacles.refuse_other_file_systems(git.top, changed, staging)
         journal = Journal(ref, base, tip, changed, [p for p in changed if p in before],
-                          written, new_dirs)
+                          written, new_dirs, str(staging))
         landing.prepare(journal)
         checkpoint("land-prepared")
         with deferred():
@@ -350,6 +366,11 @@ def _entries(git: Git, commit: str, paths: Sequence[str]) -> dict[str, tuple[str
     return found
 
 
+def _places(top: Path, journal: Journal, path: str) -> tuple[Path, Path, Path]:
+    """The path in the working tree, its backup, and its new version waiting."""
+    return top / path, Path(journal.staging) / "old" / path, Path(journal.staging) / "new" / path
+
+
 def _rmdir(directory: Path) -> bool:
     try:
         directory.rmdir()
@@ -366,8 +387,9 @@ def _back_help(landing: Landing, journal: Journal, error: str) -> str:
     steps += [_command("rmdir", *reversed(journal.new_dirs))] if journal.new_dirs else []
     return (
         f"landing failed and so did putting your files back ({error}). Your branch and "
-        f"index are as they were; your original files are in {landing.dir / 'old'}. "
-        "Restore the working tree with:\n" + _listing([*steps, _command("rm -rf", str(landing.dir))])
+        f"index are as they were; your original files are in {journal.staging}/old. "
+        "Restore the working tree with:\n"
+        + _listing([*steps, _command("rm -rf", journal.staging, str(landing.dir))])
     )
 
 
@@ -380,7 +402,7 @@ def _forward_help(landing: Landing, journal: Journal, error: str) -> str:
     return (
         f"{journal.ref} moved to {journal.tip[:12]} with the change, but the index and files "
         f"could not follow ({error}). When no other git process is running, finish with:\n"
-        + _listing([*steps, _command("rm -rf", str(landing.dir))])
+        + _listing([*steps, _command("rm -rf", journal.staging, str(landing.dir))])
     )
 
 

@@ -129,3 +129,18 @@ def _nearest_existing(top: Path, directory: str) -> Path:
     while not where.exists() and where != top:
         where = where.parent
     return where
+
+
+def refuse_other_file_systems(top: Path, changed: Sequence[str], staging: Path) -> None:
+    """Files are swapped by rename, which cannot cross file systems (a mount point
+    inside the working tree)."""
+    device = os.stat(staging).st_dev
+    elsewhere = [
+        path for path in changed
+        if os.stat(_nearest_existing(top, posixpath.dirname(path))).st_dev != device
+    ]
+    if elsewhere:
+        raise PaxxError(
+            f"{', '.join(elsewhere)}: on another file system than {top}, so paxx-patch cannot "
+            "swap them in one step. Use --branch NAME or -o DIR instead. Nothing was changed."
+        )
