@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -22,7 +21,8 @@ from typing import Any
 from paxx_patch import lockfiles
 from paxx_patch.bundle import Bundle
 from paxx_patch.errors import PaxxError
-from paxx_patch.git import land, replay
+from paxx_patch.faults import checkpoint
+from paxx_patch.git import land, outputs, replay
 from paxx_patch.git.build import REF_PREFIX, CommitSpec, build_commits, temporary_ref
 from paxx_patch.git.repo import Git
 from paxx_patch.git.snapshot import Snapshot
@@ -33,13 +33,6 @@ from paxx_patch.render import render_string, render_templates
 from paxx_patch.render_compose import render_compose
 
 FALLBACK_IDENT = "paxx-patch <paxx-patch@localhost>"
-KILL_AT_ENV = "PAXX_PATCH_TEST_KILL_AT"  # tests: "STEP" or "STEP:SIGINT" signals us there
-
-
-def checkpoint(step: str) -> None:
-    wanted, _, name = os.environ.get(KILL_AT_ENV, "").partition(":")
-    if wanted == step:
-        os.kill(os.getpid(), getattr(signal, name or "SIGKILL"))
 
 
 @dataclass(frozen=True)
@@ -252,6 +245,7 @@ def exclusive(git: Git) -> Iterator[None]:
     else:
         raise PaxxError(f"cannot take {path}; delete it if no paxx-patch is running.")
     try:
+        land.recover(git)  # a landing left by a run that was killed outright
         prune_stale_refs(git)
         yield
     finally:
@@ -324,22 +318,21 @@ def deliver(
             plan.shas = list(made)
         if output.kind == "commit":
             if restore:
-                land.refuse_dirty(git, plan.touched())
-                replay.cherry_pick(git, start, tip, what)
+                land.pick_onto_head(git, start, tip, plan.touched(), what)
                 return []
-            land.land_on_head(git, base, tip, plan.touched())
-            return [f"{sha[:10]} {c.message().splitlines()[0]}" for sha, c in zip(shas, plan.commits, strict=True)]
+            warnings = land.land_on_head(git, base, tip, plan.touched())
+            return [f"{sha[:10]} {c.message().splitlines()[0]}" for sha, c in zip(shas, plan.commits, strict=True)] + warnings
         if output.kind == "branch":
-            land.create_branch(git, output.value, replay.replay_trees(git, base, made) if restore else tip)
+            outputs.create_branch(git, output.value, replay.replay_trees(git, base, made) if restore else tip)
             return [f"branch {output.value}: {len(made)} commits on {base[:10]}"]
         if restore:  # the series' pre-images are A's blobs: keep A reachable for `git am -3`
             git.run("update-ref", f"{REF_PREFIX}base/{tip[:12]}", start)
         if output.kind == "stdout":
-            sys.stdout.buffer.write(land.patch_mbox(git, start, tip))
+            sys.stdout.buffer.write(outputs.patch_mbox(git, start, tip))
             sys.stdout.flush()
             return []
         directory = Path(output.value or default_dir)
-        return [str(p) for p in land.write_patches(git, start, tip, directory)]
+        return [str(p) for p in outputs.write_patches(git, start, tip, directory)]
     finally:
         git.run("update-ref", "-d", ref, check=False)
 

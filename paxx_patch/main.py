@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 from paxx_patch import __version__
-from paxx_patch.errors import PaxxError, error_handler, flush_output
+from paxx_patch.errors import EXIT_INTERRUPTED, PaxxError, error_handler, flush_output
 
 # `typing` costs the hook ~5 ms to import; type checkers know this name
 TYPE_CHECKING = False
@@ -237,12 +237,25 @@ def _plain_verify(argv: Sequence[str]) -> tuple[list[str], str | None] | None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     plain = _plain_verify(args)
-    with error_handler() as result:
-        if plain is not None:
+    if plain is not None:
+        # the pre-commit hook: read-only, so a Ctrl-C may end it as Python does; it
+        # skips the signal set-up and argparse to stay fast on every commit
+        with error_handler() as result:
             from paxx_patch.commands.verify import verify
 
             result[0] = verify(files=plain[0], project=plain[1])
-        else:
+        flush_output()
+        return result[0]
+    from paxx_patch import signals
+
+    restore = signals.install()  # first: a Ctrl-C at any instant ends in the handler
+    try:
+        with error_handler() as result:
             result[0] = _dispatch(build_parser().parse_args(args))
-    flush_output()
-    return result[0]
+        flush_output()
+        return result[0]
+    except KeyboardInterrupt:  # while the handler itself was printing
+        print("paxx-patch: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        restore()

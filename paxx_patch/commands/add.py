@@ -9,7 +9,6 @@ from paxx_patch.bundle import load_bundle
 from paxx_patch.commands.common import open_plan, open_project, report
 from paxx_patch.engine import (
     Output,
-    checkpoint,
     deliver,
     exclusive,
     make_context,
@@ -18,6 +17,7 @@ from paxx_patch.engine import (
     resolve_variables,
     run_mutators,
 )
+from paxx_patch.faults import checkpoint
 
 
 def add(

@@ -19,7 +19,6 @@ from paxx_patch.commands.common import open_plan, open_project, report
 from paxx_patch.engine import (
     Output,
     Plan,
-    checkpoint,
     deliver,
     exclusive,
     identities,
@@ -29,6 +28,7 @@ from paxx_patch.engine import (
     run_mutators,
 )
 from paxx_patch.errors import PaxxError
+from paxx_patch.faults import checkpoint
 from paxx_patch.git.build import REF_PREFIX, keep_files
 from paxx_patch.git.repo import Git
 from paxx_patch.lock import ComponentRecord, Lock, blob_id
