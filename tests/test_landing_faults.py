@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, SAMPLE, git, init_repo
+from tests.conftest import REDIS_VERSION, ROOT, SAMPLE, git, init_repo
 from tests.fingerprint import DATES, difference, fingerprint
 
 # in order; the branch moves between land-refreshed and land-ref (the point of no return)
@@ -50,9 +50,11 @@ def cli(repo: Path, *argv: str, kill_at: str = "", **kwargs: Any) -> subprocess.
 def newer_bundles(root: Path) -> Path:
     shutil.copytree(ROOT / "bundles" / "redis", root / "redis")
     toml = root / "redis" / "bundle.toml"
-    toml.write_text(toml.read_text().replace('version = "1.0.0"', 'version = "1.1.0"'))
+    text = toml.read_text()
+    assert f'version = "{REDIS_VERSION}"' in text
+    toml.write_text(text.replace(f'version = "{REDIS_VERSION}"', 'version = "1.1.0"'))
     template = root / "redis" / "templates" / "cache.py.j2"
-    template.write_text(template.read_text().replace('"""The JSON value', '"""The value'))
+    template.write_text(template.read_text() + "\n# a line the newer version adds\n")
     return root
 
 
