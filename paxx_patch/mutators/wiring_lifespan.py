@@ -430,7 +430,24 @@ def remove_scaffolding(module: cst.Module) -> cst.Module:
             return updated
 
     result = module.visit(Unpass())
-    result = result.with_changes(body=[s for s in result.body if not _is_created_and_empty(s)])
+    body: list[cst.BaseStatement] = []
+    dropped = False
+    for stmt in result.body:
+        if _is_created_and_empty(stmt):
+            dropped = True
+            continue
+        if dropped and isinstance(stmt, cst.SimpleStatementLine) and body and isinstance(
+            body[-1], cst.SimpleStatementLine
+        ):
+            # the two blank lines a function needed after it: between plain
+            # statements (imports and `app = FastAPI()`) one is the usual layout
+            lines = list(stmt.leading_lines)
+            while len(lines) > 1 and lines[0].comment is None and lines[1].comment is None:
+                del lines[0]
+            stmt = stmt.with_changes(leading_lines=lines)
+        dropped = False
+        body.append(stmt)
+    result = result.with_changes(body=body)
     used = {
         node.value for stmt in result.body if _import_root(stmt) is None
         for node in _walk(stmt) if isinstance(node, cst.Name)
