@@ -1,8 +1,10 @@
-"""Wire a component into the FastAPI app module: middleware, routes, setup calls.
+"""Wire a component into the FastAPI app module: middleware, routes, setup calls,
+and startup/shutdown calls in the app's lifespan.
 
 The bundle names what to wire as `module:name` references; this mutator writes
-`app.add_middleware(Name)`, `app.add_route("/path", endpoint, include_in_schema=False)`
-and `function(app)`, plus the imports they need. The app is either created at
+`app.add_middleware(Name)`, `app.add_route("/path", endpoint, include_in_schema=False)`,
+`function(app)` and `await hook()` (placed by `wiring_lifespan`), plus the imports
+they need. The app is either created at
 module level (`app = FastAPI(...)`: the statements go after it, or after the
 last `app.add_middleware`/`app.include_router`/... that follows it) or in a
 factory that creates and returns it (the statements go before the `return`).
@@ -25,6 +27,8 @@ from paxx_patch.mutators import Context
 
 if TYPE_CHECKING:
     import libcst as cst
+
+    from paxx_patch.mutators.wiring_target import Target
 
 # calls on the app whose first argument is a URL path it serves
 _ROUTE_METHODS = frozenset({
@@ -181,7 +185,9 @@ def _lifespan(
         if message not in ctx.notes:
             ctx.notes.append(message)
         return module, False
-    return wiring_lifespan.add_imports(result, imports), True
+    from paxx_patch.mutators.wiring_imports import add_imports
+
+    return add_imports(result, imports), True
 
 
 def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
@@ -221,25 +227,11 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
                 return old
         target = find_target(module, ctx.project.app_name)
         assert target is not None
-    statements_added = [item for item in added if item.kind not in ("startup", "shutdown")]
-
     config = module.config_for_parsing
-    statements = [cst.parse_statement(item.code, config=config) for item in statements_added]
-    if statements:
-        statements[0] = statements[0].with_changes(leading_lines=[
-            cst.EmptyLine(indent=False), cst.EmptyLine(comment=cst.Comment(f"# {ctx.bundle.name}")),
-        ])
-    body = list(module.body)
-    if not statements:
-        pass
-    elif target.factory is None:
-        body[target.insert_at:target.insert_at] = statements
-    else:
-        func = body[target.factory]
-        assert isinstance(func, cst.FunctionDef) and isinstance(func.body, cst.IndentedBlock)
-        inner = [*func.body.body]
-        inner[target.insert_at:target.insert_at] = statements
-        body[target.factory] = func.with_changes(body=func.body.with_changes(body=inner))
+    statements = [
+        cst.parse_statement(item.code, config=config) for item in added if item not in hooks
+    ]
+    body = _insert_statements(module, target, statements, ctx.bundle.name)
     imports = _imports(added, tree)
     at = import_position(module, target.top_level)
     body[at:at] = [cst.parse_statement(line, config=config) for line in imports]
@@ -249,6 +241,32 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
         "lines": [item.code for item in added],
     }
     return module.with_changes(body=body).bytes
+
+
+def _insert_statements(
+    module: cst.Module,
+    target: Target,
+    statements: list[cst.SimpleStatementLine | cst.BaseCompoundStatement],
+    component: str,
+) -> list[cst.SimpleStatementLine | cst.BaseCompoundStatement]:
+    """The module's body with `statements` where the target says, under `# component`."""
+    import libcst as cst
+
+    body = list(module.body)
+    if not statements:
+        return body
+    statements[0] = statements[0].with_changes(leading_lines=[
+        cst.EmptyLine(indent=False), cst.EmptyLine(comment=cst.Comment(f"# {component}")),
+    ])
+    if target.factory is None:
+        body[target.insert_at:target.insert_at] = statements
+        return body
+    func = body[target.factory]
+    assert isinstance(func, cst.FunctionDef) and isinstance(func.body, cst.IndentedBlock)
+    inner = [*func.body.body]
+    inner[target.insert_at:target.insert_at] = statements
+    body[target.factory] = func.with_changes(body=func.body.with_changes(body=inner))
+    return body
 
 
 def _parse_cst(path: str, source: bytes) -> cst.Module:

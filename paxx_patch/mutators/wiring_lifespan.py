@@ -19,13 +19,13 @@ Anything else (a lifespan built by a call, sync handlers) is left to the user.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import libcst as cst
 
+from paxx_patch.mutators.wiring_imports import drop_import, import_root
 from paxx_patch.mutators.wiring_target import Target
 
 _CREATED_NAMES = ("lifespan", "app_lifespan", "components_lifespan")
@@ -296,85 +296,6 @@ def _with_argument(call: cst.Call, name: str) -> list[cst.Arg]:
     return [*args, new.with_changes(comma=last.comma)]
 
 
-def add_imports(module: cst.Module, pairs: Sequence[tuple[str, str]]) -> cst.Module:
-    """`from M import N` for standard-library `pairs`: merged into an existing
-    `from M import ...`, else among the module's standard-library imports, in order."""
-    for source, name in pairs:
-        module = _add_import(module, source, name)
-    return module
-
-
-def _import_from(stmt: cst.BaseStatement) -> cst.ImportFrom | None:
-    """The `from M import a, b` (absolute, no star) that `stmt` is."""
-    if isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.ImportFrom):
-        node = stmt.body[0]
-        if node.module is not None and not node.relative and not isinstance(node.names, cst.ImportStar):
-            return node
-    return None
-
-
-def _from_module(stmt: cst.BaseStatement) -> str | None:
-    node = _import_from(stmt)
-    return None if node is None or node.module is None else cst.Module([]).code_for_node(node.module)
-
-
-def _alias_name(alias: cst.ImportAlias) -> str:
-    return cst.Module([]).code_for_node(alias.name)
-
-
-def _import_root(stmt: cst.BaseStatement) -> str | None:
-    if not isinstance(stmt, cst.SimpleStatementLine):
-        return None
-    node = stmt.body[0]
-    if isinstance(node, cst.ImportFrom):
-        found = _from_module(stmt)
-        return found.split(".")[0] if found else None
-    if isinstance(node, cst.Import):
-        return cst.Module([]).code_for_node(node.names[0].name).split(".")[0]
-    return None
-
-
-def _add_import(module: cst.Module, source: str, name: str) -> cst.Module:
-    body = list(module.body)
-    for i, stmt in enumerate(body):
-        node = _import_from(stmt)
-        if node is None or _from_module(stmt) != source:
-            continue
-        assert isinstance(stmt, cst.SimpleStatementLine) and not isinstance(node.names, cst.ImportStar)
-        names = sorted([*node.names, cst.ImportAlias(name=cst.Name(name))], key=_alias_name)
-        space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-        names = [a.with_changes(comma=space) for a in names[:-1]] + [
-            names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-        ]
-        body[i] = stmt.with_changes(body=[node.with_changes(names=names, lpar=None, rpar=None)])
-        return module.with_changes(body=body)
-    line = cst.parse_statement(f"from {source} import {name}", config=module.config_for_parsing)
-    stdlib = [
-        i for i, stmt in enumerate(body)
-        if (root := _import_root(stmt)) is not None and root in sys.stdlib_module_names and root != "__future__"
-    ]
-    if stdlib:
-        run = [i for i in stdlib if _from_module(body[i]) is not None]
-        at = next((i for i in run if (_from_module(body[i]) or "") > source), None)
-        if at is None:
-            at = (run[-1] if run else stdlib[-1]) + 1
-        else:
-            line = line.with_changes(leading_lines=body[at].leading_lines)
-            body[at] = body[at].with_changes(leading_lines=[])
-        body[at:at] = [line]
-        return module.with_changes(body=body)
-    imports = [i for i, stmt in enumerate(body) if _import_root(stmt) not in (None, "__future__")]
-    if imports:
-        first = imports[0]
-        line = line.with_changes(leading_lines=body[first].leading_lines)
-        body[first] = body[first].with_changes(leading_lines=[cst.EmptyLine(indent=False)])
-        body[first:first] = [line]
-        return module.with_changes(body=body)
-    at = 1 if module.get_docstring() is not None else 0
-    body[at:at] = [line]
-    return module.with_changes(body=body)
-
-
 def _is_created_and_empty(stmt: cst.BaseStatement) -> bool:
     """A lifespan `_create_lifespan` made, exactly as made, whose hooks are all gone again."""
     if not (isinstance(stmt, cst.FunctionDef) and stmt.name.value in _CREATED_NAMES):
@@ -449,32 +370,10 @@ def remove_scaffolding(module: cst.Module) -> cst.Module:
         body.append(stmt)
     result = result.with_changes(body=body)
     used = {
-        node.value for stmt in result.body if _import_root(stmt) is None
+        node.value for stmt in result.body if import_root(stmt) is None
         for node in _walk(stmt) if isinstance(node, cst.Name)
     }
     for source, name in _SCAFFOLD_IMPORTS:
         if name not in used:
-            result = _drop_import(result, source, name)
+            result = drop_import(result, source, name)
     return result
-
-
-def _drop_import(module: cst.Module, source: str, name: str) -> cst.Module:
-    body = list(module.body)
-    for i, stmt in enumerate(body):
-        node = _import_from(stmt)
-        if node is None or _from_module(stmt) != source:
-            continue
-        assert isinstance(stmt, cst.SimpleStatementLine) and not isinstance(node.names, cst.ImportStar)
-        names = [a for a in node.names if _alias_name(a) != name or a.asname]
-        if len(names) == len(node.names):
-            continue
-        if not names:
-            following = body[i + 1] if i + 1 < len(body) else None
-            if following is not None and stmt.leading_lines and not following.leading_lines:
-                body[i + 1] = following.with_changes(leading_lines=stmt.leading_lines)
-            del body[i]
-        else:
-            names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-            body[i] = stmt.with_changes(body=[node.with_changes(names=names)])
-        return module.with_changes(body=body)
-    return module
