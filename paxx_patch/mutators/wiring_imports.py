@@ -104,7 +104,10 @@ def drop_import(module: cst.Module, source: str, name: str) -> cst.Module:
             continue
         if not names:
             following = body[i + 1] if i + 1 < len(body) else None
-            if following is not None and stmt.leading_lines and not following.leading_lines:
+            first = i == (1 if module.get_docstring() is not None else 0)
+            # the last of its group: the blank lines that separated the group from
+            # the next go with it (the group's own leading lines stay)
+            if following is not None and (first or stmt.leading_lines or not following.leading_lines):
                 body[i + 1] = following.with_changes(leading_lines=stmt.leading_lines)
             del body[i]
         else:
