@@ -84,10 +84,15 @@ asyncio.run(main())
 VARIANTS = ("bare", "paxx-patch", "instrumentator", "starlette-exporter")
 
 
-def render(root: Path, components: list[str], env: dict[str, str] | None = None) -> Path:
+def render(root: Path, components: list[str]) -> Path:
+    """`paxx-patch add COMPONENTS --commit` on a minimal project (its report silenced)."""
+    import contextlib
+    import io
+
     from generated_projects import render_project
 
-    render_project(root, components)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        render_project(root, components)
     return root
 
 
