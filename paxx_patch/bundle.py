@@ -62,14 +62,18 @@ class Wiring:
 
     gives `app.add_middleware(MetricsMiddleware)`, `setup_tracing(app)` and
     `app.add_route("/metrics", metrics_endpoint, include_in_schema=False)`.
+    `startup` and `shutdown` name async functions without arguments that the app's
+    lifespan awaits before and after serving (`shutdown = ["pkg.cache:close_redis"]`).
     """
 
     middleware: tuple[str, ...] = ()
     routes: tuple[tuple[str, str], ...] = ()  # (URL path, endpoint reference)
     calls: tuple[str, ...] = ()
+    startup: tuple[str, ...] = ()
+    shutdown: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.middleware or self.routes or self.calls)
+        return bool(self.middleware or self.routes or self.calls or self.startup or self.shutdown)
 
 
 @dataclass(frozen=True)
@@ -326,9 +330,10 @@ _URL_PATH = re.compile(r"^/[^\s\"'\\]*$")
 
 
 def _wiring(c: _Checker, data: dict[str, Any]) -> Wiring:
-    unknown = set(data) - {"middleware", "routes", "calls"}
+    known = {"middleware", "routes", "calls", "startup", "shutdown"}
+    unknown = set(data) - known
     if unknown:
-        raise c.fail(f"wiring.{min(unknown)}", "unknown key; known keys are calls, middleware, routes")
+        raise c.fail(f"wiring.{min(unknown)}", f"unknown key; known keys are {', '.join(sorted(known))}")
 
     def reference(key: str, value: str) -> str:
         # a reference built from template variables is checked once rendered
@@ -338,16 +343,19 @@ def _wiring(c: _Checker, data: dict[str, Any]) -> Wiring:
             )
         return value
 
-    middleware, calls = (
+    middleware, calls, startup, shutdown = (
         tuple(reference(key, v) for v in c.strings(f"wiring.{key}", data.get(key, [])))
-        for key in ("middleware", "calls")
+        for key in ("middleware", "calls", "startup", "shutdown")
     )
     routes = c.string_table("wiring.routes", data.get("routes", {}))
     for path, endpoint in routes.items():
         if not _URL_PATH.match(path):
             raise c.fail(f"wiring.routes.{path}", "must be a URL path such as /metrics")
         reference(f"routes.{path}", endpoint)
-    return Wiring(middleware=middleware, routes=tuple(routes.items()), calls=calls)
+    return Wiring(
+        middleware=middleware, routes=tuple(routes.items()), calls=calls,
+        startup=startup, shutdown=shutdown,
+    )
 
 
 def _setting(c: _Checker, index: int, item: Any) -> SettingField:

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import REDIS_REQUIREMENT, REDIS_VERSION, SAMPLE, git, init_repo
 
 SHARED = ["docker-compose.yml", "pyproject.toml", "settings.py", ".env.example"]
-MUTATOR_ORDER = ["files", "compose", "dependencies", "settings", "env", "lock"]
+MUTATOR_ORDER = ["files", "compose", "dependencies", "settings", "env", "wiring", "lock"]
 
 
 def trailers(repo: Path, rev: str) -> dict[str, str]:
@@ -33,6 +33,8 @@ def test_add_commit_makes_one_commit_per_mutator(sample_repo: Path, run) -> None
         assert t["Paxx-Component"] == "redis" and t["Paxx-Version"] == REDIS_VERSION
     subjects = git(sample_repo, "log", "--format=%s", f"{base}..HEAD").splitlines()
     assert "paxx(redis): add services/__init__.py, services/cache.py" in subjects
+    assert "paxx(redis): wire redis into main.py" in subjects
+    assert "    # shutdown\n    await close_redis()\n" in (sample_repo / "main.py").read_text()
     assert git(sample_repo, "status", "--porcelain") == ""
     assert git(sample_repo, "log", "-1", "--format=%an <%ae>") == "Test User <test@example.com>\n"
 
@@ -112,7 +114,7 @@ def test_patch_series_applies_with_git_am_like_commit(sample_repo: Path, tmp_pat
     assert code == 0, err
     assert git(sample_repo, "rev-parse", "HEAD").strip() == base
     files = sorted(patches.glob("*.patch"))
-    assert len(files) == 6 and files[0].name.startswith("0001-")
+    assert len(files) == len(MUTATOR_ORDER) and files[0].name.startswith("0001-")
     assert all("\nindex " in f.read_text() for f in files)
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(sample_repo), str(clone))
@@ -152,7 +154,7 @@ def test_branch_leaves_checkout_alone(sample_repo: Path, run, state) -> None:
     after.pop(".git/refs/heads/add-redis")
     after.pop(".git/logs/refs/heads/add-redis", None)
     assert after == before
-    assert git(sample_repo, "rev-parse", "add-redis~6").strip() == head
+    assert git(sample_repo, "rev-parse", f"add-redis~{len(MUTATOR_ORDER)}").strip() == head
     assert git(sample_repo, "branch", "--show-current").strip() == "main"
 
 
@@ -170,7 +172,7 @@ def test_dry_run_prints_diff_and_writes_nothing(sample_repo: Path, run) -> None:
 def test_stdout_mbox_applies(sample_repo: Path, tmp_path: Path, run) -> None:
     code, out, err = run(sample_repo, "add", "redis", "--stdout")
     assert code == 0, err
-    assert out.count("\nSubject: [PATCH ") == 6
+    assert out.count("\nSubject: [PATCH ") == len(MUTATOR_ORDER)
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(sample_repo), str(clone))
     proc = subprocess.run(["git", "-c", "user.name=A", "-c", "user.email=a@b.c", "am", "-3"],
@@ -255,7 +257,7 @@ def test_commit_on_a_detached_head(sample_repo: Path, run) -> None:
     base = git(sample_repo, "rev-parse", "HEAD").strip()
     code, _out, err = run(sample_repo, "add", "redis", "--commit")
     assert code == 0, err
-    assert git(sample_repo, "rev-parse", "HEAD~6").strip() == base
+    assert git(sample_repo, "rev-parse", f"HEAD~{len(MUTATOR_ORDER)}").strip() == base
     assert git(sample_repo, "rev-parse", "main").strip() == base  # the branch stays put
     assert git(sample_repo, "status", "--porcelain") == ""
 

@@ -93,7 +93,8 @@ def test_nested_settings_module_upper_case_fields_and_get_settings(tmp_path: Pat
               {"REDIS_URL": "REDIS_URL", "STORAGE_S3_SECRET_KEY": "STORAGE_S3_SECRET_KEY"},
               app="app.main:app")
     assert_fits(repo, run, fit)
-    assert "get_settings().REDIS_URL" in (repo / "services" / "cache.py").read_text()
+    cache = (repo / "services" / "cache.py").read_text()
+    assert "config = get_settings()" in cache and "config.REDIS_URL" in cache
     assert "config.STORAGE_BACKEND" in (repo / "services" / "storage.py").read_text()
     text = (repo / "app" / "core" / "config.py").read_text()
     # after the last field, before the computed field and the properties
@@ -134,7 +135,10 @@ def test_multiple_inheritance_fields_go_on_the_instantiated_class(tmp_path: Path
     text = (repo / "settings.py").read_text()
     assert text.index("class AppConfig") < text.index("REDIS_URL: str") < text.index("class TestConfig")
     # inherited from ServerConfig: not added again
-    assert lock["components"]["metrics"]["settings"]["fields"] == ["METRICS_ENABLED", "OTEL_EXPORTER_OTLP_ENDPOINT"]
+    assert lock["components"]["metrics"]["settings"]["fields"] == [
+        "METRICS_ENABLED", "METRICS_EXCLUDED_PATHS", "METRICS_LATENCY_BUCKETS",
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXCLUDED_URLS",
+    ]
     assert "\nAPI_REDIS_URL=" in (repo / ".env.example").read_text()
 
 

@@ -12,15 +12,18 @@ from tests.conftest import REDIS_REQUIREMENT, REDIS_VERSION, ROOT, git
 
 DOCSTRING = '"""The JSON value stored under `key`, or None when there is none."""'
 NEW_DOCSTRING = '"""The JSON value under `key` (None when absent)."""'
+_MAJOR, _MINOR, _ = (int(part) for part in REDIS_VERSION.split("."))
+NEWER = f"{_MAJOR}.{_MINOR + 1}.0"  # the fixture's newer bundle, and one newer still
+NEWEST = f"{_MAJOR}.{_MINOR + 2}.0"
 
 
 @pytest.fixture
 def newer(tmp_path: Path) -> Path:
-    """A redis 1.1.0 bundle whose template changes one spot, in its own bundle dir."""
+    """A newer redis bundle (NEWER) whose template changes one spot, in its own bundle dir."""
     root = tmp_path / "newer-bundles"
     shutil.copytree(ROOT / "bundles" / "redis", root / "redis")
     toml = root / "redis" / "bundle.toml"
-    toml.write_text(toml.read_text().replace(f'version = "{REDIS_VERSION}"', 'version = "1.1.0"'))
+    toml.write_text(toml.read_text().replace(f'version = "{REDIS_VERSION}"', f'version = "{NEWER}"'))
     template = root / "redis" / "templates" / "cache.py.j2"
     text = template.read_text()
     assert DOCSTRING in text
@@ -54,7 +57,7 @@ def test_update_merges_with_a_users_edit_elsewhere(sample_repo: Path, newer: Pat
     assert code == 0, err
     text = cache.read_text()
     assert NEW_DOCSTRING in text and "# mine" in text
-    assert lock_version(sample_repo) == "1.1.0"
+    assert lock_version(sample_repo) == NEWER
     assert git(sample_repo, "status", "--porcelain") == ""
     # the lock records the new pristine render, so verify-style checks keep working
     from paxx_patch.lock import blob_id, parse_lock
@@ -94,7 +97,7 @@ def test_update_conflict_resolved_and_continued_moves_the_lock(sample_repo: Path
     proc = subprocess.run(["git", "-c", "core.editor=true", "cherry-pick", "--continue"],
                           cwd=sample_repo, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert lock_version(sample_repo) == "1.1.0"
+    assert lock_version(sample_repo) == NEWER
     assert git(sample_repo, "status", "--porcelain") == ""
 
 
@@ -215,7 +218,7 @@ def test_update_on_a_new_branch_merges_without_touching_the_checkout(
     assert after == before
     merged = git(sample_repo, "show", "redis-1.1:services/cache.py")
     assert NEW_DOCSTRING in merged and "# mine" in merged
-    assert 'version = "1.1.0"' in git(sample_repo, "show", "redis-1.1:paxx-patch.lock")
+    assert f'version = "{NEWER}"' in git(sample_repo, "show", "redis-1.1:paxx-patch.lock")
 
 
 def test_update_on_a_new_branch_refuses_conflicts(sample_repo: Path, newer: Path, run, state) -> None:
@@ -252,18 +255,18 @@ def test_pristine_render_survives_gc_for_the_next_update(sample_repo: Path, newe
 
     pristine = parse_lock((sample_repo / "paxx-patch.lock").read_text()).components["redis"].files["services/cache.py"]
     assert git(sample_repo, "cat-file", "-t", pristine) == "blob\n"
-    # a 1.2.0 changing another spot merges against that pristine 1.1.0 render
+    # a NEWEST changing another spot merges against that pristine NEWER render
     newest = tmp_path / "newest"
     shutil.copytree(newer, newest)
     toml = newest / "redis" / "bundle.toml"
-    toml.write_text(toml.read_text().replace('version = "1.1.0"', 'version = "1.2.0"'))
+    toml.write_text(toml.read_text().replace(f'version = "{NEWER}"', f'version = "{NEWEST}"'))
     template = newest / "redis" / "templates" / "cache.py.j2"
     template.write_text(template.read_text().replace('"""Delete `key`; True when it existed."""', '"""Delete `key`."""'))
     code, _out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newest))
     assert code == 0, err
     text = cache.read_text()
     assert '"""Delete `key`."""' in text and NEW_DOCSTRING in text and "# mine" in text
-    assert lock_version(sample_repo) == "1.2.0"
+    assert lock_version(sample_repo) == NEWEST
 
 
 def test_update_with_nothing_installed_says_so(sample_repo: Path, run) -> None:

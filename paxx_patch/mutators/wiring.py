@@ -1,8 +1,10 @@
-"""Wire a component into the FastAPI app module: middleware, routes, setup calls.
+"""Wire a component into the FastAPI app module: middleware, routes, setup calls,
+and startup/shutdown calls in the app's lifespan.
 
 The bundle names what to wire as `module:name` references; this mutator writes
-`app.add_middleware(Name)`, `app.add_route("/path", endpoint, include_in_schema=False)`
-and `function(app)`, plus the imports they need. The app is either created at
+`app.add_middleware(Name)`, `app.add_route("/path", endpoint, include_in_schema=False)`,
+`function(app)` and `await hook()` (placed by `wiring_lifespan`), plus the imports
+they need. The app is either created at
 module level (`app = FastAPI(...)`: the statements go after it, or after the
 last `app.add_middleware`/`app.include_router`/... that follows it) or in a
 factory that creates and returns it (the statements go before the `return`).
@@ -26,6 +28,8 @@ from paxx_patch.mutators import Context
 if TYPE_CHECKING:
     import libcst as cst
 
+    from paxx_patch.mutators.wiring_target import Target
+
 # calls on the app whose first argument is a URL path it serves
 _ROUTE_METHODS = frozenset({
     "add_route", "add_api_route", "mount", "route", "api_route", "get", "post", "put",
@@ -36,7 +40,7 @@ _ROUTE_METHODS = frozenset({
 @dataclass(frozen=True)
 class _Wanted:
     code: str  # the statement, with the app's variable name filled in
-    kind: Literal["middleware", "routes", "calls"]  # and what makes it "already there":
+    kind: Literal["middleware", "routes", "calls", "startup", "shutdown"]  # and what makes it "already there":
     key: str  # the middleware class, the URL path or the function
     module: str  # where `name` is imported from ("": no import)
     name: str
@@ -114,6 +118,10 @@ def _render(ctx: Context, app: str) -> list[_Wanted]:
     for text in wiring.calls:
         module, name = reference("calls", text)
         wanted.append(_Wanted(f"{name}({app})", "calls", name, module, name))
+    for phase in ("startup", "shutdown"):
+        for text in getattr(wiring, phase):
+            module, name = reference(phase, text)
+            wanted.append(_Wanted(f"await {name}()", phase, name, module, name))
     return wanted
 
 
@@ -136,16 +144,50 @@ def _imports(wanted: Sequence[_Wanted], tree: ast.Module | None = None) -> list[
 def _by_hand(ctx: Context, path: str | None, why: str) -> None:
     """Tell the user the exact lines to add, once."""
     wanted = _render(ctx, "app")
-    imports = "\n".join(f"    {line}" for line in _imports(wanted))
-    statements = "\n".join(f"    {w.code}" for w in wanted)
     message = (
         f"{ctx.bundle.name}: could not wire the component into the FastAPI app"
         f"{f' in {path}' if path else ''} ({why}); nothing was changed there. Add these "
-        f"lines by hand, the imports at the top of the module:\n\n{imports}\n\nand "
-        f"these after the app is created (`app = FastAPI(...)`):\n\n{statements}\n"
+        f"lines by hand, {_by_hand_lines(wanted)}"
     )
     if message not in ctx.warnings:
         ctx.warnings.append(message)
+
+
+def _by_hand_lines(wanted: Sequence[_Wanted]) -> str:
+    imports = "\n".join(f"    {line}" for line in _imports(wanted))
+    text = f"the imports at the top of the module:\n\n{imports}\n"
+    statements = "\n".join(f"    {w.code}" for w in wanted if w.kind not in ("startup", "shutdown"))
+    if statements:
+        text += f"\nthese after the app is created (`app = FastAPI(...)`):\n\n{statements}\n"
+    for phase, where in (("startup", "before its `yield`"), ("shutdown", "after its `yield`")):
+        hooks = "\n".join(f"    {w.code}" for w in wanted if w.kind == phase)
+        if hooks:
+            text += f"\nand these in the app's lifespan, {where}:\n\n{hooks}\n"
+    return text
+
+
+def _lifespan(
+    ctx: Context, path: str, module: cst.Module, hooks: Sequence[_Wanted]
+) -> tuple[cst.Module, bool]:
+    """`module` with the hooks in the app's lifespan, and whether that was possible."""
+    from paxx_patch.mutators import wiring_lifespan
+    from paxx_patch.mutators.wiring_target import find_target
+
+    target = find_target(module, ctx.project.app_name)
+    assert target is not None
+    wanted = [wiring_lifespan.Hook(h.kind, h.name) for h in hooks]  # type: ignore[arg-type]
+    result, imports, why = wiring_lifespan.add_hooks(module, target, wanted)
+    if why is not None:
+        message = (
+            f"{ctx.bundle.name}: could not add its startup/shutdown calls to the app's "
+            f"lifespan in {path} ({why}). Add them by hand, {_by_hand_lines(hooks)}"
+        )
+        if message not in ctx.notes:
+            ctx.notes.append(message)
+        return module, False
+    from paxx_patch.mutators.wiring_imports import add_imports
+
+    return add_imports(result, imports), True
 
 
 def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
@@ -160,10 +202,11 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
         _by_hand(ctx, path, why)
         return old
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    awaited = {ast.dump(ast.Expr(n)) for n in ast.walk(tree) if isinstance(n, ast.Await)}
     added = []
     for item in _render(ctx, target.app):
         exact = _dump(item.code)
-        if any(ast.dump(ast.Expr(call)) == exact for call in calls):
+        if exact in awaited or any(ast.dump(ast.Expr(call)) == exact for call in calls):
             continue
         similar = next((c for c in calls if _same_key(c, item, target.app)), None)
         if similar is None:
@@ -175,21 +218,20 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
             ctx.notes.append(note)
     if not added:
         return old
-
+    hooks = [item for item in added if item.kind in ("startup", "shutdown")]
+    if hooks:
+        module, done = _lifespan(ctx, path, module, hooks)
+        if not done:
+            added = [item for item in added if item not in hooks]
+            if not added:
+                return old
+        target = find_target(module, ctx.project.app_name)
+        assert target is not None
     config = module.config_for_parsing
-    statements = [cst.parse_statement(item.code, config=config) for item in added]
-    statements[0] = statements[0].with_changes(leading_lines=[
-        cst.EmptyLine(indent=False), cst.EmptyLine(comment=cst.Comment(f"# {ctx.bundle.name}")),
-    ])
-    body = list(module.body)
-    if target.factory is None:
-        body[target.insert_at:target.insert_at] = statements
-    else:
-        func = body[target.factory]
-        assert isinstance(func, cst.FunctionDef) and isinstance(func.body, cst.IndentedBlock)
-        inner = [*func.body.body]
-        inner[target.insert_at:target.insert_at] = statements
-        body[target.factory] = func.with_changes(body=func.body.with_changes(body=inner))
+    statements = [
+        cst.parse_statement(item.code, config=config) for item in added if item not in hooks
+    ]
+    body = _insert_statements(module, target, statements, ctx.bundle.name)
     imports = _imports(added, tree)
     at = import_position(module, target.top_level)
     body[at:at] = [cst.parse_statement(line, config=config) for line in imports]
@@ -199,6 +241,32 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
         "lines": [item.code for item in added],
     }
     return module.with_changes(body=body).bytes
+
+
+def _insert_statements(
+    module: cst.Module,
+    target: Target,
+    statements: list[cst.SimpleStatementLine | cst.BaseCompoundStatement],
+    component: str,
+) -> list[cst.SimpleStatementLine | cst.BaseCompoundStatement]:
+    """The module's body with `statements` where the target says, under `# component`."""
+    import libcst as cst
+
+    body = list(module.body)
+    if not statements:
+        return body
+    statements[0] = statements[0].with_changes(leading_lines=[
+        cst.EmptyLine(indent=False), cst.EmptyLine(comment=cst.Comment(f"# {component}")),
+    ])
+    if target.factory is None:
+        body[target.insert_at:target.insert_at] = statements
+        return body
+    func = body[target.factory]
+    assert isinstance(func, cst.FunctionDef) and isinstance(func.body, cst.IndentedBlock)
+    inner = [*func.body.body]
+    inner[target.insert_at:target.insert_at] = statements
+    body[target.factory] = func.with_changes(body=func.body.with_changes(body=inner))
+    return body
 
 
 def _parse_cst(path: str, source: bytes) -> cst.Module:
@@ -231,7 +299,7 @@ def _same_key(call: ast.Call, item: _Wanted, app: str) -> bool:
     """Does `call` already do what `item` would (same middleware, path or setup call)?"""
     func = _dotted(call.func) or ""
     first = call.args[0] if call.args else None
-    if item.kind == "calls":  # `setup_tracing(app)` or `tracing.setup_tracing(app, ...)`
+    if item.kind in ("calls", "startup", "shutdown"):  # `setup_tracing(app)`, `close_redis()`
         return func.rpartition(".")[2] == item.key
     if item.kind == "middleware":
         name = _dotted(first) if first is not None else None
@@ -300,4 +368,10 @@ def _remove(path: str, old: bytes, entry: dict[str, Any], component: str) -> byt
 
     before = len(pending)
     result = module.visit(Pruner())
-    return old if len(pending) == before else result.bytes
+    if len(pending) == before:
+        return old
+    if any(str(line).startswith("await ") for line in entry.get("lines") or []):
+        from paxx_patch.mutators.wiring_lifespan import remove_scaffolding
+
+        result = remove_scaffolding(result)
+    return result.bytes

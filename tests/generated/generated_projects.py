@@ -128,9 +128,11 @@ def render_project(
     names: Sequence[str],
     style: SettingsStyle = MODULE_STYLE,
     variables: Mapping[str, str] = {},
+    files: Mapping[str, str] = {},
 ) -> Project:
-    """A minimal target project in a git repository, the components added by
-    `paxx-patch add NAME... --commit` exactly as a user would get them."""
+    """A minimal target project in a git repository (plus `files`, e.g. an app
+    module to wire), the components added by `paxx-patch add NAME... --commit`
+    exactly as a user would get them."""
     from paxx_patch.commands.add import add
     from paxx_patch.engine import Output
 
@@ -149,6 +151,9 @@ def render_project(
         f'settings = "{module}:Settings"\n',
         encoding="utf-8",
     )
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
     _git(root, "init", "-q", "--template=")
     _git(root, "config", "user.name", "Test User")
     _git(root, "config", "user.email", "test@example.com")

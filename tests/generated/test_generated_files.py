@@ -57,6 +57,15 @@ def test_ruff_default_rules(project: Project) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_ruff_format(project: Project) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--isolated", "--no-cache",
+         *map(str, project.files)],
+        cwd=project.root, capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_mypy(project: Project, tmp_path_factory: pytest.TempPathFactory) -> None:
     cache = tmp_path_factory.getbasetemp() / "mypy-cache"
     done = subprocess.run(

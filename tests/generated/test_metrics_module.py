@@ -192,47 +192,68 @@ def test_enabled_flag_can_be_given_explicitly(render_component: RenderComponent)
     assert REGISTRY.get_sample_value("http_requests_total", {"method": "GET", "path": "/ping", "status": "200"}) is None
 
 
+MULTIPROCESS_APP = textwrap.dedent(
+    """
+    import asyncio, sys
+    import httpx
+    from fastapi import FastAPI
+    from services.metrics import MetricsMiddleware, metrics_endpoint
+
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    async def read_item(item_id: int) -> dict[str, int]:
+        return {"item_id": item_id}
+
+    app.add_middleware(MetricsMiddleware)
+    app.add_route("/metrics", metrics_endpoint)
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            await http.get("/items/1")
+            if sys.argv[1] == "scrape":
+                print((await http.get("/metrics")).text)
+            else:  # a worker: stays alive until told to stop
+                print("ready", flush=True)
+                sys.stdin.read()
+
+    asyncio.run(main())
+    """
+)
+
+
+def _items_counted(text: str) -> list[float]:
+    return [s.value for s in samples(text, "http_requests_total") if s.labels.get("path") == "/items/{item_id}"]
+
+
 def test_multiprocess_mode_serves_all_workers(render_component: RenderComponent, tmp_path: Path) -> None:
-    """With PROMETHEUS_MULTIPROC_DIR, /metrics sums what every process recorded."""
+    """With PROMETHEUS_MULTIPROC_DIR, /metrics sums what every live process recorded;
+    a process that starts when none of them is alive any more starts from zero."""
     project = render_component("metrics")
     multiproc = tmp_path / "prometheus"
-    multiproc.mkdir()
-    script = textwrap.dedent(
-        """
-        import asyncio, sys
-        import httpx
-        from fastapi import FastAPI
-        from services.metrics import MetricsMiddleware, metrics_endpoint
-
-        app = FastAPI()
-
-        @app.get("/items/{item_id}")
-        async def read_item(item_id: int) -> dict[str, int]:
-            return {"item_id": item_id}
-
-        app.add_middleware(MetricsMiddleware)
-        app.add_route("/metrics", metrics_endpoint)
-
-        async def main() -> None:
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-                await http.get("/items/1")
-                if sys.argv[1] == "scrape":
-                    print((await http.get("/metrics")).text)
-
-        asyncio.run(main())
-        """
-    )
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(multiproc), "PYTHONPATH": str(project.root)}
-    for role in ("worker", "worker", "scrape"):
+
+    def scrape() -> str:
         done = subprocess.run(
-            [sys.executable, "-c", script, role], env=env, capture_output=True, text=True, check=False
+            [sys.executable, "-c", MULTIPROCESS_APP, "scrape"], env=env, capture_output=True, text=True, check=False
         )
         assert done.returncode == 0, done.stderr
-    counted = [
-        s for s in samples(done.stdout, "http_requests_total") if s.labels.get("path") == "/items/{item_id}"
+        return done.stdout
+
+    workers = [
+        subprocess.Popen([sys.executable, "-c", MULTIPROCESS_APP, "worker"], env=env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
     ]
-    assert [s.value for s in counted] == [3]
+    try:
+        for worker in workers:
+            assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+        assert _items_counted(scrape()) == [3]
+    finally:
+        for worker in workers:
+            worker.communicate("")
+    assert _items_counted(scrape()) == [1]  # the previous run's files were cleared
 
 
 @pytest.mark.parametrize(("value", "expected"), [("false", False), ("0", False), ("true", True), ("on", True)])

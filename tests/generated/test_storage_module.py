@@ -165,7 +165,7 @@ def test_s3_presigned_url_serves_the_object(render_component: RenderComponent, s
 
     async def scenario() -> str:
         await backend.upload("shared/report.pdf", b"%PDF-1.7 report")
-        url: str = await backend.presign("shared/report.pdf", expires=120)
+        url: str = await backend.presign("shared/report.pdf", expires_in=120)
         return url
 
     url = asyncio.run(scenario())

@@ -1,0 +1,157 @@
+"""Startup/shutdown hooks composed into the app's lifespan by the wiring mutator."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from paxx_patch.bundle import Bundle, Wiring, load_bundle_dir
+from paxx_patch.errors import PaxxError
+from paxx_patch.lock import ComponentRecord
+from paxx_patch.mutators.wiring import WiringMutator
+from tests.mutators.test_wiring import fresh_modules, make_ctx, write_bundle
+
+FIXTURES = Path(__file__).parent / "fixtures_lifespan"
+HOOKS = """
+[wiring]
+startup = ["{{ services_package }}.cache:open_redis"]
+shutdown = ["{{ services_package }}.cache:close_redis"]
+"""
+WIRED = sorted(p.name for p in FIXTURES.iterdir() if (p / "after").is_file())
+BY_HAND = sorted(p.name for p in FIXTURES.iterdir() if not (p / "after").is_file())
+
+
+def bundle_with(tmp_path: Path, wiring: str = HOOKS, name: str = "metrics") -> Bundle:
+    directory = write_bundle(tmp_path / name)
+    if name != "metrics":
+        directory = directory.rename(directory.parent / name)
+    (directory / "bundle.toml").write_text(
+        f'name = "{name}"\nversion = "1.0.0"\ndescription = "{name}"\n' + wiring
+    )
+    return load_bundle_dir(directory)
+
+
+def add(bundle: Bundle, source: bytes, app_name: str = "app") -> tuple[bytes, dict[str, object], list[str]]:
+    ctx = make_ctx(bundle, app_name=app_name)
+    new = WiringMutator().apply("main.py", source, ctx)
+    assert new is not None
+    return new, ctx.entries, ctx.notes
+
+
+def remove(bundle: Bundle, source: bytes, entries: dict[str, object]) -> bytes:
+    record = ComponentRecord(name=bundle.name, version="1.0.0", entries=dict(entries))  # type: ignore[arg-type]
+    new = WiringMutator().apply("main.py", source, make_ctx(bundle, removing=record))
+    assert new is not None
+    return new
+
+
+def test_bundle_schema(tmp_path: Path) -> None:
+    assert bundle_with(tmp_path).wiring == Wiring(
+        startup=("{{ services_package }}.cache:open_redis",),
+        shutdown=("{{ services_package }}.cache:close_redis",),
+    )
+    with pytest.raises(PaxxError, match=r"bundle\.toml: key `wiring\.shutdown`"):
+        bundle_with(tmp_path / "bad", '[wiring]\nshutdown = ["close redis"]\n')
+
+
+@pytest.mark.parametrize("case", WIRED)
+def test_hooks_go_into_the_lifespan(tmp_path: Path, case: str) -> None:
+    bundle = bundle_with(tmp_path)
+    before = (FIXTURES / case / "before").read_bytes()
+    new, entries, notes = add(bundle, before, "create_app" if case == "factory" else "app")
+    assert new.decode() == (FIXTURES / case / "after").read_text()
+    assert notes == []
+    assert entries["wiring"] == {
+        "file": "main.py",
+        "imports": ["from services.cache import open_redis, close_redis"],
+        "lines": ["await open_redis()", "await close_redis()"],
+    }
+    assert remove(bundle, new, entries) == before
+
+
+@pytest.mark.parametrize("case", WIRED)
+def test_hooks_already_there_are_not_added_again(tmp_path: Path, case: str) -> None:
+    after = (FIXTURES / case / "after").read_bytes()
+    new, entries, notes = add(bundle_with(tmp_path), after, "create_app" if case == "factory" else "app")
+    assert new == after
+    assert "wiring" not in entries and notes == []
+
+
+@pytest.mark.parametrize("case", BY_HAND)
+def test_a_lifespan_it_cannot_edit_is_left_alone_with_the_lines_to_add(tmp_path: Path, case: str) -> None:
+    before = (FIXTURES / case / "before").read_bytes()
+    new, entries, [note] = add(bundle_with(tmp_path), before)
+    assert new == before and "wiring" not in entries
+    for line in ("from services.cache import open_redis, close_redis", "await open_redis()", "await close_redis()"):
+        assert f"\n    {line}\n" in note
+
+
+def test_components_share_a_created_lifespan_and_leave_it_one_by_one(tmp_path: Path) -> None:
+    redis = bundle_with(tmp_path, '[wiring]\nshutdown = ["{{ services_package }}.cache:close_redis"]\n', "redis")
+    storage = bundle_with(tmp_path, '[wiring]\nshutdown = ["{{ services_package }}.storage:close_storage"]\n', "storage")
+    before = (FIXTURES / "multiline_call" / "before").read_bytes()
+    with_redis, redis_entries, _ = add(redis, before)
+    both, storage_entries, _ = add(storage, with_redis)
+    assert both.count(b"async def lifespan") == 1
+    assert b"    yield\n    await close_redis()\n    await close_storage()\n" in both
+    assert both.count(b"lifespan=lifespan") == 1
+
+    only_storage = remove(redis, both, redis_entries)
+    assert b"close_redis" not in only_storage
+    assert b"    yield\n    await close_storage()\n" in only_storage
+    assert b"from contextlib import asynccontextmanager" in only_storage
+    assert remove(storage, only_storage, storage_entries) == before
+
+
+def test_a_user_lifespan_that_only_yields_is_kept_on_remove(tmp_path: Path) -> None:
+    bundle = bundle_with(tmp_path)
+    before = (FIXTURES / "existing" / "before").read_bytes()
+    new, entries, _ = add(bundle, before)
+    assert remove(bundle, new, entries) == before  # its comments make it the user's
+
+
+STUB_CACHE = '''
+events: list[str] = []
+
+
+async def open_redis() -> None:
+    events.append("open")
+
+
+async def close_redis() -> None:
+    events.append("close")
+'''
+
+
+@pytest.mark.filterwarnings("ignore:\\s*on_event is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("case", ["existing", "multiline_call", "on_event", "try_finally"])
+def test_the_wired_app_runs_the_hooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    from fastapi.testclient import TestClient
+
+    source = (FIXTURES / case / "after").read_text()
+    source = source.replace("from settings import settings\n", "").replace("settings.app_name", '"demo"')
+    source = source.replace("from db import engine\n", "from services.db import engine\n")
+    source = "\n".join(line for line in source.splitlines() if "# noqa: F821" not in line) + "\n"
+    (tmp_path / "wired_main.py").write_text(source)
+    (tmp_path / "services").mkdir()
+    (tmp_path / "services" / "__init__.py").write_text("")
+    (tmp_path / "services" / "cache.py").write_text(STUB_CACHE)
+    (tmp_path / "services" / "db.py").write_text(
+        "from services.cache import events\n\n\nclass Engine:\n"
+        "    async def connect(self) -> None:\n        events.append('db up')\n\n"
+        "    async def dispose(self) -> None:\n        events.append('db down')\n\n\nengine = Engine()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with fresh_modules("services", "wired_main"):
+        app = importlib.import_module("wired_main").app
+        events = importlib.import_module("services.cache").events
+        with TestClient(app):
+            assert "close" not in events
+            started = list(events)
+    assert started[-1] == "open" and events[-1] == "close"
+    assert events.count("open") == events.count("close") == 1
+    if case == "try_finally":
+        assert events == ["db up", "open", "db down", "close"]
+
