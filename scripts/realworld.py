@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -148,15 +149,16 @@ def wheel_packages(pyproject: dict[str, object]) -> list[str] | None:
     return None
 
 
-def ruff_findings(cwd: Path, files: list[str]) -> int:
+def ruff_findings(cwd: Path, files: list[str]) -> Counter[str]:
+    """Rule code -> number of findings of the project's own ruff configuration."""
     present = [f for f in files if (cwd / f).is_file()]
     if not present or not RUFF.exists():
-        return 0
+        return Counter()
     out = run([str(RUFF), "check", "--output-format", "json", "--exit-zero", *present], cwd)
     try:
-        return len(json.loads(out.stdout or "[]"))
+        return Counter(str(f.get("code")) for f in json.loads(out.stdout or "[]"))
     except ValueError:
-        return 0
+        return Counter()
 
 
 def deep_checks(work: Path, base: str, files_before: list[str]) -> list[str]:
@@ -248,8 +250,10 @@ def deep_checks(work: Path, base: str, files_before: list[str]) -> list[str]:
         if not before_tree.exists():
             git(work, "worktree", "add", "-q", "--detach", str(before_tree), base)
         before = ruff_findings(before_tree, py)
-        if after > before:
-            problems.append(f"ruff: {after - before} more finding(s) in the touched files")
+        more = after - before
+        if more:
+            codes = ", ".join(f"{code} x{n}" for code, n in sorted(more.items()))
+            problems.append(f"ruff: {sum(more.values())} more finding(s) in the touched files ({codes})")
     return problems
 
 
