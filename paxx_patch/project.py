@@ -49,6 +49,7 @@ class Project:
     lock_file: str
     compose_overrides: tuple[str, ...] = ()  # override files beside the compose file
     dependency_note: str = ""  # why the dependency file is not the obvious one
+    line_length: int = 88  # the project's ruff / black line length
     findings: tuple[Finding, ...] = ()  # each convention found: where and by which rule
     notes: tuple[str, ...] = ()  # told to the user once per run
 
@@ -185,9 +186,24 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         lock_file=here("paxx-patch.lock"),
         compose_overrides=overrides(tree, compose.path),
         dependency_note=dependencies.note,
+        line_length=_line_length(files, root, pyproject),
         findings=tuple(findings),
         notes=tuple(notes),
     )
+
+
+def _line_length(files: FileReader, root: str, pyproject: dict[str, Any]) -> int:
+    """The line length the project's formatter keeps: ruff's, else black's, else 88."""
+    tool = pyproject.get("tool", {})
+    for value in (tool.get("ruff", {}).get("line-length"), tool.get("black", {}).get("line-length")):
+        if isinstance(value, int):
+            return value
+    for name in ("ruff.toml", ".ruff.toml"):
+        files.load([join(root, name)])
+        value = read_toml(files, join(root, name)).get("line-length")
+        if isinstance(value, int):
+            return value
+    return 88
 
 
 def _is_project(tree: Tree, pyproject: dict[str, Any]) -> bool:

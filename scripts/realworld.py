@@ -154,7 +154,7 @@ def ruff_findings(cwd: Path, files: list[str]) -> Counter[str]:
     present = [f for f in files if (cwd / f).is_file()]
     if not present or not RUFF.exists():
         return Counter()
-    out = run([str(RUFF), "check", "--output-format", "json", "--exit-zero", *present], cwd)
+    out = run([str(RUFF), "check", "--no-fix", "--output-format", "json", "--exit-zero", *present], cwd)
     try:
         return Counter(str(f.get("code")) for f in json.loads(out.stdout or "[]"))
     except ValueError:

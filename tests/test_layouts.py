@@ -10,6 +10,7 @@ message naming what to set in [tool.paxx-patch], leaving the repository as it wa
 
 from __future__ import annotations
 
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -69,8 +70,21 @@ def test_app_in_a_monorepo_subdirectory(tmp_path: Path, run) -> None:
     assert lock["components"]["metrics"]["wiring"]["file"] == "app/main.py"
 
 
-def test_workspace_root_is_refused_with_the_members_named(tmp_path: Path, run, state) -> None:
+def test_workspace_root_picks_the_member_that_holds_the_app(tmp_path: Path, run) -> None:
     repo = project_repo(tmp_path, "monorepo")
+    fit = Fit("from app.config import settings", "settings", {"REDIS_URL": "redis_url"},
+              project="backend", app="app.main:app", found_project=True,
+              notes=("the project is backend/",))
+    out, _ = assert_fits(repo, run, fit)
+    assert "use --project to pick another directory" in out
+    assert (repo / "backend" / "paxx-patch.lock").is_file()
+
+
+def test_workspace_root_without_the_app_in_a_member_is_refused(tmp_path: Path, run, state) -> None:
+    def no_app(repo: Path) -> None:
+        shutil.rmtree(repo / "backend" / "app")
+
+    repo = project_repo(tmp_path, "monorepo", transform=no_app)
     err = refused(run, state, repo, expect="--project")
     assert "backend" in err and "workspace" in err
 
@@ -91,14 +105,18 @@ def test_nested_settings_module_upper_case_fields_and_get_settings(tmp_path: Pat
     repo = project_repo(tmp_path, "settings_nested")
     fit = Fit("from app.core.config import get_settings", "get_settings()",
               {"REDIS_URL": "REDIS_URL", "STORAGE_S3_SECRET_KEY": "STORAGE_S3_SECRET_KEY"},
-              app="app.main:app")
-    assert_fits(repo, run, fit)
-    assert "get_settings().REDIS_URL" in (repo / "services" / "cache.py").read_text()
-    assert "config.STORAGE_BACKEND" in (repo / "services" / "storage.py").read_text()
+              app="app.main:app", deletions={"app/core/config.py": 1})
+    _, lock = fits(repo, run, fit)
+    # inside the app's package, which is what its image and wheel ship
+    assert "app/services/cache.py" in lock["components"]["redis"]["files"]
+    assert "get_settings().REDIS_URL" in (repo / "app" / "services" / "cache.py").read_text()
+    assert "config.STORAGE_BACKEND" in (repo / "app" / "services" / "storage.py").read_text()
     text = (repo / "app" / "core" / "config.py").read_text()
     # after the last field, before the computed field and the properties
     assert text.index('POSTGRES_DB: str = "app"') < text.index("# redis") < text.index("@computed_field")
     assert "METRICS_ENABLED: bool = True" in text
+    # SecretStr joins the module's `from pydantic import`, in isort's order
+    assert "from pydantic import SecretStr, computed_field, field_validator\n" in text
 
 
 def test_env_prefix_and_model_config_at_the_end(tmp_path: Path, run) -> None:
@@ -138,23 +156,27 @@ def test_multiple_inheritance_fields_go_on_the_instantiated_class(tmp_path: Path
     assert "\nAPI_REDIS_URL=" in (repo / ".env.example").read_text()
 
 
-def test_pydantic_v1_settings_are_refused(tmp_path: Path, run, state) -> None:
+def test_pydantic_v1_settings_read_the_prefix_of_their_inner_config(tmp_path: Path, run) -> None:
     repo = project_repo(tmp_path, "pydantic_v1")
-    err = refused(run, state, repo, expect="pydantic v1")
-    assert "settings.py:1" in err and "pydantic_settings" in err
+    # the one-line dependency array gains the items on its line
+    fit = Fit(*PLAIN, {"LEGACY_REDIS_URL": "redis_url", "LEGACY_METRICS_ENABLED": "metrics_enabled"},
+              app="main:app", deletions={"pyproject.toml": 1})
+    _, lock = fits(repo, run, fit)
+    assert lock["components"]["redis"]["settings"]["class"] == "Settings"
+    assert "\nLEGACY_REDIS_URL=" in (repo / ".env.example").read_text()
 
 
 def attribute_base(repo: Path) -> None:
-    """`import pydantic` / `class Settings(pydantic.BaseSettings)`: only the inner Config tells."""
+    """`import pydantic.v1 as pydantic` / `class Settings(pydantic.BaseSettings)`."""
     path = repo / "settings.py"
-    text = path.read_text().replace("from pydantic import BaseSettings", "import pydantic")
+    text = path.read_text().replace("from pydantic.v1 import BaseSettings", "import pydantic.v1 as pydantic")
     path.write_text(text.replace("(BaseSettings)", "(pydantic.BaseSettings)"))
 
 
-def test_pydantic_v1_inner_config_is_refused(tmp_path: Path, run, state) -> None:
+def test_pydantic_v1_attribute_base(tmp_path: Path, run) -> None:
     repo = project_repo(tmp_path, "pydantic_v1", transform=attribute_base)
-    err = refused(run, state, repo, expect="pydantic v1")
-    assert "settings.py:7" in err and "class Config" in err
+    assert_fits(repo, run, Fit(*PLAIN, {"LEGACY_REDIS_URL": "redis_url"}, app="main:app",
+                               deletions={"pyproject.toml": 1}))
 
 
 # 3. dependencies ------------------------------------------------------------

@@ -98,7 +98,7 @@ def check_shipped(
     packages = wheel_packages(pyproject)
     if packages:
         relative = posixpath.relpath(probe, root or ".")
-        if not any(relative.startswith(p.rstrip("/") + "/") for p in packages):
+        if not any(p in (".", "") or relative.startswith(p.rstrip("/") + "/") for p in packages):
             raise PaxxError(
                 f"{join(root, 'pyproject.toml')}: the wheel ships {', '.join(packages)} but not "
                 f"{posixpath.relpath(services_dir, root or '.')}/. Set [tool.paxx-patch] "

@@ -191,8 +191,28 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
         inner[target.insert_at:target.insert_at] = statements
         body[target.factory] = func.with_changes(body=func.body.with_changes(body=inner))
     imports = _imports(added, tree)
-    at = import_position(module, target.top_level)
-    body[at:at] = [cst.parse_statement(line, config=config) for line in imports]
+    first_party = frozenset({ctx.project.services_package.split(".")[0]})
+    if len(tree.body) == len(module.body):
+        from paxx_patch.import_order import place
+
+        spots = sorted(
+            ((place(tree, line.split()[1], first_party, target.top_level), line) for line in imports),
+            key=lambda s: (s[0].index, s[1]), reverse=True,
+        )
+        for spot, line in spots:
+            statement = cst.parse_statement(line, config=config)
+            if spot.new_block:
+                statement = statement.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+            if spot.blank_after and spot.index < len(body):
+                following = body[spot.index]
+                if isinstance(following, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+                    body[spot.index] = following.with_changes(
+                        leading_lines=[cst.EmptyLine(indent=False), *following.leading_lines]
+                    )
+            body[spot.index:spot.index] = [statement]
+    else:  # `a; b` lines: the two trees count statements differently
+        at = import_position(module, target.top_level)
+        body[at:at] = [cst.parse_statement(line, config=config) for line in imports]
     ctx.entries["wiring"] = {
         "file": path,  # the lock records it relative to the project
         "imports": imports,
