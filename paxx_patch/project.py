@@ -50,6 +50,7 @@ class Project:
     compose_overrides: tuple[str, ...] = ()  # override files beside the compose file
     dependency_note: str = ""  # why the dependency file is not the obvious one
     line_length: int = 88  # the project's ruff / black line length
+    secret_module: str = "pydantic"  # SecretStr's module: pydantic.v1 for v1 classes there
     findings: tuple[Finding, ...] = ()  # each convention found: where and by which rule
     notes: tuple[str, ...] = ()  # told to the user once per run
 
@@ -187,6 +188,7 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         compose_overrides=overrides(tree, compose.path),
         dependency_note=dependencies.note,
         line_length=_line_length(files, root, pyproject),
+        secret_module=settings.secret_module,
         findings=tuple(findings),
         notes=tuple(notes),
     )

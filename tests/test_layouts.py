@@ -158,12 +158,14 @@ def test_multiple_inheritance_fields_go_on_the_instantiated_class(tmp_path: Path
 
 def test_pydantic_v1_settings_read_the_prefix_of_their_inner_config(tmp_path: Path, run) -> None:
     repo = project_repo(tmp_path, "pydantic_v1")
-    # the one-line dependency array gains the items on its line
+    # the one-line dependency array gains the items on its line, and SecretStr joins
+    # the v1 import (pydantic 2's SecretStr is not a v1 field type)
     fit = Fit(*PLAIN, {"LEGACY_REDIS_URL": "redis_url", "LEGACY_METRICS_ENABLED": "metrics_enabled"},
-              app="main:app", deletions={"pyproject.toml": 1})
+              app="main:app", deletions={"pyproject.toml": 1, "settings.py": 1})
     _, lock = fits(repo, run, fit)
     assert lock["components"]["redis"]["settings"]["class"] == "Settings"
     assert "\nLEGACY_REDIS_URL=" in (repo / ".env.example").read_text()
+    assert "from pydantic.v1 import BaseSettings, SecretStr\n" in (repo / "settings.py").read_text()
 
 
 def attribute_base(repo: Path) -> None:

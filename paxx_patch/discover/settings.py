@@ -47,6 +47,7 @@ class SettingsFound:
     call: bool  # the object is a function to call: `get_settings()`
     rule: str
     generation: str  # "v2" or "v1"
+    secret_module: str  # where SecretStr comes from for this class: pydantic or pydantic.v1
     upper_case_fields: bool
     env_prefix: str
     case_sensitive: bool
@@ -78,22 +79,23 @@ class SettingsScan:
             base_lineage = self.lineage(*found)
             if base_lineage is not None:
                 settings = True
-                self._generation[key] = self._generation.get((found[0], found[1].name), "v2")
+                self._generation[key] = self._generation.get((found[0], found[1].name), "pydantic_settings")
                 out += [r for r in base_lineage if r not in out]
         result = [*out, (path, cls)] if settings else None
         self._lineage[key] = result
         return result
 
     def generation(self, path: str, cls: ast.ClassDef) -> str:
-        return self._generation.get((path, cls.name), "v2")
+        """The module BaseSettings comes from: pydantic_settings, pydantic or pydantic.v1."""
+        return self._generation.get((path, cls.name), "pydantic_settings")
 
     def _base(self, path: str, base: ast.expr) -> str | Ref | None:
-        """A base expression: "v1"/"v2" for pydantic's BaseSettings, a project class, or None."""
+        """A base expression: the pydantic module of BaseSettings, a project class, or None."""
         if isinstance(base, ast.Attribute) and base.attr == "BaseSettings":
             if isinstance(base.value, ast.Name):
                 found = self.modules.lookup(path, base.value.id)
                 if found and isinstance(found[1], ast.Import) and found[0] in PYDANTIC:
-                    return "v2" if found[0] == "pydantic_settings" else "v1"
+                    return found[0]
             return None
         if not isinstance(base, ast.Name):
             return None
@@ -105,7 +107,7 @@ class SettingsScan:
             if where in PYDANTIC and base.id and any(
                 a.name == "BaseSettings" and (a.asname or a.name) == base.id for a in node.names
             ):
-                return "v2" if where == "pydantic_settings" else "v1"
+                return where
             return None
         if isinstance(node, ast.ClassDef):
             return where, node
@@ -284,13 +286,15 @@ def _found(scan: SettingsScan, path: str, line: int, name: str, call: bool, ref:
     config: dict[str, object] = {}
     for _, c in lineage:
         config.update(_model_config(c))
-    generation = "v1" if any(scan.generation(*r) == "v1" for r in lineage) or any(
+    sources = {scan.generation(*r) for r in lineage}
+    generation = "v1" if sources - {"pydantic_settings"} or any(
         isinstance(n, ast.ClassDef) and n.name == "Config" for _, c in lineage for n in c.body
     ) else "v2"
     return SettingsFound(
         class_file=ref[0], class_name=ref[1].name, class_line=ref[1].lineno,
         object_file=path, object_name=name, object_line=line, call=call, rule=rule,
         generation=generation,
+        secret_module="pydantic.v1" if "pydantic.v1" in sources else "pydantic",
         upper_case_fields=bool(fields) and all(f.isupper() for f in fields),
         env_prefix=str(config.get("env_prefix", "") or ""),
         case_sensitive=bool(config.get("case_sensitive", False)),

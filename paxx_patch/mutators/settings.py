@@ -18,7 +18,8 @@ from paxx_patch.errors import PaxxError
 from paxx_patch.mutators import Context
 from paxx_patch.text import TextFile
 
-SECRET_IMPORT = "from pydantic import SecretStr"
+def secret_import(ctx: Context) -> str:
+    return f"from {ctx.project.secret_module} import SecretStr"
 
 
 def field_source(setting: SettingField, attr: str) -> str:
@@ -91,7 +92,7 @@ def _add_secret_import(tree: ast.Module, lines: list[str], ctx: Context) -> dict
     is one, else in the third-party block. Returns what the lock records of it."""
     from paxx_patch.import_order import existing_from, merged_lines, place
 
-    existing = existing_from(tree, "pydantic")
+    existing = existing_from(tree, ctx.project.secret_module)
     if existing is not None:
         start, end = existing.lineno - 1, int(existing.end_lineno or existing.lineno)
         merged = merged_lines(lines, existing, ["SecretStr"], ctx.project.line_length)
@@ -100,8 +101,8 @@ def _add_secret_import(tree: ast.Module, lines: list[str], ctx: Context) -> dict
             lines[start:end] = ["".join(merged)]
             return {"import_merged": {"before": before, "after": "".join(merged)}}
     first_party = frozenset({ctx.project.settings_module.split(".")[0]})
-    spot = place(tree, "pydantic", first_party)
-    text = SECRET_IMPORT + "\n"
+    spot = place(tree, ctx.project.secret_module, first_party)
+    text = secret_import(ctx) + "\n"
     if spot.index > 0 and not spot.blank_after:
         at = int(tree.body[spot.index - 1].end_lineno or 0)
     elif spot.index < len(tree.body):
@@ -113,7 +114,7 @@ def _add_secret_import(tree: ast.Module, lines: list[str], ctx: Context) -> dict
     if spot.blank_after:
         text += "\n"
     lines[at:at] = [text]
-    return {"imports": [SECRET_IMPORT]}
+    return {"imports": [secret_import(ctx)]}
 
 
 class SettingsMutator:
