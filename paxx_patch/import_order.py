@@ -21,6 +21,7 @@ class Placement:
     index: int  # the new statement goes before this top-level statement
     new_block: bool  # it starts a section of its own: a blank line before it
     blank_after: bool  # ... and one after it, before the next section's block
+    after_previous: bool  # it follows statement index-1 directly (else it precedes index)
 
 
 def section(node: ast.Import | ast.ImportFrom, first_party: frozenset[str]) -> int:
@@ -63,7 +64,7 @@ def place(
     if not imports:
         first = body[0] if body else None
         doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-        return Placement(1 if doc else 0, bool(doc), bool(body[1 if doc else 0:]))
+        return Placement(1 if doc else 0, bool(doc), bool(body[1 if doc else 0:]), bool(doc))
     blocks: list[list[tuple[int, ast.Import | ast.ImportFrom]]] = [[imports[0]]]
     for (i, node), (j, prev) in zip(imports[1:], imports, strict=False):
         if i == j + 1 and node.lineno <= int(prev.end_lineno or prev.lineno) + 1:
@@ -75,14 +76,16 @@ def place(
     for block, kind in zip(blocks, kinds, strict=True):
         if kind == wanted:
             after = next((i for i, n in block if _key(n) > new), None)
-            return Placement(after if after is not None else block[-1][0] + 1, False, False)
+            if after is not None:
+                return Placement(after, False, False, False)
+            return Placement(block[-1][0] + 1, False, False, True)
     later = next((b for b, k in zip(blocks, kinds, strict=True) if k > wanted), None)
     if later is not None:
         earlier = [b for b, k in zip(blocks, kinds, strict=True) if k < wanted]
         if earlier:
-            return Placement(earlier[-1][-1][0] + 1, True, False)
-        return Placement(later[0][0], False, True)
-    return Placement(blocks[-1][-1][0] + 1, True, False)
+            return Placement(earlier[-1][-1][0] + 1, True, False, True)
+        return Placement(later[0][0], False, True, False)
+    return Placement(blocks[-1][-1][0] + 1, True, False, True)
 
 
 def existing_from(tree: ast.Module, module: str) -> ast.ImportFrom | None:

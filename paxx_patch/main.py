@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="installed components, versions, modified files")
     p.add_argument("--json", action="store_true")
     _add_common(p)
+    p = sub.add_parser("detect", help="the conventions found here, with file:line and rule")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--project", metavar="DIR", help="the app's directory inside the repository")
     p = sub.add_parser("verify", help="pre-commit hook: exit 1 if owned files differ")
     p.add_argument("files", metavar="FILE", nargs="*")
     p.add_argument("--project", metavar="DIR")
@@ -125,6 +128,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from paxx_patch.commands.status import status
 
         return status(as_json=args.json, project_dir=args.project, bundle_path=args.bundle_path)
+    if args.command == "detect":
+        from paxx_patch.commands.detect import detect
+
+        return detect(as_json=args.json, project_dir=args.project)
     if args.command == "eject":
         from paxx_patch.commands.eject import eject
 

@@ -10,6 +10,7 @@ message naming what to set in [tool.paxx-patch], leaving the repository as it wa
 
 from __future__ import annotations
 
+import json
 import shutil
 import tomllib
 from pathlib import Path
@@ -362,3 +363,91 @@ def test_crlf_line_ends_and_bom_are_kept(tmp_path: Path, run) -> None:
         data = (repo / name).read_bytes()
         assert data.startswith("\ufeff".encode()), name
         assert b"\n" not in data.replace(b"\r\n", b""), name
+
+
+# 7. shapes of public projects: settings, app and files found wherever they are ----
+
+def test_settings_class_per_environment_gets_the_fields_on_the_common_base(tmp_path: Path, run) -> None:
+    repo = project_repo(tmp_path, "settings_per_environment")
+    # get_app_settings() picks DevAppSettings or ProdAppSettings by APP_ENV: the fields go
+    # on AppSettings, the nearest base both share, in another module than the factory
+    fit = Fit("from app.core.config import get_app_settings as get_settings", "get_settings()",
+              {"REDIS_URL": "redis_url"}, app="app.main:app")
+    _, lock = fits(repo, run, fit)
+    settings = lock["components"]["redis"]["settings"]
+    assert (settings["file"], settings["class"]) == ("app/core/settings/app.py", "AppSettings")
+    # inside the package the Dockerfile copies (`COPY app ./app`), wired in the factory
+    assert "app/services/cache.py" in lock["components"]["redis"]["files"]
+    main = (repo / "app" / "main.py").read_text()
+    assert main.index("application.add_middleware(MetricsMiddleware)") < main.index("    return application")
+
+
+def test_config_object_made_by_a_factory_and_an_app_named_by_uvicorn_run(tmp_path: Path, run) -> None:
+    repo = project_repo(tmp_path, "config_object")
+    fit = Fit("from core.config import config as settings", "settings",
+              {"REDIS_URL": "REDIS_URL"}, app="app.server:app",
+              notes=("docker/docker-compose.yml",))
+    _, lock = fits(repo, run, fit)
+    assert lock["components"]["redis"]["settings"]["class"] == "Config"
+    # the compose file of the repository is in docker/: used, not a new one at the top
+    assert lock["components"]["redis"]["compose"]["file"] == "docker/docker-compose.yml"
+    assert not (repo / "docker-compose.yml").exists()
+    # `uvicorn.run("app.server:app")` in main.py names the app; create_app() makes it
+    assert lock["components"]["metrics"]["wiring"]["file"] == "app/server.py"
+    assert "    app_.add_middleware(MetricsMiddleware)\n" in (repo / "app" / "server.py").read_text()
+
+
+def test_env_example_named_for_docker_beside_the_compose_file_in_deploy(tmp_path: Path, run) -> None:
+    repo = project_repo(tmp_path, "env_docker")
+    _, lock = fits(repo, run, Fit("from app.config import settings", "settings",
+                                  {"REDIS_URL": "redis_url"}, app="app.main:app"))
+    assert lock["components"]["redis"]["env"]["file"] == "deploy/.env.docker"
+    assert lock["components"]["redis"]["compose"]["file"] == "deploy/docker-compose.yml"
+    assert not (repo / ".env.example").exists() and not (repo / "docker-compose.yml").exists()
+    assert "\nREDIS_URL=" in (repo / "deploy" / ".env.docker").read_text()
+
+
+def only_a_committed_dotenv(repo: Path) -> None:
+    (repo / "deploy" / ".env.docker").rename(repo / ".env")
+    compose = repo / "deploy" / "docker-compose.yml"
+    compose.write_text(compose.read_text().replace("env_file: .env.docker", "env_file: ../.env"))
+
+
+def test_a_committed_dotenv_is_never_edited_nor_joined_by_an_example(tmp_path: Path, run) -> None:
+    repo = project_repo(tmp_path, "env_docker", transform=only_a_committed_dotenv)
+    env = (repo / ".env").read_bytes()
+    out, lock = fits(repo, run, Fit("from app.config import settings", "settings",
+                                    {"REDIS_URL": "redis_url"}, app="app.main:app",
+                                    notes=("never edits", "    REDIS_URL=redis://localhost:6379/0")))
+    assert (repo / ".env").read_bytes() == env
+    assert not list(repo.rglob(".env.example"))
+    assert "env" not in lock["components"]["redis"]
+
+
+def flat_image(repo: Path) -> None:
+    """A flat project whose image copies its two modules by name."""
+    (repo / "Dockerfile").write_text(
+        "FROM python:3.12-slim\nWORKDIR /app\nCOPY main.py settings.py ./\n"
+        'CMD ["uvicorn", "main:app"]\n'
+    )
+
+
+def test_services_the_image_would_not_copy_are_refused(tmp_path: Path, run, state) -> None:
+    repo = project_repo(tmp_path, "app_on_event", transform=flat_image)
+    err = refused(run, state, repo, expect="Dockerfile:3")
+    assert "not services/" in err and "COPY services/" in err
+
+
+def test_detect_shows_each_convention_with_file_line_and_rule(tmp_path: Path, run) -> None:
+    repo = project_repo(tmp_path, "config_object")
+    code, out, err = run(repo, "detect", "--json")
+    assert code == 0, err
+    found = {c["convention"]: c for c in json.loads(out)["conventions"]}
+    assert (found["settings class"]["file"], found["settings class"]["line"]) == ("core/config.py", 6)
+    assert found["settings object"]["value"] == "config"
+    assert found["settings object"]["line"] == 34
+    assert found["app"]["file"] == "app/server.py"
+    assert "uvicorn" in found["app"]["rule"] and "main.py:6" in found["app"]["rule"]
+    assert found["compose file"]["value"] == "docker/docker-compose.yml"
+    code, text, _ = run(repo, "detect")
+    assert code == 0 and "rule: " in text and "core/config.py:6" in text

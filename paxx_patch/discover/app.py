@@ -82,7 +82,11 @@ def find_app(
 def asgi_targets(files: FileReader, tree: Tree, root: str) -> list[tuple[str, str, str]]:
     """(file, app or factory name, rule) of every ASGI target the project's run
     commands name, in the order found (project directory first)."""
-    sources = sorted(tree.named(COMMAND_FILES), key=lambda p: (not p.startswith(root), p.count("/")))
+    python = tree.candidates(root, APP_NAME)
+    files.load(python)
+    python = [p for p in python if b"uvicorn.run(" in (files.get(p) or b"")]
+    sources = sorted([*tree.named(COMMAND_FILES), *python],
+                     key=lambda p: (not p.startswith(root), p.count("/")))
     files.load(sources)
     out: list[tuple[str, str, str]] = []
     for source in sources:

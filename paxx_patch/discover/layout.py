@@ -88,12 +88,21 @@ def check_shipped(
     if shipped_with is not None:
         for dockerfile, context, sources, line in dockerfiles(files, tree, compose_data, compose_path):
             if _copied(shipped_with, context, sources) and not _copied(probe, context, sources):
-                suggestion = join(posixpath.dirname(shipped_with), "services")
+                packages = [
+                    join(context, s.lstrip("/")) for s in sources if s not in (".", "/")
+                    and any(p.startswith(join(context, s.lstrip("/")) + "/") for p in tree.python)
+                ]
+                if packages:
+                    suggestion = posixpath.relpath(join(packages[0], "services"), root or ".")
+                    how = f'set [tool.paxx-patch] services_dir = "{suggestion}"'
+                else:
+                    how = (f"add `COPY {posixpath.relpath(services_dir, context or '.')}/ ...` to "
+                           f"{dockerfile}, or set [tool.paxx-patch] services_dir to a package it "
+                           "copies")
                 raise PaxxError(
                     f"{dockerfile}:{line}: the image copies {shipped_with} but not "
-                    f"{services_dir}/, where the components' modules would go. Set "
-                    f'[tool.paxx-patch] services_dir = "{posixpath.relpath(suggestion, root or ".")}" '
-                    "(or another directory the Dockerfile copies), then run paxx-patch again."
+                    f"{services_dir}/, where the components' modules would go, so they would "
+                    f"be missing at run time: {how}. Nothing was changed."
                 )
     packages = wheel_packages(pyproject)
     if packages:

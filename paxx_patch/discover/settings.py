@@ -155,23 +155,44 @@ class SettingsScan:
         made = [m for r in returns if (m := self.made_by(path, r, depth)) is not None]
         if made and all(m == made[0] for m in made):
             return made[0]
-        named = [*made]
         if not returns:
             return None
         module = self.modules.parse(path)
-        dicts = {
-            t: node.value for node in (module.body if module else [])
-            if isinstance(node, ast.Assign | ast.AnnAssign) for t in targets(node)
-        }
-        for node in ast.walk(func):
-            if isinstance(node, ast.Name):
-                ref = self.settings_class(path, node)
-                if ref is not None:
-                    named.append(ref)
-                elif node.id in dicts and dicts[node.id] is not None:
-                    named += [r for n in ast.walk(dicts[node.id]) if isinstance(n, ast.Name)
-                              and (r := self.settings_class(path, n)) is not None]
+        scopes = [
+            {t: n.value for n in ast.walk(func) if isinstance(n, ast.Assign | ast.AnnAssign)
+             for t in targets(n) if n.value is not None},
+            {t: n.value for n in (module.body if module else [])
+             if isinstance(n, ast.Assign | ast.AnnAssign) for t in targets(n) if n.value is not None},
+        ]
+        named = [*made]
+        for value in returns:
+            named += self._reachable(path, value, scopes, 0)
         return self.common_base(named)
+
+    def _reachable(
+        self, path: str, expr: ast.expr, scopes: list[dict[str, ast.expr]], depth: int,
+    ) -> list[Ref]:
+        """Settings classes a returned value can be made from: `config()` where
+        `config = environments[env]` and `environments = {...: DevSettings, ...}`."""
+        if depth > 6:
+            return []
+        if isinstance(expr, ast.Call):
+            return self._reachable(path, expr.func, scopes, depth + 1)
+        if isinstance(expr, ast.Subscript):
+            return self._reachable(path, expr.value, scopes, depth + 1)
+        if isinstance(expr, ast.Dict):
+            return [r for v in expr.values for r in self._reachable(path, v, scopes, depth + 1)]
+        if isinstance(expr, ast.IfExp):
+            return [*self._reachable(path, expr.body, scopes, depth + 1),
+                    *self._reachable(path, expr.orelse, scopes, depth + 1)]
+        if isinstance(expr, ast.Name):
+            ref = self.settings_class(path, expr)
+            if ref is not None:
+                return [ref]
+            for scope in scopes:
+                if expr.id in scope:
+                    return self._reachable(path, scope[expr.id], scopes, depth + 1)
+        return []
 
     def common_base(self, refs: list[Ref]) -> Ref | None:
         if not refs:

@@ -103,7 +103,7 @@ def _add_secret_import(tree: ast.Module, lines: list[str], ctx: Context) -> dict
     first_party = frozenset({ctx.project.settings_module.split(".")[0]})
     spot = place(tree, ctx.project.secret_module, first_party)
     text = secret_import(ctx) + "\n"
-    if spot.index > 0 and not spot.blank_after:
+    if spot.index > 0 and spot.after_previous:
         at = int(tree.body[spot.index - 1].end_lineno or 0)
     elif spot.index < len(tree.body):
         at = tree.body[spot.index].lineno - 1
@@ -114,7 +114,10 @@ def _add_secret_import(tree: ast.Module, lines: list[str], ctx: Context) -> dict
     if spot.blank_after:
         text += "\n"
     lines[at:at] = [text]
-    return {"imports": [secret_import(ctx)]}
+    entry: dict[str, object] = {"imports": [secret_import(ctx)]}
+    if text != secret_import(ctx) + "\n":  # blank lines of its own: remove takes them too
+        entry["import_text"] = text
+    return entry
 
 
 class SettingsMutator:
@@ -208,6 +211,9 @@ class SettingsMutator:
         ):
             return "".join(kept).replace(merged["after"], merged["before"], 1)
         if imports and not any("SecretStr" in line for line in kept if line.strip() not in imports):
+            added = entry.get("import_text")
+            if isinstance(added, str) and added in "".join(kept):
+                return "".join(kept).replace(added, "", 1)
             kept = [line for line in kept if line.strip() not in imports]
         return "".join(kept)
 

@@ -199,9 +199,11 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
             ((place(tree, line.split()[1], first_party, target.top_level), line) for line in imports),
             key=lambda s: (s[0].index, s[1]), reverse=True,
         )
-        for spot, line in spots:
+        for n, (spot, line) in enumerate(spots):
             statement = cst.parse_statement(line, config=config)
-            if spot.new_block:
+            # of several new lines starting one block, only the first has the blank line
+            joined = n + 1 < len(spots) and spots[n + 1][0].index == spot.index
+            if spot.new_block and not joined:
                 statement = statement.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
             if spot.blank_after and spot.index < len(body):
                 following = body[spot.index]
