@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -82,7 +81,7 @@ def shape_of(repo: Path, files: list[str]) -> str:
     v2 = grep(r"from pydantic_settings import|pydantic_settings\.BaseSettings")
     pyd = "v2" if v2 else "v1" if v1 else "no-settings"
     apps = grep(r"FastAPI\(")
-    app_dir = str(PurePosixPath(sorted(apps, key=len)[0]).parent) if apps else "?"
+    app_dir = str(PurePosixPath(min(apps, key=len)).parent) if apps else "?"
     compose = sorted({str(PurePosixPath(f).parent) for f in files if COMPOSE_RE.search(f)})
     return f"pydantic {pyd}; app in {app_dir}; compose {','.join(compose) or 'none'}"
 

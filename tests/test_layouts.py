@@ -416,7 +416,7 @@ def only_a_committed_dotenv(repo: Path) -> None:
 def test_a_committed_dotenv_is_never_edited_nor_joined_by_an_example(tmp_path: Path, run) -> None:
     repo = project_repo(tmp_path, "env_docker", transform=only_a_committed_dotenv)
     env = (repo / ".env").read_bytes()
-    out, lock = fits(repo, run, Fit("from app.config import settings", "settings",
+    _, lock = fits(repo, run, Fit("from app.config import settings", "settings",
                                     {"REDIS_URL": "redis_url"}, app="app.main:app",
                                     notes=("never edits", "    REDIS_URL=redis://localhost:6379/0")))
     assert (repo / ".env").read_bytes() == env

@@ -67,13 +67,13 @@ def find_app(
     scanned = [p for p in candidates if b"FastAPI" in (files.get(p) or b"")]
     nearest = sorted(scanned, key=lambda p: (p.count("/"), p))
     for path in nearest:
-        module = modules.parse(path)
-        app = _module_app(module) if module else None
+        parsed = modules.parse(path)
+        app = _module_app(parsed) if parsed else None
         if app is not None:
             return AppFound(path, app[0], app[1], "module-level `= FastAPI(...)`")
     for path in nearest:
-        module = modules.parse(path)
-        factory = next((n for n in module.body if _is_factory(n)), None) if module else None
+        parsed = modules.parse(path)
+        factory = next((n for n in parsed.body if _is_factory(n)), None) if parsed else None
         if isinstance(factory, ast.FunctionDef):
             return AppFound(path, factory.name, factory.lineno, "function returning FastAPI(...)")
     return None

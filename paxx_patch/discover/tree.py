@@ -62,8 +62,8 @@ class Tree:
         tail = module.replace(".", "/")
         found = [
             p for p in self.python
-            if p == f"{tail}.py" or p.endswith(f"/{tail}.py")
-            or p == f"{tail}/__init__.py" or p.endswith(f"/{tail}/__init__.py")
+            if p in (f"{tail}.py", f"{tail}/__init__.py")
+            or p.endswith((f"/{tail}.py", f"/{tail}/__init__.py"))
         ]
         if not found:
             return None

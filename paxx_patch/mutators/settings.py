@@ -18,6 +18,7 @@ from paxx_patch.errors import PaxxError
 from paxx_patch.mutators import Context
 from paxx_patch.text import TextFile
 
+
 def secret_import(ctx: Context) -> str:
     return f"from {ctx.project.secret_module} import SecretStr"
 
