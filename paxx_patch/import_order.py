@@ -71,10 +71,12 @@ def place(
             blocks[-1].append((i, node))
         else:
             blocks.append([(i, node)])
+    # a block holding imports of the section is where it goes (projects that mix
+    # sections in one block keep doing so); else blocks are ordered by section
     kinds = [max((section(n, first_party) for _, n in b), key=[section(n, first_party) for _, n in b].count)
              for b in blocks]
-    for block, kind in zip(blocks, kinds, strict=True):
-        if kind == wanted:
+    for block in blocks:
+        if any(section(n, first_party) == wanted for _, n in block):
             after = next((i for i, n in block if _key(n) > new), None)
             if after is not None:
                 return Placement(after, False, False, False)

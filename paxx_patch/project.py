@@ -51,6 +51,7 @@ class Project:
     dependency_note: str = ""  # why the dependency file is not the obvious one
     line_length: int = 88  # the project's ruff / black line length
     secret_module: str = "pydantic"  # SecretStr's module: pydantic.v1 for v1 classes there
+    first_party: tuple[str, ...] = ()  # top-level modules and packages at the import root
     findings: tuple[Finding, ...] = ()  # each convention found: where and by which rule
     notes: tuple[str, ...] = ()  # told to the user once per run
 
@@ -66,6 +67,13 @@ class Project:
         """The environment variable pydantic-settings reads for a bundle's setting."""
         attr = self.field_name(name)
         return self.env_prefix + (attr if self.case_sensitive else attr.upper())
+
+    def own_packages(self) -> frozenset[str]:
+        """What isort counts as first party here: the project's own top-level names."""
+        return frozenset({
+            *(self.first_party or ()), self.services_package.split(".")[0],
+            self.settings_module.split(".")[0],
+        })
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,7 +142,9 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         findings.append(Finding("app", app.name, app.file, app.line, app.rule))
     else:
         findings.append(Finding("app", "not found", rule="no FastAPI(...) or ASGI target"))
-    root_dir, root_rule = find_import_root(modules, tree, settings.object_file)
+    root_dir, root_rule = find_import_root(
+        modules, tree, settings.object_file, app.import_root if app else None
+    )
     findings.append(Finding("import root", root_dir or ".", rule=root_rule))
     settings_module = dotted(settings.object_file, root_dir)
     if config.get("services_dir"):
@@ -189,9 +199,18 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         dependency_note=dependencies.note,
         line_length=_line_length(files, root, pyproject),
         secret_module=settings.secret_module,
+        first_party=_top_level_names(tree, root_dir),
         findings=tuple(findings),
         notes=tuple(notes),
     )
+
+
+def _top_level_names(tree: Tree, import_root: str) -> tuple[str, ...]:
+    prefix = f"{import_root}/" if import_root else ""
+    return tuple(sorted({
+        p[len(prefix):].split("/")[0].removesuffix(".py") for p in tree.python
+        if p.startswith(prefix) and (p.count("/") > prefix.count("/") or p.endswith(".py"))
+    }))
 
 
 def _line_length(files: FileReader, root: str, pyproject: dict[str, Any]) -> int:

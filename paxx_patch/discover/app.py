@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from paxx_patch.discover import FileReader, decode
 from paxx_patch.discover.modules import Modules
@@ -42,6 +42,7 @@ class AppFound:
     name: str  # the module-level app, or the factory to wire inside
     line: int
     rule: str
+    import_root: str | None = None  # where the run command's dotted target resolves from
 
 
 def find_app(
@@ -58,10 +59,10 @@ def find_app(
         return _follow(modules, path, name or "app", "configured app") or AppFound(
             path, name or "app", 0, "configured app"
         )
-    for target in asgi_targets(files, tree, root):
-        found = _follow(modules, *target)
+    for path, name, rule, target_root in asgi_targets(files, tree, root):
+        found = _follow(modules, path, name, rule)
         if found is not None:
-            return found
+            return replace(found, import_root=target_root)
     candidates = tree.candidates(root, APP_NAME)
     files.load(candidates)
     scanned = [p for p in candidates if b"FastAPI" in (files.get(p) or b"")]
@@ -79,7 +80,7 @@ def find_app(
     return None
 
 
-def asgi_targets(files: FileReader, tree: Tree, root: str) -> list[tuple[str, str, str]]:
+def asgi_targets(files: FileReader, tree: Tree, root: str) -> list[tuple[str, str, str, str | None]]:
     """(file, app or factory name, rule) of every ASGI target the project's run
     commands name, in the order found (project directory first)."""
     python = tree.candidates(root, APP_NAME)
@@ -88,7 +89,7 @@ def asgi_targets(files: FileReader, tree: Tree, root: str) -> list[tuple[str, st
     sources = sorted([*tree.named(COMMAND_FILES), *python],
                      key=lambda p: (not p.startswith(root), p.count("/")))
     files.load(sources)
-    out: list[tuple[str, str, str]] = []
+    out: list[tuple[str, str, str, str | None]] = []
     for source in sources:
         raw = files.get(source)
         if raw is None:
@@ -99,13 +100,14 @@ def asgi_targets(files: FileReader, tree: Tree, root: str) -> list[tuple[str, st
             rule = f"{m.group('runner').strip('(')} target in {source}:{line}"
             for t in TARGET.finditer(m.group("args")):
                 path = tree.resolve(t.group("module"), near=source)
-                if path is not None and import_root(path, t.group("module")) is not None:
-                    out.append((path, t.group("name"), rule))
+                target_root = import_root(path, t.group("module")) if path else None
+                if path is not None and target_root is not None:
+                    out.append((path, t.group("name"), rule, target_root))
             if not out or out[-1][2] != rule:
                 for p in PATH_TARGET.finditer(m.group("args")):
                     path = next((c for c in tree.python if c.endswith(p.group("path").lstrip("./"))), None)
                     if path is not None:
-                        out.append((path, "app", rule))
+                        out.append((path, "app", rule, None))
     return sorted(out, key=lambda t: -common_depth(t[0], f"{root}/x" if root else ""))
 
 

@@ -3,8 +3,9 @@
 Rules:
 - the import root is the directory the project's own absolute imports resolve
   from (`from app.core.config import settings` in backend/app/main.py: backend/),
-  the most common among the modules read; else the first directory above the
-  settings module that is not a package (no `__init__.py`);
+  the most common among the modules read, unless the run command's target
+  (`uvicorn app.main:app`) says where the server imports from; else the first
+  directory above the settings module that is not a package (no `__init__.py`);
 - the services package goes inside the project's top-level package, the one the
   settings object lives in (`app/services/`, imported as `app.services`), or the
   app's when the settings module sits at the import root; a flat project (both
@@ -40,8 +41,13 @@ class Placement:
     rule: str
 
 
-def find_import_root(modules: Modules, tree: Tree, anchor: str) -> tuple[str, str]:
-    """(import root, rule) for the project module `anchor`."""
+def find_import_root(
+    modules: Modules, tree: Tree, anchor: str, target_root: str | None = None,
+) -> tuple[str, str]:
+    """(import root, rule) for the project module `anchor`; `target_root` is where the
+    run command's `pkg.module:app` resolves from, which is what the server imports."""
+    if target_root is not None and (anchor.startswith(f"{target_root}/") or not target_root):
+        return target_root, "where the run command's ASGI target resolves from"
     votes: Counter[str] = Counter()
     for path in list(modules.parsed()):
         module = modules.parse(path)

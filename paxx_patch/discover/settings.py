@@ -24,6 +24,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
+from paxx_patch.discover import parse_python
 from paxx_patch.discover.modules import Modules, targets
 from paxx_patch.discover.tree import SETTINGS_NAME, common_depth
 from paxx_patch.errors import PaxxError
@@ -218,6 +219,8 @@ def find_settings(
         if raw is None or b"BaseSettings" not in raw and b"Settings" not in raw:
             continue
         module = modules.parse(path)
+        if module is None and b"BaseSettings" in raw:
+            parse_python(path, raw)  # the settings module itself may be what is broken: say where
         for node in module.body if module else []:
             if isinstance(node, ast.ClassDef) and scan.lineage(path, node):
                 classes.append((path, node))
@@ -230,7 +233,7 @@ def find_settings(
     if not classes:
         advice = f"{hint} Or tell" if hint else "Tell"
         raise PaxxError(
-            f"no settings class (a class deriving from pydantic-settings' or pydantic's "
+            f"no pydantic-settings class (a class deriving from pydantic-settings' or pydantic's "
             f"BaseSettings) in the {len(candidates)} Python files searched under "
             f"{root or 'the repository'}. {advice} paxx-patch where it is in pyproject.toml: "
             f"{CONFIGURE}."

@@ -101,7 +101,7 @@ def _add_secret_import(tree: ast.Module, lines: list[str], ctx: Context) -> dict
             before = "".join(lines[start:end])
             lines[start:end] = ["".join(merged)]
             return {"import_merged": {"before": before, "after": "".join(merged)}}
-    first_party = frozenset({ctx.project.settings_module.split(".")[0]})
+    first_party = ctx.project.own_packages()
     spot = place(tree, ctx.project.secret_module, first_party)
     text = secret_import(ctx) + "\n"
     if spot.index > 0 and spot.after_previous:

@@ -191,7 +191,7 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
         inner[target.insert_at:target.insert_at] = statements
         body[target.factory] = func.with_changes(body=func.body.with_changes(body=inner))
     imports = _imports(added, tree)
-    first_party = frozenset({ctx.project.services_package.split(".")[0]})
+    first_party = ctx.project.own_packages()
     if len(tree.body) == len(module.body):
         from paxx_patch.import_order import place
 
@@ -205,6 +205,16 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
             joined = n + 1 < len(spots) and spots[n + 1][0].index == spot.index
             if spot.new_block and not joined:
                 statement = statement.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+            following = body[spot.index] if spot.index < len(body) else None
+            if not spot.after_previous and isinstance(
+                following, cst.SimpleStatementLine | cst.BaseCompoundStatement
+            ):
+                # it goes right above `following`: the blank lines above that are above it now
+                lead = list(following.leading_lines)
+                cut = next((i for i, line in enumerate(lead) if line.comment is not None), len(lead))
+                if cut and not spot.new_block:
+                    statement = statement.with_changes(leading_lines=lead[:cut])
+                    body[spot.index] = following.with_changes(leading_lines=lead[cut:])
             if spot.blank_after and spot.index < len(body):
                 following = body[spot.index]
                 if isinstance(following, cst.SimpleStatementLine | cst.BaseCompoundStatement):
@@ -296,16 +306,21 @@ def _remove(path: str, old: bytes, entry: dict[str, Any], component: str) -> byt
     def prune(body: Sequence[cst.BaseStatement]) -> tuple[list[cst.BaseStatement], list[cst.EmptyLine]]:
         kept: list[cst.BaseStatement] = []
         carried: list[cst.EmptyLine] = []  # the user's comments above a removed line
+        blanks: list[cst.EmptyLine] = []  # the block's blank line, held by a removed import
         for stmt in body:
             if isinstance(stmt, cst.SimpleStatementLine) and not keep(stmt):
                 carried += [
                     line for line in stmt.leading_lines
                     if line.comment is not None and line.comment.value != ours
                 ]
+                if isinstance(stmt.body[0], cst.Import | cst.ImportFrom) and not blanks:
+                    blanks = [line for line in stmt.leading_lines if line.comment is None]
                 continue
-            if carried and isinstance(stmt, cst.SimpleStatementLine | cst.BaseCompoundStatement):
-                stmt = stmt.with_changes(leading_lines=[*carried, *stmt.leading_lines])
-                carried = []
+            if (carried or blanks) and isinstance(stmt, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+                own = list(stmt.leading_lines)
+                lead = blanks if blanks and not any(line.comment is None for line in own[:1]) else []
+                stmt = stmt.with_changes(leading_lines=[*lead, *carried, *own])
+                carried, blanks = [], []
             kept.append(stmt)
         return kept, carried
 
