@@ -453,3 +453,17 @@ def test_detect_shows_each_convention_with_file_line_and_rule(tmp_path: Path, ru
     assert found["compose file"]["value"] == "docker/docker-compose.yml"
     code, text, _ = run(repo, "detect")
     assert code == 0 and "rule: " in text and "core/config.py:6" in text
+
+
+def settings_object_configured(repo: Path) -> None:
+    with (repo / "pyproject.toml").open("a") as f:
+        f.write('\n[tool.paxx-patch]\nsettings_object = "core.config:get_config"\n')
+
+
+def test_settings_object_names_the_factory_to_call(tmp_path: Path, run) -> None:
+    repo = project_repo(tmp_path, "config_object", transform=settings_object_configured)
+    fit = Fit("from core.config import get_config as get_settings", "get_settings()",
+              {"REDIS_URL": "REDIS_URL"}, app="app.server:app")
+    _, lock = fits(repo, run, fit)
+    assert lock["components"]["redis"]["settings"]["class"] == "Config"
+    assert "get_settings().REDIS_URL" in (repo / "core" / "services" / "cache.py").read_text()

@@ -3,8 +3,8 @@
 Rules:
 - the import root is the directory the project's own absolute imports resolve
   from (`from app.core.config import settings` in backend/app/main.py: backend/),
-  the most common among the modules read, unless the run command's target
-  (`uvicorn app.main:app`) says where the server imports from; else the first
+  the most common among the modules read; else (relative imports only) where the
+  run command's target (`uvicorn app.main:app`) resolves from; else the first
   directory above the settings module that is not a package (no `__init__.py`);
 - the services package goes inside the project's top-level package, the one the
   settings object lives in (`app/services/`, imported as `app.services`), or the
@@ -45,9 +45,8 @@ def find_import_root(
     modules: Modules, tree: Tree, anchor: str, target_root: str | None = None,
 ) -> tuple[str, str]:
     """(import root, rule) for the project module `anchor`; `target_root` is where the
-    run command's `pkg.module:app` resolves from, which is what the server imports."""
-    if target_root is not None and (anchor.startswith(f"{target_root}/") or not target_root):
-        return target_root, "where the run command's ASGI target resolves from"
+    run command's `pkg.module:app` resolves from, for a project whose own imports
+    are all relative."""
     votes: Counter[str] = Counter()
     for path in list(modules.parsed()):
         module = modules.parse(path)
@@ -62,6 +61,8 @@ def find_import_root(
     if votes:
         root, _ = votes.most_common(1)[0]
         return root, "where the project's absolute imports resolve from"
+    if target_root is not None and (anchor.startswith(f"{target_root}/") or not target_root):
+        return target_root, "where the run command's ASGI target resolves from"
     directory = posixpath.dirname(anchor)
     while directory and join(directory, "__init__.py") in tree:
         directory = posixpath.dirname(directory)
