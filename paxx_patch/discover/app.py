@@ -20,7 +20,14 @@ from dataclasses import dataclass, replace
 
 from paxx_patch.discover import FileReader, decode
 from paxx_patch.discover.modules import Modules
-from paxx_patch.discover.tree import APP_NAME, Tree, common_depth, import_root
+from paxx_patch.discover.tree import (
+    APP_NAME,
+    APP_NEEDLES,
+    Tree,
+    common_depth,
+    ignored,
+    import_root,
+)
 from paxx_patch.errors import PaxxError
 
 SHIM_DEPTH = 3  # a shim of a shim of a shim is as far as anyone goes
@@ -34,6 +41,8 @@ COMMAND_FILES = re.compile(
     r"(?i)(^|/)([\w.-]*dockerfile[\w.-]*|[\w.-]*compose[\w.-]*\.ya?ml|procfile|makefile|"
     r"[\w-]+\.sh|pyproject\.toml|fly\.toml|app\.yaml|render\.yaml)$"
 )
+COMMAND_NEEDLES = ("dockerfile", "compose", "procfile", "makefile", ".sh", "pyproject.toml",
+                   "fly.toml", "app.yaml", "render.yaml")
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,7 @@ def find_app(
         found = _follow(modules, path, name, rule)
         if found is not None:
             return replace(found, import_root=target_root)
-    candidates = tree.candidates(root, APP_NAME)
+    candidates = tree.candidates(root, APP_NAME, APP_NEEDLES)
     files.load(candidates)
     scanned = [p for p in candidates if b"FastAPI" in (files.get(p) or b"")]
     nearest = sorted(scanned, key=lambda p: (p.count("/"), p))
@@ -83,10 +92,10 @@ def find_app(
 def asgi_targets(files: FileReader, tree: Tree, root: str) -> list[tuple[str, str, str, str | None]]:
     """(file, app or factory name, rule) of every ASGI target the project's run
     commands name, in the order found (project directory first)."""
-    python = tree.candidates(root, APP_NAME)
+    python = tree.candidates(root, APP_NAME, APP_NEEDLES)
     files.load(python)
     python = [p for p in python if b"uvicorn.run(" in (files.get(p) or b"")]
-    sources = sorted([*tree.named(COMMAND_FILES), *python],
+    sources = sorted([*tree.named(COMMAND_FILES, COMMAND_NEEDLES), *python],
                      key=lambda p: (not p.startswith(root), p.count("/")))
     files.load(sources)
     out: list[tuple[str, str, str, str | None]] = []
@@ -105,7 +114,8 @@ def asgi_targets(files: FileReader, tree: Tree, root: str) -> list[tuple[str, st
                     out.append((path, t.group("name"), rule, target_root))
             if not out or out[-1][2] != rule:
                 for p in PATH_TARGET.finditer(m.group("args")):
-                    path = next((c for c in tree.python if c.endswith(p.group("path").lstrip("./"))), None)
+                    path = next((c for c in tree.ending(p.group("path").lstrip("./"))
+                                 if not ignored(c)), None)
                     if path is not None:
                         out.append((path, "app", rule, None))
     return sorted(out, key=lambda t: -common_depth(t[0], f"{root}/x" if root else ""))

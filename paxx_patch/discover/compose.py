@@ -47,7 +47,7 @@ def find_compose(files: FileReader, tree: Tree, root: str, configured: str | Non
     if configured:
         return ComposeFound(join(root, configured), "configured compose_file")
     everywhere = [
-        p for p in tree.named(ANY_COMPOSE)
+        p for p in tree.named(ANY_COMPOSE, ("compose",))
         if not ignored(p) and ".override." not in p and not p.startswith(".github/")
     ]
     files.load(everywhere)

@@ -33,7 +33,7 @@ class EnvFound:
 def find_env(tree: Tree, root: str, configured: str | None, compose: str, app_file: str | None) -> EnvFound:
     if configured:
         return EnvFound(join(root, configured), "configured env_file")
-    found = [p for p in tree.named(EXAMPLE) if not ignored(p) or posixpath.dirname(p) == root]
+    found = [p for p in tree.named(EXAMPLE, ("env",)) if not ignored(p) or posixpath.dirname(p) == root]
     places = [
         (root, "in the project directory"),
         (posixpath.dirname(compose), "beside the compose file"),

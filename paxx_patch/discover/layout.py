@@ -97,7 +97,7 @@ def check_shipped(
             if _copied(shipped_with, context, sources) and not _copied(probe, context, sources):
                 packages = [
                     join(context, s.lstrip("/")) for s in sources if s not in (".", "/")
-                    and any(p.startswith(join(context, s.lstrip("/")) + "/") for p in tree.python)
+                    and tree.has_prefix(join(context, s.lstrip("/")))
                 ]
                 if packages:
                     suggestion = posixpath.relpath(join(packages[0], "services"), root or ".")
@@ -153,7 +153,7 @@ def dockerfiles(
         name = build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile"
         context = join(posixpath.dirname(compose_path), context)
         contexts[join(context, str(name))] = context
-    paths = [p for p in tree.named(DOCKERFILE) if not ignored(p)]
+    paths = [p for p in tree.named(DOCKERFILE, ("dockerfile",)) if not ignored(p)]
     files.load(paths)
     out = []
     for path in paths:

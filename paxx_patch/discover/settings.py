@@ -26,7 +26,7 @@ from typing import Any
 
 from paxx_patch.discover import parse_python
 from paxx_patch.discover.modules import Modules, targets
-from paxx_patch.discover.tree import SETTINGS_NAME, common_depth
+from paxx_patch.discover.tree import SETTINGS_NAME, SETTINGS_NEEDLES, common_depth
 from paxx_patch.errors import PaxxError
 
 CONFIGURE = '[tool.paxx-patch] settings = "package.module:ClassName"'
@@ -211,7 +211,7 @@ def find_settings(
     scan = SettingsScan(modules)
     if configured:
         return _configured(modules, scan, root, configured, configured_object)
-    candidates = tree.candidates(root, SETTINGS_NAME)
+    candidates = tree.candidates(root, SETTINGS_NAME, SETTINGS_NEEDLES)
     files.load(candidates)
     classes: list[Ref] = []
     for path in candidates:
@@ -224,7 +224,7 @@ def find_settings(
         for node in module.body if module else []:
             if isinstance(node, ast.ClassDef) and scan.lineage(path, node):
                 classes.append((path, node))
-    if not classes and any("{{" in p for p in tree.paths if p.endswith(".py")):
+    if not classes and tree.any_template_dirs():
         raise PaxxError(
             "this repository is a project template (its Python files sit under "
             "`{{ ... }}` directories, filled in by cookiecutter or copier): generate a project "

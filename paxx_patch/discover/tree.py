@@ -2,9 +2,10 @@
 
 Discovery never opens every file: names decide which few are worth reading
 (modules called like settings or an app, files a Dockerfile or compose file
-points at), and only a small project is read in full. The listing itself is one
-`git ls-tree -r`; what is opened stays the same size however large the
-repository grows.
+points at), and only a small project is read in full. The listing is one
+`git ls-tree -r`, kept as one string: every lookup is a substring search of it
+(C speed), never a Python loop over every path, so what discovery costs stays
+flat however large the repository grows.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ IGNORED_DIRS = frozenset({
     "__pycache__", "dist", "build", "vendor", "third_party",
 })
 READ_ALL_BELOW = 1500  # a project with fewer Python files is read in full
-SETTINGS_NAME = re.compile(r"(?i)(conf|setting|environ|\benv\b)")
-APP_NAME = re.compile(
-    r"(?i)(^|/)(main|app|server|application|asgi|api|factory|setup|registrar|web|create_app|"
-    r"__init__|run|start|core)\.py$"
+SETTINGS_NAME = re.compile(r"(?i)(conf|setting|environ|\benv\b)[^/]*(/.*)?\.py$")
+SETTINGS_NEEDLES = ("conf", "setting", "environ", "env")
+APP_NAMES = (
+    "main", "app", "server", "application", "asgi", "api", "factory", "setup", "registrar",
+    "web", "create_app", "run", "start", "core",
 )
+APP_NAME = re.compile(rf"(?i)(^|/)({'|'.join(APP_NAMES)})\.py$")
+APP_NEEDLES = tuple(f"{n}.py" for n in APP_NAMES)
 
 
 def ignored(path: str) -> bool:
@@ -34,43 +38,85 @@ def ignored(path: str) -> bool:
 
 
 class Tree:
-    def __init__(self, paths: Iterable[str]) -> None:
-        self.paths = list(paths)
-        self._set = set(self.paths)
-        self.python = [p for p in self.paths if p.endswith(".py") and not ignored(p)]
+    def __init__(self, listing: str) -> None:
+        """`listing`: the paths, NUL-separated, as `git ls-tree -r -z --name-only` gives them."""
+        self._raw = "\0" + listing.strip("\0") + "\0"
+        self._lower = self._raw.lower()
+        self._found: dict[str, bool] = {}
+        self._resolved: dict[tuple[str, str], str | None] = {}
+        self.python_count = self._raw.count(".py\0")
+        self._python: list[str] | None = None
 
     def __contains__(self, path: str) -> bool:
-        return path in self._set
+        if path not in self._found:
+            self._found[path] = f"\0{path}\0" in self._raw
+        return self._found[path]
 
-    def under(self, root: str, paths: Iterable[str]) -> list[str]:
+    def has_prefix(self, directory: str) -> bool:
+        return f"\0{directory.rstrip('/')}/" in self._raw
+
+    def small(self) -> bool:
+        return self.python_count < READ_ALL_BELOW
+
+    def python(self) -> list[str]:
+        """Every Python file outside tests and the like (a small project's only)."""
+        if self._python is None:
+            self._python = [
+                p for p in self._raw.split("\0") if p.endswith(".py") and not ignored(p)
+            ]
+        return self._python
+
+    def _hits(self, needle: str, lower: bool = False) -> list[str]:
+        """The paths that contain `needle`."""
+        text = self._lower if lower else self._raw
+        out = []
+        at = text.find(needle)
+        while at != -1:
+            start = text.rfind("\0", 0, at) + 1
+            end = text.find("\0", at)
+            out.append(self._raw[start:end])
+            at = text.find(needle, end)
+        return out
+
+    def named(self, pattern: re.Pattern[str], needles: Iterable[str], root: str = "") -> list[str]:
+        """Paths under `root` matching `pattern`; each one contains one of `needles`
+        (lower case), which is what is searched for."""
         prefix = f"{root}/" if root else ""
-        return [p for p in paths if p.startswith(prefix)]
+        found = {p for n in needles for p in self._hits(n, lower=True)}
+        return sorted(p for p in found if p.startswith(prefix) and pattern.search(p))
 
-    def candidates(self, root: str, name: re.Pattern[str]) -> list[str]:
+    def candidates(self, root: str, pattern: re.Pattern[str], needles: Iterable[str]) -> list[str]:
         """Python files under `root` worth opening: all of them in a small project,
-        else those whose path matches `name`."""
-        files = self.under(root, self.python) or self.python
-        if len(files) < READ_ALL_BELOW:
-            return files
-        return [p for p in files if name.search(p)]
+        else those whose path matches `pattern`."""
+        if self.small():
+            files = self.python()
+            prefix = f"{root}/" if root else ""
+            return [p for p in files if p.startswith(prefix)] or files
+        named = [p for p in self.named(pattern, needles, root) if not ignored(p)]
+        return named or [p for p in self.named(pattern, needles) if not ignored(p)]
+
+    def ending(self, suffix: str) -> list[str]:
+        """Paths that are `suffix` or end with `/suffix`."""
+        return [p for p in self._hits(suffix) if p == suffix or p.endswith(f"/{suffix}")]
 
     def resolve(self, module: str, near: str = "") -> str | None:
         """The file of dotted `module` (`app.core.config`), matched by path suffix;
         of several, the one closest to `near`."""
         if not module:
             return None
-        tail = module.replace(".", "/")
-        found = [
-            p for p in self.python
-            if p in (f"{tail}.py", f"{tail}/__init__.py")
-            or p.endswith((f"/{tail}.py", f"/{tail}/__init__.py"))
-        ]
-        if not found:
-            return None
-        return min(found, key=lambda p: (-common_depth(p, near), len(p)))
+        key = (module, near)
+        if key not in self._resolved:
+            tail = module.replace(".", "/")
+            found = [p for p in (*self.ending(f"{tail}.py"), *self.ending(f"{tail}/__init__.py"))
+                     if not ignored(p)]
+            self._resolved[key] = min(
+                found, key=lambda p: (-common_depth(p, near), len(p))
+            ) if found else None
+        return self._resolved[key]
 
-    def named(self, pattern: re.Pattern[str], root: str = "") -> list[str]:
-        return [p for p in self.under(root, self.paths) if pattern.search(p)]
+    def any_template_dirs(self) -> bool:
+        """Paths with `{{ ... }}`: a cookiecutter or copier template, not a project."""
+        return "{{" in self._raw
 
 
 def common_depth(a: str, b: str) -> int:

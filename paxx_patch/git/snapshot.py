@@ -21,13 +21,13 @@ class Snapshot:
         self.base = base
         self._base: dict[str, tuple[str, bytes] | None] = {}
         self._current: dict[str, bytes | None] = {}
-        self._listing: list[str] | None = None
+        self._listing: str | None = None
 
-    def listing(self) -> list[str]:
-        """Every file path of the base commit: one `ls-tree -r`, names only, kept."""
+    def listing(self) -> str:
+        """Every file path of the base commit, NUL-separated: one `ls-tree -r`, kept."""
         if self._listing is None:
             out = self.git.run("ls-tree", "-r", "-z", "--name-only", "--full-tree", self.base).stdout
-            self._listing = out.decode("utf-8", errors="surrogateescape").split("\0")[:-1]
+            self._listing = out.decode("utf-8", errors="surrogateescape")
         return self._listing
 
     def load(self, paths: Iterable[str]) -> None:
