@@ -39,10 +39,9 @@ TARGET = re.compile(r"""(?<![\w./-])['"]?(?P<module>[A-Za-z_][\w.]*):(?P<name>[A
 PATH_TARGET = re.compile(r"(?<![\w./-])(?P<path>[\w./-]+\.py)\b")
 COMMAND_FILES = re.compile(
     r"(?i)(^|/)([\w.-]*dockerfile[\w.-]*|[\w.-]*compose[\w.-]*\.ya?ml|procfile|makefile|"
-    r"[\w-]+\.sh|pyproject\.toml|fly\.toml|app\.yaml|render\.yaml)$"
+    r"[\w-]+\.sh|pyproject\.toml)$"
 )
-COMMAND_NEEDLES = ("dockerfile", "compose", "procfile", "makefile", ".sh", "pyproject.toml",
-                   "fly.toml", "app.yaml", "render.yaml")
+COMMAND_NEEDLES = ("dockerfile", "compose", "procfile", "makefile", ".sh", "pyproject.toml")
 
 
 @dataclass(frozen=True)
@@ -92,13 +91,23 @@ def find_app(
 def asgi_targets(files: FileReader, tree: Tree, root: str) -> list[tuple[str, str, str, str | None]]:
     """(file, app or factory name, rule) of every ASGI target the project's run
     commands name, in the order found (project directory first)."""
-    python = tree.candidates(root, APP_NAME, APP_NEEDLES)
-    files.load(python)
-    python = [p for p in python if b"uvicorn.run(" in (files.get(p) or b"")]
-    sources = sorted([*tree.named(COMMAND_FILES, COMMAND_NEEDLES), *python],
-                     key=lambda p: (not p.startswith(root), p.count("/")))
-    files.load(sources)
     out: list[tuple[str, str, str, str | None]] = []
+    commands = tree.named(COMMAND_FILES, COMMAND_NEEDLES)
+    _targets_in(files, tree, commands, root, out)
+    if not out:  # then `uvicorn.run("pkg.main:app")` in a module named like an app
+        python = tree.candidates(root, APP_NAME, APP_NEEDLES)
+        files.load(python)
+        _targets_in(files, tree, [p for p in python if b"uvicorn.run(" in (files.get(p) or b"")],
+                    root, out)
+    return sorted(out, key=lambda t: -common_depth(t[0], f"{root}/x" if root else ""))
+
+
+def _targets_in(
+    files: FileReader, tree: Tree, sources: list[str], root: str,
+    out: list[tuple[str, str, str, str | None]],
+) -> None:
+    sources = sorted(sources, key=lambda p: (not p.startswith(root), p.count("/")))
+    files.load(sources)
     for source in sources:
         raw = files.get(source)
         if raw is None:
@@ -118,7 +127,6 @@ def asgi_targets(files: FileReader, tree: Tree, root: str) -> list[tuple[str, st
                                  if not ignored(c)), None)
                     if path is not None:
                         out.append((path, "app", rule, None))
-    return sorted(out, key=lambda t: -common_depth(t[0], f"{root}/x" if root else ""))
 
 
 def _is_fastapi_call(node: ast.AST | None) -> bool:

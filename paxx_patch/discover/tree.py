@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import sys
 from collections.abc import Iterable
 
 # directories that hold no part of the running app
@@ -23,10 +24,9 @@ IGNORED_DIRS = frozenset({
 READ_ALL_BELOW = 1500  # a project with fewer Python files is read in full
 SETTINGS_NAME = re.compile(r"(?i)(conf|setting|environ|\benv\b)[^/]*(/.*)?\.py$")
 SETTINGS_NEEDLES = ("conf", "setting", "environ", "env")
-APP_NAMES = (
-    "main", "app", "server", "application", "asgi", "api", "factory", "setup", "registrar",
-    "web", "create_app", "run", "start", "core",
-)
+# a small project is read in full; in a large one these names are read, after the
+# run commands' targets (which find most apps wherever they are)
+APP_NAMES = ("main", "app", "server", "application", "asgi", "api", "factory")
 APP_NAME = re.compile(rf"(?i)(^|/)({'|'.join(APP_NAMES)})\.py$")
 APP_NEEDLES = tuple(f"{n}.py" for n in APP_NAMES)
 
@@ -44,6 +44,7 @@ class Tree:
         self._lower = self._raw.lower()
         self._found: dict[str, bool] = {}
         self._resolved: dict[tuple[str, str], str | None] = {}
+        self._searched: dict[tuple[str, bool], list[str]] = {}
         self.python_count = self._raw.count(".py\0")
         self._python: list[str] | None = None
 
@@ -68,6 +69,12 @@ class Tree:
 
     def _hits(self, needle: str, lower: bool = False) -> list[str]:
         """The paths that contain `needle`."""
+        key = (needle, lower)
+        if key not in self._searched:
+            self._searched[key] = self._search(needle, lower)
+        return self._searched[key]
+
+    def _search(self, needle: str, lower: bool) -> list[str]:
         text = self._lower if lower else self._raw
         out = []
         at = text.find(needle)
@@ -102,13 +109,17 @@ class Tree:
     def resolve(self, module: str, near: str = "") -> str | None:
         """The file of dotted `module` (`app.core.config`), matched by path suffix;
         of several, the one closest to `near`."""
-        if not module:
+        if not module or module.split(".")[0] in sys.stdlib_module_names:
             return None
         key = (module, near)
         if key not in self._resolved:
             tail = module.replace(".", "/")
-            found = [p for p in (*self.ending(f"{tail}.py"), *self.ending(f"{tail}/__init__.py"))
-                     if not ignored(p)]
+            found = [
+                p for p in self._hits(tail)  # one search finds both spellings of the module
+                if p in (f"{tail}.py", f"{tail}/__init__.py")
+                or p.endswith((f"/{tail}.py", f"/{tail}/__init__.py"))
+                if not ignored(p)
+            ]
             self._resolved[key] = min(
                 found, key=lambda p: (-common_depth(p, near), len(p))
             ) if found else None
