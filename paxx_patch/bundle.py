@@ -17,10 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from paxx_patch.errors import PaxxError
+from paxx_patch.paths import clean_relative, refuse_links_out
+from paxx_patch.variables import Variable, parse_variables
 
 BUNDLE_PATH_ENV = "PAXX_PATCH_BUNDLE_PATH"
 SETTING_TYPES = ("str", "int", "bool", "float")
-_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
+# parts of at most nine digits: a version is compared as integers, and int() of a
+# huge digit string is slow or refused
+_SEMVER = re.compile(
+    r"^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})(?:-[0-9A-Za-z.-]{1,64})?$"
+)
+
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 
@@ -88,6 +95,20 @@ class Bundle:
     next_steps: str
     wiring: Wiring = field(default_factory=Wiring)
     conditional_dependencies: tuple[ConditionalDependencies, ...] = ()
+    variable_specs: Mapping[str, Variable] = field(default_factory=dict)
+
+    def check_variable(self, key: str, value: str, source: str) -> str:
+        """`value` if variable `key` accepts it, else a PaxxError naming `source`
+        (e.g. `--set bucket=...`) and what the bundle allows."""
+        spec = self.variable_specs.get(key, Variable(self.variables.get(key, "")))
+        problem = spec.problem(value)
+        if problem:
+            raise PaxxError(
+                f"{source}: the value {value!r} of {self.name}'s variable {key!r} {problem}. "
+                f"Pick a value matching {spec.pattern!r} (the default is {spec.default!r}); "
+                "nothing was changed."
+            )
+        return value
 
     def dependencies_for(self, installed: AbstractSet[str]) -> tuple[str, ...]:
         """The requirements this bundle adds to a project that depends on the
@@ -156,12 +177,18 @@ def load_bundle(name: str, extra: Sequence[str] = ()) -> Bundle:
 
 def load_bundle_dir(directory: Path) -> Bundle:
     path = directory / "bundle.toml"
+    refuse_links_out(directory)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise PaxxError(f"{path}: cannot read the bundle: {e}") from e
     except tomllib.TOMLDecodeError as e:
         raise PaxxError(f"{path}: not valid TOML: {e}. Fix the file's syntax.") from e
+    except (RecursionError, ValueError) as e:  # deep nesting, or a number too long for int()
+        raise PaxxError(
+            f"{path}: not a bundle file ({type(e).__name__}: nested too deeply or a number "
+            "too long). Fix the file."
+        ) from None
     return _validate(directory, path, data)
 
 
@@ -211,6 +238,10 @@ def _requirements(c: _Checker, key: str, value: Any) -> tuple[str, ...]:
 
     checked = []
     for dep in c.strings(key, value):
+        if len(dep) > 200 or re.search(r"\d{19}", dep):
+            # packaging compares versions as integers, and int() refuses huge ones
+            raise c.fail(key, f"{dep[:40]!r}...: too long, or a version number with more "
+                         "than 18 digits; write a real requirement such as \"redis>=5.0\"")
         try:
             req = Requirement(dep)
         except InvalidRequirement as e:
@@ -252,18 +283,27 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
     version = c.get("version", str)
     if not _SEMVER.match(version):
         raise c.fail("version", f"{version!r} is not a semantic version such as 1.2.0")
-    templates = c.string_table("templates", c.get("templates", dict, {}))
+    templates = {
+        clean_relative(target, f"{path}: key `templates`: target", may_climb=False):
+        clean_relative(source, f"{path}: key `templates.{target}`: template file", may_climb=False)
+        for target, source in c.string_table("templates", c.get("templates", dict, {})).items()
+    }
     for target, source in templates.items():
         if not (directory / "templates" / source).is_file():
             raise c.fail(f"templates.{target}", f"template file templates/{source} does not exist")
-        if target.startswith("/") or ".." in Path(target).parts:
-            raise c.fail(f"templates.{target}", "target must be a relative path inside the services directory")
     dependencies = _requirements(c, "dependencies", c.get("dependencies", list, []))
     conditional = _conditional(c, c.get("conditional_dependencies", list, []))
     settings = tuple(
         _setting(c, i, item) for i, item in enumerate(c.get("settings", list, []))
     )
     wiring = _wiring(c, c.get("wiring", dict, {}))
+    specs = parse_variables(c.fail, c.get("variables", dict, {}))
+    app_environment = c.string_table("app_environment", c.get("app_environment", dict, {}))
+    for key in app_environment:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", key):
+            # the key is written into the compose file as it is
+            raise c.fail(f"app_environment.{key}", "must be an environment variable name "
+                         "such as REDIS_URL (letters, digits and _)")
     return Bundle(
         name=name,
         version=version,
@@ -272,8 +312,9 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
         templates=templates,
         dependencies=dependencies,
         settings=settings,
-        variables=c.string_table("variables", c.get("variables", dict, {})),
-        app_environment=c.string_table("app_environment", c.get("app_environment", dict, {})),
+        variables={k: v.default for k, v in specs.items()},
+        variable_specs=specs,
+        app_environment=app_environment,
         next_steps=c.get("next_steps", str, ""),
         wiring=wiring,
         conditional_dependencies=conditional,

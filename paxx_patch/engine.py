@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
-import signal
+import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -18,25 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paxx_patch import lockfiles
 from paxx_patch.bundle import Bundle
 from paxx_patch.errors import PaxxError
-from paxx_patch.git import land, replay
+from paxx_patch.faults import checkpoint
+from paxx_patch.git import land, outputs, replay
 from paxx_patch.git.build import REF_PREFIX, CommitSpec, build_commits, temporary_ref
 from paxx_patch.git.repo import Git
 from paxx_patch.git.snapshot import Snapshot
-from paxx_patch.lock import Lock, parse_lock
+from paxx_patch.lock import Lock, decode_lock, parse_lock
 from paxx_patch.mutators import Context, Mutator, registry
 from paxx_patch.project import Project
-from paxx_patch.render import render_file, render_string, render_templates
+from paxx_patch.render import render_string, render_templates
+from paxx_patch.render_compose import render_compose
 
 FALLBACK_IDENT = "paxx-patch <paxx-patch@localhost>"
-KILL_AT_ENV = "PAXX_PATCH_TEST_KILL_AT"  # tests: "STEP" or "STEP:SIGINT" signals us there
-
-
-def checkpoint(step: str) -> None:
-    wanted, _, name = os.environ.get(KILL_AT_ENV, "").partition(":")
-    if wanted == step:
-        os.kill(os.getpid(), getattr(signal, name or "SIGKILL"))
 
 
 @dataclass(frozen=True)
@@ -56,12 +52,40 @@ class PlannedCommit:
     changes: dict[str, bytes | None]
 
     def message(self) -> str:
+        subject, body = short_subject(f"paxx({self.component}): ", self.mutator, self.subject)
         return (
-            f"paxx({self.component}): {self.subject}\n\n"
-            f"Paxx-Component: {self.component}\n"
+            f"paxx({self.component}): {subject}\n\n"
+            + (f"{body}\n\n" if body else "")
+            + f"Paxx-Component: {self.component}\n"
             f"Paxx-Version: {self.version}\n"
             f"Paxx-Mutator: {self.mutator}\n"
         )
+
+
+SUBJECT_LIMIT = 72  # characters: what `git log --oneline` and review tools show whole
+_ITEMS = {  # what a mutator's subject lists, by mutator
+    "files": ("file", "files"), "compose": ("service", "services"),
+    "dependencies": ("dependency", "dependencies"), "settings": ("setting", "settings"),
+    "env": ("variable", "variables"),
+}
+_LISTING = re.compile(r"^(\w+) (.+?)(?: (to|from|in) (\S+))?$")
+
+
+def short_subject(prefix: str, mutator: str, subject: str) -> tuple[str, str]:
+    """A subject that fits SUBJECT_LIMIT with `prefix`, and the body holding what it left
+    out: `add 3 dependencies to pyproject.toml` above the list of the three."""
+    if len(prefix + subject) <= SUBJECT_LIMIT:
+        return subject, ""
+    m = _LISTING.match(subject)
+    if m and mutator in _ITEMS:
+        items = m.group(2).split(", ")
+        one, many = _ITEMS[mutator]
+        short = f"{m.group(1)} {len(items)} {one if len(items) == 1 else many}"
+        short += f" {m.group(3)} {m.group(4)}" if m.group(3) else ""
+        if len(prefix + short) <= SUBJECT_LIMIT:
+            return short, "\n".join(f"- {item}" for item in items)
+    room = SUBJECT_LIMIT - len(prefix) - 3
+    return subject[:room].rsplit(" ", 1)[0] + "...", subject
 
 
 @dataclass
@@ -69,7 +93,9 @@ class Plan:
     snapshot: Snapshot
     commits: list[PlannedCommit] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)
+    shas: list[str] = field(default_factory=list)  # of `commits`, once built where they stay
 
     def touched(self) -> list[str]:
         return sorted({p for c in self.commits for p in c.changes})
@@ -77,11 +103,14 @@ class Plan:
 
 def read_lock(snapshot: Snapshot, project: Project) -> Lock:
     raw = snapshot.get(project.lock_file)
-    return parse_lock(raw.decode("utf-8-sig") if raw else "", project.lock_file)
+    return parse_lock(decode_lock(raw, project.lock_file), project.lock_file)
 
 
-def template_context(bundle: Bundle, project: Project, variables: dict[str, str]) -> dict[str, Any]:
+def template_context(
+    bundle: Bundle, project: Project, variables: dict[str, str], install_command: str = "pip install -e ."
+) -> dict[str, Any]:
     return {
+        "install_command": install_command,
         "component": bundle.name,
         "version": bundle.version,
         "settings_import": project.settings_import,
@@ -94,17 +123,24 @@ def template_context(bundle: Bundle, project: Project, variables: dict[str, str]
 
 
 def make_context(
-    bundle: Bundle, project: Project, variables: dict[str, str], removing: Any = None
+    bundle: Bundle, project: Project, variables: dict[str, str], removing: Any = None,
+    object_format: str = "sha1",
+    *, snapshot: Snapshot | None = None, refresh_lock: bool = True,
 ) -> Context:
-    context = template_context(bundle, project, variables)
+    install = "pip install -e ."
+    if snapshot is not None:
+        install = lockfiles.install_command(snapshot, project.dependency_file, project.dependency_style)
+    context = template_context(bundle, project, variables, install)
     rendered = {
         f"{project.services_dir}/{target}": text.encode()
         for target, text in render_templates(bundle, context).items()
     }
-    fragment = render_file(bundle, "compose.yaml", context) if bundle.compose_path else ""
+    fragment = render_compose(bundle, context) if bundle.compose_path else ""
     return Context(
         bundle=bundle, project=project, variables=variables, template_context=context,
         rendered=rendered, compose_fragment=fragment, removing=removing,
+        refresh_lock=refresh_lock,
+        object_format=object_format,
     )
 
 
@@ -116,15 +152,15 @@ def resolve_variables(
     unknown = sorted(set(sets) - known)
     if unknown:
         names = ", ".join(b.name for b in bundles)
-        raise PaxxError(
-            f"--set {unknown[0]}: no variable {unknown[0]!r} in {names} "
-            f"(their variables: {', '.join(sorted(known)) or 'none'})."
-        )
+        takes = (f"its variables are {', '.join(sorted(known))}" if known
+                 else "it takes no variables" if len(bundles) == 1 else "they take no variables")
+        raise PaxxError(f"--set {unknown[0]}: no variable {unknown[0]!r} in {names}; {takes}.")
     return {
         b.name: {
             **b.variables,
-            **{k: v for k, v in previous.get(b.name, {}).items() if k in b.variables},
-            **{k: v for k, v in sets.items() if k in b.variables},
+            **{k: b.check_variable(k, v, f"paxx-patch.lock: components.{b.name}.variables.{k}")
+               for k, v in previous.get(b.name, {}).items() if k in b.variables},
+            **{k: b.check_variable(k, v, f"--set {k}") for k, v in sets.items() if k in b.variables},
         }
         for b in bundles
     }
@@ -145,6 +181,9 @@ def run_mutators(
             if new != old:
                 changes[path] = new
                 snapshot.set(path, new)
+        if mutator.name == "dependencies" and ctx.project.dependency_file in changes:
+            # the project's own lock moves with its dependencies, in the same commit
+            changes.update(_refreshed_lock(snapshot, ctx))
         if changes:
             commits.append(PlannedCommit(
                 component=ctx.bundle.name,
@@ -156,8 +195,28 @@ def run_mutators(
     return commits
 
 
+def _refreshed_lock(snapshot: Snapshot, ctx: Context) -> dict[str, bytes | None]:
+    locker = lockfiles.find_locker(snapshot, ctx.project.dependency_file)
+    if locker is None:
+        return {}
+    if not ctx.refresh_lock:
+        lock_path = ctx.project.path(locker.lock_name)
+        ctx.warnings.append(f"{lock_path} was not refreshed (--no-lock). Run "
+                            f"`{locker.shown(ctx.project.root)}` and commit {lock_path}.")
+        return {}
+    result = lockfiles.refresh(snapshot, ctx.project.dependency_file)
+    if result.warning:
+        ctx.warnings.append(result.warning)
+    for path, content in result.changes.items():
+        snapshot.set(path, content)
+    return dict(result.changes)
+
+
 def next_steps(ctx: Context) -> str:
-    text = render_string(ctx.bundle, ctx.bundle.next_steps, ctx.template_context, "next_steps")
+    """The bundle's next steps as they stand after the run: `wired` tells the text whether
+    the wiring is already committed, so it does not ask for it a second time."""
+    context = {**ctx.template_context, "wired": "wiring" in ctx.entries}
+    text = render_string(ctx.bundle, ctx.bundle.next_steps, context, "next_steps")
     return text.strip()
 
 
@@ -186,6 +245,7 @@ def exclusive(git: Git) -> Iterator[None]:
     else:
         raise PaxxError(f"cannot take {path}; delete it if no paxx-patch is running.")
     try:
+        land.recover(git)  # a landing left by a run that was killed outright
         prune_stale_refs(git)
         yield
     finally:
@@ -236,6 +296,9 @@ def deliver(
     if output.kind == "dry-run":
         sys.stdout.write(unified_diff(plan))
         return []
+    if output.kind == "dir":
+        _check_output_dir(Path(output.value or default_dir))
+    plan.snapshot.refuse_linked_parents(plan.touched())
     author, ident = identities(git, required=output.kind in ("commit", "branch"))
     commits = list(plan.commits)
     if restore:
@@ -251,26 +314,39 @@ def deliver(
         checkpoint("built")
         start, tip = (shas[0], shas[-1]) if restore else (base, shas[-1])
         made = shas[1:] if restore else shas
+        if not restore:
+            plan.shas = list(made)
         if output.kind == "commit":
             if restore:
-                land.refuse_dirty(git, plan.touched())
-                replay.cherry_pick(git, start, tip, what)
+                land.pick_onto_head(git, start, tip, plan.touched(), what)
                 return []
-            land.land_on_head(git, base, tip, plan.touched())
-            return [f"{sha[:10]} {c.message().splitlines()[0]}" for sha, c in zip(shas, plan.commits, strict=True)]
+            warnings = land.land_on_head(git, base, tip, plan.touched())
+            return [f"{sha[:10]} {c.message().splitlines()[0]}" for sha, c in zip(shas, plan.commits, strict=True)] + warnings
         if output.kind == "branch":
-            land.create_branch(git, output.value, replay.replay_trees(git, base, made) if restore else tip)
+            outputs.create_branch(git, output.value, replay.replay_trees(git, base, made) if restore else tip)
             return [f"branch {output.value}: {len(made)} commits on {base[:10]}"]
         if restore:  # the series' pre-images are A's blobs: keep A reachable for `git am -3`
             git.run("update-ref", f"{REF_PREFIX}base/{tip[:12]}", start)
         if output.kind == "stdout":
-            sys.stdout.buffer.write(land.patch_mbox(git, start, tip))
+            sys.stdout.buffer.write(outputs.patch_mbox(git, start, tip))
             sys.stdout.flush()
             return []
         directory = Path(output.value or default_dir)
-        return [str(p) for p in land.write_patches(git, start, tip, directory)]
+        return [str(p) for p in outputs.write_patches(git, start, tip, directory)]
     finally:
         git.run("update-ref", "-d", ref, check=False)
+
+
+def _check_output_dir(directory: Path) -> None:
+    """-o names a directory to fill; refuse anything else before a commit is built."""
+    for here in (directory, *directory.parents):
+        if here.exists() or here.is_symlink():
+            if not here.is_dir():
+                raise PaxxError(
+                    f"-o {directory}: {here} exists and is not a directory; the patch "
+                    "series goes into a directory. Choose another -o DIR. Nothing was changed."
+                )
+            break
 
 
 def unified_diff(plan: Plan) -> str:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import os
+import signal
 import sys
-from collections.abc import Iterator
+
+# `typing` costs the hook ~5 ms to import; type checkers know this name
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # verify found modified files, or conflicts were left for the user
@@ -30,35 +36,122 @@ class GitError(PaxxError):
     """A git command failed in a way the user can act on."""
 
 
-@contextlib.contextmanager
-def error_handler() -> Iterator[list[int]]:
-    """Run a command; record its exit code in the yielded list.
+class TornError(PaxxError):
+    """Landing failed and could not be undone; the message says how to finish by hand."""
+
+    exit_code = EXIT_INTERNAL
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP arrived (see `paxx_patch.signals`)."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        return "interrupted" if self.signum == signal.SIGINT else (
+            f"stopped by {signal.Signals(self.signum).name}")
+
+
+# What has reached the user's branch in this run, for a Ctrl-C that comes after it.
+_landed: list[str] = []
+
+
+def record_landed(what: str) -> None:
+    """Landing passed its point of no return: an interrupt from now on must say so."""
+    _landed.append(what)
+
+
+def interrupted_message(e: KeyboardInterrupt) -> str:
+    """One line: which interrupt, and whether the change had landed before it."""
+    what = str(e) if isinstance(e, Interrupted) else "interrupted"
+    if _landed:
+        return f"paxx-patch: {what} after the change had landed: {'; '.join(_landed)}."
+    return f"paxx-patch: {what}; nothing was changed."
+
+
+# a full disk, a read-only file system, missing permissions: the machine, not paxx-patch
+_ENVIRONMENT = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES,
+                          errno.EPERM})
+
+
+class error_handler:
+    """Run a command; record its exit code in the list `with` gives.
 
     PaxxError prints its message; anything else is a bug and asks for a report,
-    never a bare traceback.
+    never a bare traceback. (A class, not `contextlib.contextmanager`: the hook
+    runs it on every commit and contextlib costs more to import than the hook's work.)
     """
-    result = [EXIT_OK]
+
+    def __enter__(self) -> list[int]:
+        self.result = [EXIT_OK]
+        _landed.clear()
+        return self.result
+
+    def __exit__(
+        self, kind: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        if e is None:
+            return False
+        if isinstance(e, PaxxError):
+            print(f"paxx-patch: error: {e}", file=sys.stderr)
+            self.result[0] = e.exit_code
+        elif isinstance(e, BrokenPipeError):
+            # the reader went away (`paxx-patch ... | head`) before the command finished
+            silence_stdout()
+            self.result[0] = EXIT_FAILED
+        elif isinstance(e, KeyboardInterrupt):
+            print(interrupted_message(e), file=sys.stderr)
+            self.result[0] = EXIT_INTERRUPTED
+        elif isinstance(e, OSError) and e.errno in _ENVIRONMENT:
+            where = f" ({e.filename})" if e.filename else ""
+            print(f"paxx-patch: error: {e.strerror}{where}. Free some space or fix the "
+                  f"permissions, then run again; {_state()}", file=sys.stderr)
+            self.result[0] = EXIT_BAD_INPUT
+        elif isinstance(e, Exception):  # the last line of defence
+            _internal(e)
+            self.result[0] = EXIT_INTERNAL
+        else:
+            return False  # SystemExit and the like go on
+        return True
+
+
+def silence_stdout() -> None:
+    """Send what is left for a closed stdout to /dev/null, so the interpreter's
+    final flush does not fail (and turn the exit code into 120)."""
     try:
-        yield result
-    except PaxxError as e:
-        print(f"paxx-patch: error: {e}", file=sys.stderr)
-        result[0] = e.exit_code
-    except BrokenPipeError:
-        # the reader went away (`paxx-patch ... | head`): stop quietly, as git does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        result[0] = EXIT_FAILED
-    except KeyboardInterrupt:
-        print("paxx-patch: interrupted; nothing was changed.", file=sys.stderr)
-        result[0] = EXIT_INTERRUPTED
-    except Exception as e:  # noqa: BLE001 — the last line of defence
+    except (OSError, ValueError):  # no real file descriptor (e.g. captured output)
+        pass
+
+
+def flush_output() -> None:
+    """Flush stdout once the command is done: a reader that went away only
+    missed the report, and the exit code stays the command's."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+
+
+def _internal(e: BaseException) -> None:
+    try:
         report = _write_crash_report(e)
-        print(
-            f"paxx-patch: internal error: {type(e).__name__}: {e}\n"
-            "This is a bug in paxx-patch; your repository was left as it was. "
-            f"Please report it and attach {report}.",
-            file=sys.stderr,
-        )
-        result[0] = EXIT_INTERNAL
+    except OSError:
+        report = "the traceback (it could not be written to a file)"
+    print(
+        f"paxx-patch: internal error: {type(e).__name__}: {e}\n"
+        f"This is a bug in paxx-patch; {_state()} "
+        f"Please report it and attach {report}.",
+        file=sys.stderr,
+    )
+
+
+def _state() -> str:
+    if _landed:
+        return f"the change had already landed ({'; '.join(_landed)})."
+    return "your repository was left as it was."
 
 
 def _write_crash_report(e: BaseException) -> str:

@@ -1,14 +1,48 @@
-"""Command line: argparse and dispatch only. Commands are imported when used."""
+"""Command line: argparse and dispatch only. Commands are imported when used.
+
+The pre-commit hook's plain `verify` is read without argparse (see `_plain_verify`).
+"""
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Sequence
+import sys
 
 from paxx_patch import __version__
-from paxx_patch.errors import PaxxError, error_handler
+from paxx_patch.errors import EXIT_INTERRUPTED, PaxxError, error_handler, flush_output
+
+# `typing` costs the hook ~5 ms to import; type checkers know this name
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from typing import Any
 
 _OUTPUT_HELP = "where the change goes (default: a patch series in paxx-patches/NAME/)"
+
+_EXAMPLES = {
+    "list": "  paxx-patch list\n  paxx-patch list --json",
+    "show": "  paxx-patch show redis\n  paxx-patch show metrics --json",
+    "add": (
+        "  paxx-patch add redis --commit            commits on the current branch\n"
+        "  paxx-patch add redis --branch add-redis  commits on a new branch; checkout untouched\n"
+        "  paxx-patch add redis -o patches/         a patch series: git am -3 patches/*.patch\n"
+        "  paxx-patch add redis --stdout | git am -3\n"
+        "  paxx-patch add redis --dry-run           the unified diff; writes nothing\n"
+        "  paxx-patch add storage --set bucket=avatars --commit"
+    ),
+    "update": (
+        "  paxx-patch update --commit               every installed component\n"
+        "  paxx-patch update redis --branch redis-2 one of them, on a new branch"
+    ),
+    "remove": "  paxx-patch remove redis --commit\n  paxx-patch remove metrics -o patches/",
+    "status": "  paxx-patch status\n  paxx-patch status --json",
+    "verify": "  paxx-patch verify                        every owned file\n"
+              "  paxx-patch verify services/cache.py      only these (the pre-commit hook passes them)",
+    "eject": "  paxx-patch eject redis services/cache.py  that file only\n"
+             "  paxx-patch eject redis                   every file of redis",
+    "demo": "  paxx-patch demo /tmp/paxx-demo",
+    "detect": "  paxx-patch detect\n  paxx-patch detect --json",
+}
 
 
 def _add_output(parser: argparse.ArgumentParser) -> None:
@@ -21,53 +55,89 @@ def _add_output(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dry-run", action="store_true", help="print the unified diff; write nothing")
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project", metavar="DIR", help="the app's directory inside the repository")
-    parser.add_argument("--bundle-path", metavar="DIR", action="append", default=[],
+def _add_common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """--project and --bundle-path, accepted before and after the subcommand: the
+    subcommand's copy has no default, so it does not undo one given before it."""
+    import argparse
+
+    parser.add_argument("--project", metavar="DIR", default=None if top else argparse.SUPPRESS,
+                        help="the app's directory inside the repository")
+    parser.add_argument("--bundle-path", metavar="DIR", action="append",
+                        default=[] if top else argparse.SUPPRESS,
                         help="an extra directory of bundles (repeatable); overrides built-ins")
 
 
+def _subparser(sub: Any, verb: str, text: str) -> argparse.ArgumentParser:
+    import argparse
+
+    parser: argparse.ArgumentParser = sub.add_parser(
+        verb, help=text, description=text[0].upper() + text[1:] + ".",
+        epilog="examples:\n" + _EXAMPLES[verb],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="paxx-patch",
         description="Add infrastructure components to a FastAPI project as git history.",
+        epilog="Run `paxx-patch COMMAND --help` for a command's options and examples.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("list", help="components available (and which are installed here)")
-    p.add_argument("--json", action="store_true")
+    json_help = "print a machine-readable report (JSON) instead of text"
+    name_help = "a component name, as `paxx-patch list` shows it"
+    p = _subparser(sub, "list", "components available (and which are installed here)")
+    p.add_argument("--json", action="store_true", help=json_help)
     _add_common(p)
-    p = sub.add_parser("show", help="what a component adds")
-    p.add_argument("name")
-    p.add_argument("--json", action="store_true")
+    p = _subparser(sub, "show", "what a component adds: files, services, dependencies, settings")
+    p.add_argument("name", metavar="NAME", help=name_help)
+    p.add_argument("--json", action="store_true", help=json_help)
     _add_common(p)
-    for verb, text in (("add", "add components"), ("update", "move installed components to the bundled version"),
-                       ("remove", "take components out again")):
-        p = sub.add_parser(verb, help=text)
-        p.add_argument("names", metavar="NAME", nargs="*" if verb == "update" else "+")
+    for verb, text in (("add", "add components"),
+                       ("update", "move installed components to the bundled version (three-way)"),
+                       ("remove", "take components out again (three-way)")):
+        p = _subparser(sub, verb, text)
+        p.add_argument("names", metavar="NAME", nargs="*" if verb == "update" else "+",
+                       help=name_help + ("; none: every installed one" if verb == "update" else ""))
         if verb != "remove":
             p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
-                           help="set a template variable")
+                           help="set a template variable of the component (see `paxx-patch show`)")
         if verb == "update":
-            p.add_argument("--allow-downgrade", action="store_true")
+            p.add_argument("--allow-downgrade", action="store_true",
+                           help="go back to an older bundled version than the one installed")
+        p.add_argument("--no-lock", action="store_true",
+                       help="do not run the project's locker (uv/poetry/pdm); warn instead")
+        p.add_argument("--json", action="store_true",
+                       help="print the report as JSON: commits, files, warnings, next steps")
+        p.add_argument("-q", "--quiet", action="store_true", help="print warnings and errors only")
         _add_common(p)
         _add_output(p)
-    p = sub.add_parser("status", help="installed components, versions, modified files")
-    p.add_argument("--json", action="store_true")
+    p = _subparser(sub, "status", "installed components, versions, modified files")
+    p.add_argument("--json", action="store_true", help=json_help)
     _add_common(p)
-    p = sub.add_parser("detect", help="the conventions found here, with file:line and rule")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--project", metavar="DIR", help="the app's directory inside the repository")
-    p = sub.add_parser("verify", help="pre-commit hook: exit 1 if owned files differ")
-    p.add_argument("files", metavar="FILE", nargs="*")
-    p.add_argument("--project", metavar="DIR")
-    p = sub.add_parser("eject", help="take ownership of a component's files")
-    p.add_argument("name")
-    p.add_argument("files", metavar="FILE", nargs="*")
-    p.add_argument("--project", metavar="DIR")
-    p = sub.add_parser("demo", help="make a sample project and add redis to it")
-    p.add_argument("dir", metavar="DIR", nargs="?", default="paxx-demo")
+    p = _subparser(sub, "detect", "the conventions found here, each with its file, line and rule")
+    p.add_argument("--json", action="store_true", help=json_help)
+    _add_common(p)
+    p = _subparser(sub, "verify", "pre-commit hook: exit 1 if owned files differ from the pristine ones")
+    p.add_argument("files", metavar="FILE", nargs="*",
+                   help="check only these (all when the lock is among them; none given: all)")
+    p.add_argument("--project", metavar="DIR", default=argparse.SUPPRESS,
+                   help="the app's directory inside the repository")
+    p = _subparser(sub, "eject", "take ownership of a component's files; verify stops checking them")
+    p.add_argument("name", metavar="NAME", help="the installed component")
+    p.add_argument("files", metavar="FILE", nargs="*",
+                   help="the files to take (none given: every file of NAME); recorded in a commit")
+    p.add_argument("--project", metavar="DIR", default=argparse.SUPPRESS,
+                   help="the app's directory inside the repository")
+    p = _subparser(sub, "demo", "make a sample project and add redis to it")
+    p.add_argument("dir", metavar="DIR", nargs="?", default="paxx-demo",
+                   help="where to make it (a new directory; default ./paxx-demo)")
     return parser
 
 
@@ -112,18 +182,21 @@ def _dispatch(args: argparse.Namespace) -> int:
         from paxx_patch.commands.add import add
 
         return add(names=args.names, output=_output(args), sets=_sets(args.set),  # type: ignore[arg-type]
-                   project_dir=args.project, bundle_path=args.bundle_path)
+                   project_dir=args.project, bundle_path=args.bundle_path,
+                   refresh_lock=not args.no_lock, as_json=args.json, quiet=args.quiet)
     if args.command == "update":
         from paxx_patch.commands.update import update
 
         return update(names=args.names, output=_output(args), sets=_sets(args.set),  # type: ignore[arg-type]
                       allow_downgrade=args.allow_downgrade, project_dir=args.project,
-                      bundle_path=args.bundle_path)
+                      bundle_path=args.bundle_path, refresh_lock=not args.no_lock,
+                      as_json=args.json, quiet=args.quiet)
     if args.command == "remove":
         from paxx_patch.commands.update import remove
 
         return remove(names=args.names, output=_output(args),  # type: ignore[arg-type]
-                      project_dir=args.project, bundle_path=args.bundle_path)
+                      project_dir=args.project, bundle_path=args.bundle_path,
+                      refresh_lock=not args.no_lock, as_json=args.json, quiet=args.quiet)
     if args.command == "status":
         from paxx_patch.commands.status import status
 
@@ -143,9 +216,54 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise PaxxError(f"`{args.command}` is not available in this version yet.")
 
 
+def _plain_verify(argv: Sequence[str]) -> tuple[list[str], str | None] | None:
+    """(files, project) of a plain `verify [--project DIR] [FILE...]`, the line
+    the pre-commit hook runs on every commit; None for anything else (help, a
+    typo), which argparse then reads. argparse and what it imports would cost
+    the hook more than its own work."""
+    if not argv or argv[0] != "verify":
+        return None
+    files: list[str] = []
+    project = None
+    rest = list(argv[1:])
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--":
+            files += rest
+            break
+        if arg.startswith("--project="):
+            project = arg.partition("=")[2]
+        elif arg == "--project" and rest:
+            project = rest.pop(0)
+        elif arg.startswith("-") and arg != "-":
+            return None
+        else:
+            files.append(arg)
+    return files, project
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    with error_handler() as result:
-        result[0] = _dispatch(args)
-    return result[0]
+    args = sys.argv[1:] if argv is None else list(argv)
+    plain = _plain_verify(args)
+    if plain is not None:
+        # the pre-commit hook: read-only, so a Ctrl-C may end it as Python does; it
+        # skips the signal set-up and argparse to stay fast on every commit
+        with error_handler() as result:
+            from paxx_patch.commands.verify import verify
+
+            result[0] = verify(files=plain[0], project=plain[1])
+        flush_output()
+        return result[0]
+    from paxx_patch import signals
+
+    restore = signals.install()  # first: a Ctrl-C at any instant ends in the handler
+    try:
+        with error_handler() as result:
+            result[0] = _dispatch(build_parser().parse_args(args))
+        flush_output()
+        return result[0]
+    except KeyboardInterrupt:  # while the handler itself was printing
+        print("paxx-patch: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        restore()

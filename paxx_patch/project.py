@@ -22,6 +22,7 @@ from paxx_patch.discover.modules import Modules
 from paxx_patch.discover.settings import find_settings
 from paxx_patch.discover.tree import Tree, dotted
 from paxx_patch.errors import PaxxError
+from paxx_patch.paths import clean_relative
 
 __all__ = ["FileReader", "Project", "discover_project", "join"]
 
@@ -97,6 +98,10 @@ CONFIG_KEYS = (
     "env_file", "dependency_file",
 )
 PROJECT_FILES = ("pyproject.toml", "requirements.txt", "setup.py")
+# configured paths: relative to the project; files shared with a monorepo's other
+# projects may sit above it (never outside the repository: `join` checks that)
+_CONFIG_PATHS = {"services_dir": False, "compose_file": True, "env_file": True,
+                 "dependency_file": True}
 
 
 def discover_project(files: FileReader, root: str = "") -> Project:
@@ -106,15 +111,15 @@ def discover_project(files: FileReader, root: str = "") -> Project:
     modules = Modules(files, tree)
     pyproject_path = join(root, "pyproject.toml")
     files.load([pyproject_path])
-    config = _config(read_toml(files, pyproject_path), pyproject_path)
+    config = _config(_read_pyproject(files, pyproject_path), pyproject_path)
     findings: list[Finding] = []
     app = find_app(files, tree, root, config.get("app"), modules)
     settings = find_settings(
         modules, root, config.get("settings"), config.get("settings_object"),
-        app.file if app else None, _workspace_hint(read_toml(files, pyproject_path)),
+        app.file if app else None, _workspace_hint(_read_pyproject(files, pyproject_path)),
     )
     notes: list[str] = []
-    if not root and not _is_project(tree, read_toml(files, pyproject_path)):
+    if not root and not _is_project(tree, _read_pyproject(files, pyproject_path)):
         # the repository root is no Python project (or only a workspace of them): the
         # app's directory is
         anchor = app.file if app else settings.object_file
@@ -127,8 +132,8 @@ def discover_project(files: FileReader, root: str = "") -> Project:
                          f"holds the app); use --project to pick another directory.")
             pyproject_path = join(root, "pyproject.toml")
             files.load([pyproject_path])
-            config = _config(read_toml(files, pyproject_path), pyproject_path)
-    pyproject = read_toml(files, pyproject_path)
+            config = _config(_read_pyproject(files, pyproject_path), pyproject_path)
+    pyproject = _read_pyproject(files, pyproject_path)
 
     def here(relative: str) -> str:
         return join(root, relative)
@@ -249,8 +254,23 @@ def _workspace_hint(pyproject: dict[str, Any]) -> str:
     )
 
 
+def _read_pyproject(files: FileReader, path: str) -> dict[str, Any]:
+    try:
+        return read_toml(files, path)
+    except (RecursionError, ValueError) as e:  # deep nesting, or a number too long for int()
+        raise PaxxError(
+            f"{path}: cannot be read as TOML ({type(e).__name__}: nested too deeply "
+            "or a number too long). Fix it and commit it."
+        ) from None
+
+
 def _config(pyproject: dict[str, Any], path: str) -> dict[str, str]:
-    config = pyproject.get("tool", {}).get("paxx-patch", {})
+    tool = pyproject.get("tool", {})
+    config = tool.get("paxx-patch", {}) if isinstance(tool, dict) else {}
+    if not isinstance(config, dict):
+        raise PaxxError(f"{path}: [tool.paxx-patch] must be a table of settings, such as "
+                        '`services_dir = "app/services"`.')
+    config = dict(config)
     for key, value in config.items():
         if key not in CONFIG_KEYS:
             raise PaxxError(
@@ -259,4 +279,9 @@ def _config(pyproject: dict[str, Any], path: str) -> dict[str, str]:
             )
         if not isinstance(value, str):
             raise PaxxError(f"{path}: [tool.paxx-patch] {key} must be a string.")
+        if key in _CONFIG_PATHS:
+            config[key] = clean_relative(
+                value.strip("/") if key == "services_dir" else value,
+                f"{path}: [tool.paxx-patch] {key}", may_climb=_CONFIG_PATHS[key],
+            )
     return dict(config)

@@ -266,3 +266,32 @@ def test_branch_that_exists_is_refused(sample_repo: Path, run, state) -> None:
     code, _out, err = run(sample_repo, "add", "redis", "--branch", "taken")
     assert code == 2 and "already exists" in err
     assert state(sample_repo) == before
+
+
+def test_subjects_fit_72_characters_and_the_body_lists_the_rest(sample_repo: Path, run) -> None:
+    assert run(sample_repo, "add", "redis", "storage", "metrics", "--commit")[0] == 0
+    log = git(sample_repo, "log", "--format=%s%x00%b%x01", "--grep=^Paxx-Component:")
+    commits = [entry.strip("\n").split("\0") for entry in log.split("\x01") if entry.strip()]
+    assert len(commits) > 15
+    for subject, _ in commits:
+        assert len(subject) <= 72, subject
+    bodies = {subject: body for subject, body in commits}
+    deps = bodies["paxx(metrics): add 6 dependencies to pyproject.toml"]
+    assert "- opentelemetry-sdk>=" in deps and "- opentelemetry-instrumentation-sqlalchemy>=" in deps
+    storage_env = next(b for s, b in commits if s.startswith("paxx(storage): add 7 variables to"))
+    assert "- STORAGE_BACKEND\n" in storage_env and "- STORAGE_S3_SECRET_KEY\n" in storage_env
+    # a subject short enough as it is stays as it is, with no body before the trailers
+    assert bodies["paxx(redis): add redis to docker-compose.yml"].startswith("Paxx-Component:")
+
+
+def test_env_example_descriptions_sit_above_their_keys(sample_repo: Path, run) -> None:
+    from dotenv import dotenv_values
+
+    assert run(sample_repo, "add", "redis", "storage", "metrics", "--commit")[0] == 0
+    text = (sample_repo / ".env.example").read_text()
+    values = dotenv_values(sample_repo / ".env.example")
+    assert values["METRICS_ENABLED"] == "true" and values["REDIS_URL"] == "redis://localhost:6379/0"
+    assert all("#" not in (value or "") for value in values.values())
+    ours = [line for line in text.splitlines() if line.startswith(("REDIS_", "STORAGE_", "METRICS_", "OTEL_"))]
+    assert len(ours) == 11 and not any("#" in line for line in ours)
+    assert "# Record Prometheus metrics and serve /metrics\nMETRICS_ENABLED=true\n" in text

@@ -92,7 +92,7 @@ def test_existing_service_is_left_alone_and_reported() -> None:
     context = ctx()
     after = apply(text, context)
     assert after is not None and "redis:6" in after and "redis:7" not in after
-    assert any("already exists" in n for n in context.notes)
+    assert any("already exists" in n for n in context.warnings)
 
 
 def test_four_space_indentation_is_followed() -> None:

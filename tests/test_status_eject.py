@@ -65,3 +65,5 @@ def test_list_and_show(sample_repo: Path, run) -> None:
     shown = json.loads(run(sample_repo, "show", "storage", "--json")[1])
     assert "minio" in shown["services"] and "STORAGE_S3_SECRET_KEY" in shown["env"]
     assert shown["dependencies"] == ["aioboto3>=13.0", "aiofiles>=24.0"]
+    assert shown["variables"] == {"bucket": "uploads"}
+    assert shown["variable_patterns"] == {"bucket": "[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"}

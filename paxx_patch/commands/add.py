@@ -9,7 +9,6 @@ from paxx_patch.bundle import load_bundle
 from paxx_patch.commands.common import open_plan, open_project, report
 from paxx_patch.engine import (
     Output,
-    checkpoint,
     deliver,
     exclusive,
     make_context,
@@ -18,6 +17,7 @@ from paxx_patch.engine import (
     resolve_variables,
     run_mutators,
 )
+from paxx_patch.faults import checkpoint
 
 
 def add(
@@ -27,6 +27,9 @@ def add(
     sets: dict[str, str] | None = None,
     project_dir: str | None = None,
     bundle_path: Sequence[str] = (),
+    refresh_lock: bool = True,
+    as_json: bool = False,
+    quiet: bool = False,
     cwd: Path | None = None,
 ) -> int:
     bundles = [load_bundle(name, bundle_path) for name in dict.fromkeys(names)]
@@ -38,20 +41,22 @@ def add(
         for bundle in bundles:
             if bundle.name in lock.components:
                 installed = lock.components[bundle.name].version
-                plan.notes.append(
-                    f"{bundle.name} is already installed (version {installed}); nothing to "
-                    f"add. Use `paxx-patch update {bundle.name}` to move it to {bundle.version}."
-                )
+                move = (f"Use `paxx-patch update {bundle.name}` to move it to {bundle.version}."
+                        if installed != bundle.version else "It is up to date.")
+                plan.notes.append(f"{bundle.name} {installed} is already installed; nothing to add. {move}")
                 continue
-            ctx = make_context(bundle, project, variables[bundle.name])
+            ctx = make_context(bundle, project, variables[bundle.name],
+                               snapshot=plan.snapshot, refresh_lock=refresh_lock,
+                               object_format=git.object_format())
             plan.commits += run_mutators(plan.snapshot, ctx)
             plan.notes += ctx.notes
+            plan.warnings += ctx.warnings
             plan.next_steps.append(f"{bundle.name}: {next_steps(ctx)}")
         checkpoint("planned")
         if not plan.commits:
-            report(plan, [], output)
+            report(plan, [], output, verb="add", as_json=as_json, quiet=quiet)
             return 0
         lines = deliver(git, base, plan, output, f"paxx-patches/{'+'.join(names)}")
-        report(plan, lines, output)
+        report(plan, lines, output, verb="add", as_json=as_json, quiet=quiet)
     return 0
 

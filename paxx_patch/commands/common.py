@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any, TextIO
 
 from paxx_patch.engine import Output, Plan
-from paxx_patch.errors import PaxxError
+from paxx_patch.errors import PaxxError, silence_stdout
 from paxx_patch.git.repo import Git, discover
 from paxx_patch.git.snapshot import Snapshot
 from paxx_patch.project import Project, discover_project
@@ -52,21 +54,115 @@ def open_plan(git: Git, base: str, root: str) -> tuple[Plan, Project]:
     return Plan(snapshot, notes=list(project.notes)), project
 
 
-def report(plan: Plan, lines: list[str], output: Output) -> None:
-    """Tell the user what happened; to stderr when stdout carries a patch or diff."""
+def plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+class Style:
+    """Colour and symbols on a terminal (unless NO_COLOR is set), plain text otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.on = stream.isatty() and not os.environ.get("NO_COLOR")
+
+    def paint(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.on else text
+
+    def warning(self, text: str) -> str:
+        return f"{self.paint('! warning:', '1;33')} {text}" if self.on else f"warning: {text}"
+
+    def heading(self, text: str) -> str:
+        return self.paint(text, "1")
+
+
+def report(
+    plan: Plan, lines: list[str], output: Output, *, verb: str = "add",
+    as_json: bool = False, quiet: bool = False,
+) -> None:
+    """One summary at the end of a command that changes a repository: what landed (or
+    where the patches are), then warnings (what the user must act on), then the next
+    steps. To stderr when stdout carries a patch or a diff.
+
+    It runs after the change was delivered: a reader that went away (`| head -3`)
+    only misses the report, so a closed pipe ends it quietly and the command still
+    succeeds."""
     stream = sys.stderr if output.kind in ("stdout", "dry-run") else sys.stdout
+    try:
+        _report(plan, lines, output, stream, verb, as_json, quiet)
+        stream.flush()  # here, where a closed pipe is caught, not at the interpreter's exit
+    except BrokenPipeError:
+        silence_stdout()
+
+
+def _report(
+    plan: Plan, lines: list[str], output: Output, stream: TextIO, verb: str,
+    as_json: bool, quiet: bool,
+) -> None:
+    stream = sys.stderr if output.kind in ("stdout", "dry-run") else sys.stdout
+    if as_json:
+        print(json.dumps(summary_json(plan, lines, output, verb), indent=2), file=stream)
+        return
+    style = Style(stream)
+    warnings = list(dict.fromkeys(plan.warnings))
+    if quiet:
+        for warning in warnings:
+            print(style.warning(warning), file=sys.stderr)
+        return
     for line in lines:
         print(line, file=stream)
     for note in dict.fromkeys(plan.notes):
         print(f"note: {note}", file=stream)
-    if not plan.commits:
-        return
-    if output.kind == "commit":
-        print(f"{len(plan.commits)} commits added to your branch.", file=stream)
-    elif output.kind == "dir":
-        print(f"Apply with: git am -3 {os.path.dirname(lines[0]) if lines else ''}/*.patch",
-              file=stream)
-    if output.kind in ("commit", "branch") and plan.next_steps:
-        print("\nNext steps:", file=stream)
+    print(_outcome(plan, lines, output), file=stream)
+    if warnings:
+        print(f"\n{style.heading('Warnings:')}", file=stream)
+        for warning in warnings:
+            print(style.warning(warning), file=stream)
+    if plan.commits and output.kind != "dry-run" and plan.next_steps:
+        after = {"dir": " (once the patches are applied)", "stdout": " (once the patches are applied)"}
+        print(f"\n{style.heading('Next steps' + after.get(output.kind, '') + ':')}", file=stream)
         for step in plan.next_steps:
             print(step, file=stream)
+
+
+def _outcome(plan: Plan, lines: list[str], output: Output) -> str:
+    count = len(plan.commits)
+    if not count:
+        return "Nothing to change."
+    if output.kind == "commit":
+        return f"{plural(count, 'commit')} added to your branch."
+    if output.kind == "branch":
+        return f"{plural(count, 'commit')} on the new branch {output.value}; your checkout is untouched."
+    if output.kind == "dir":
+        directory = os.path.dirname(lines[0]) if lines else output.value
+        return (f"{plural(len(lines), 'patch', 'patches')} written to {directory}/; nothing else "
+                f"changed. Apply with: git am -3 {directory}/*.patch")
+    if output.kind == "stdout":
+        return f"{plural(count, 'patch', 'patches')} written to stdout, for `git am -3`; nothing else changed."
+    return f"Nothing was written (--dry-run): the diff above is what {plural(count, 'commit')} would change."
+
+
+def summary_json(plan: Plan, lines: list[str], output: Output, verb: str) -> dict[str, Any]:
+    """The machine-readable report of add/update/remove, for CI and fleet roll-outs."""
+    landed = output.kind in ("commit", "branch")
+    return {
+        "command": verb,
+        "output": output.kind,
+        **({"branch": output.value} if output.kind == "branch" else {}),
+        "commits": [
+            {"component": c.component, "version": c.version, "mutator": c.mutator,
+             "subject": c.message().splitlines()[0], "files": sorted(c.changes),
+             **({"sha": sha} if sha else {})}
+            for c, sha in zip(plan.commits, _shas(plan, output), strict=True)
+        ],
+        "landed": landed and bool(plan.commits),
+        "patches": lines if output.kind == "dir" else [],
+        "notes": list(dict.fromkeys(plan.notes)),
+        "warnings": list(dict.fromkeys(plan.warnings)),
+        "next_steps": plan.next_steps if plan.commits and output.kind != "dry-run" else [],
+    }
+
+
+def _shas(plan: Plan, output: Output) -> list[str]:
+    """The commits' ids where they stay (on the branch, or behind the patches), else blanks."""
+    if output.kind in ("commit", "branch") and len(plan.shas) == len(plan.commits):
+        return plan.shas
+    return [""] * len(plan.commits)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from paxx_patch.commands.common import open_project, report
+from paxx_patch.commands.common import open_project
 from paxx_patch.engine import Output, Plan, PlannedCommit, deliver, exclusive
 from paxx_patch.errors import PaxxError
 from paxx_patch.git.snapshot import Snapshot
-from paxx_patch.lock import LOCK_NAME, parse_lock
+from paxx_patch.lock import LOCK_NAME, decode_lock, parse_lock
 from paxx_patch.project import join
 
 
@@ -21,7 +21,7 @@ def eject(*, name: str, files: Sequence[str], project_dir: str | None, cwd: Path
         plan = Plan(Snapshot(git, base))
         lock_file = join(root, LOCK_NAME)
         raw = plan.snapshot.get(lock_file)
-        lock = parse_lock(raw.decode("utf-8-sig") if raw else "", lock_file)
+        lock = parse_lock(decode_lock(raw, lock_file), lock_file)
         if name not in lock.components:
             installed = ", ".join(sorted(lock.components)) or "none"
             raise PaxxError(f"{name} is not installed here (installed: {installed}).")
@@ -38,8 +38,10 @@ def eject(*, name: str, files: Sequence[str], project_dir: str | None, cwd: Path
             name, record.version, "eject", f"eject {', '.join(fresh)}", {lock_file: new},
         ))
         output = Output("commit")
-        report(plan, deliver(git, base, plan, output, ""), output)
-        print(f"`paxx-patch verify` no longer checks {', '.join(fresh)}.")
+        for line in deliver(git, base, plan, output, ""):
+            print(line)
+        print(f"{', '.join(fresh)}: yours now; `paxx-patch verify` no longer checks "
+              f"{'it' if len(fresh) == 1 else 'them'}.")
     return 0
 
 

@@ -78,6 +78,7 @@ def describe(bundle: Bundle) -> dict[str, Any]:
         ],
         "env": [s.env_key for s in bundle.settings],
         "variables": dict(bundle.variables),
+        "variable_patterns": {k: v.pattern for k, v in bundle.variable_specs.items()},
     }
 
 
@@ -97,4 +98,7 @@ def show(*, name: str, as_json: bool, bundle_path: Sequence[str]) -> int:
     for s in info["settings"]:
         shown = "(secret)" if s["secret"] else repr(s["default"])
         print(f"  setting {s['name']}: {s['type']} = {shown}  {s['description']}")
+    for key, default in info["variables"].items():
+        print(f"  variable {key} = {default!r} (--set {key}=VALUE, matching "
+              f"{info['variable_patterns'][key]!r})")
     return 0

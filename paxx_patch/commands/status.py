@@ -3,32 +3,36 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from paxx_patch.bundle import available, load_bundle_dir
 from paxx_patch.commands.common import open_plan, open_project
-from paxx_patch.lock import blob_id, parse_lock
+from paxx_patch.git.repo import Git
+from paxx_patch.lock import blob_id, decode_lock, object_format_of, parse_lock
+from paxx_patch.paths import symlinked_parent
 
 
 def collect_status(project_dir: str | None, bundle_path: Sequence[str], cwd: Path | None = None) -> dict[str, Any]:
     git, base, root = open_project(cwd, project_dir)
     _, project = open_plan(git, base, root)
     lock_path = git.top / project.lock_file
-    text = lock_path.read_text(encoding="utf-8-sig") if lock_path.is_file() else ""
-    lock = parse_lock(text, project.lock_file)
+    raw = lock_path.read_bytes() if lock_path.is_file() else None
+    lock = parse_lock(decode_lock(raw, project.lock_file), project.lock_file)
     bundles = available(bundle_path)
     components = {}
     for name, record in sorted(lock.components.items()):
         bundled = load_bundle_dir(bundles[name]).version if name in bundles else None
         modified, missing = [], []
         for relative, oid in sorted(record.verified_files().items()):
-            file = git.top / project.path(relative)
-            if not file.is_file():
-                missing.append(relative)
-            elif blob_id(file.read_bytes()) != oid:
+            repo_path = project.path(relative)
+            file = git.top / repo_path
+            if symlinked_parent(str(git.top), repo_path) or not file.is_file():
+                missing.append(relative)  # git does not look past a symlinked directory
+            elif blob_id(file.read_bytes(), object_format_of(oid)) != oid:
                 modified.append(relative)
+        modified = _as_git_sees_them(git, project.path, modified, record.files)
         components[name] = {
             "version": record.version,
             "bundled_version": bundled,
@@ -40,6 +44,20 @@ def collect_status(project_dir: str | None, bundle_path: Sequence[str], cwd: Pat
             "variables": record.variables,
         }
     return {"project": project.to_json(), "components": components}
+
+
+def _as_git_sees_them(
+    git: Git, path_of: Callable[[str], str], modified: list[str], ids: dict[str, str]
+) -> list[str]:
+    """Keep the files whose content, converted as git would store it (autocrlf,
+    `text`/`eol` attributes), still differs from the pristine blob."""
+    if not modified:
+        return modified
+    paths = "".join(f"{path_of(p)}\n" for p in modified).encode()
+    out = git.run("hash-object", "--stdin-paths", input=paths, check=False).stdout.decode().split()
+    if len(out) != len(modified):
+        return modified
+    return [p for p, oid in zip(modified, out, strict=True) if oid != ids[p]]
 
 
 def status(*, as_json: bool, project_dir: str | None, bundle_path: Sequence[str]) -> int:

@@ -14,12 +14,11 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from paxx_patch.bundle import Bundle, load_bundle
+from paxx_patch.bundle import Bundle, available, load_bundle
 from paxx_patch.commands.common import open_plan, open_project, report
 from paxx_patch.engine import (
     Output,
     Plan,
-    checkpoint,
     deliver,
     exclusive,
     identities,
@@ -29,6 +28,7 @@ from paxx_patch.engine import (
     run_mutators,
 )
 from paxx_patch.errors import PaxxError
+from paxx_patch.faults import checkpoint
 from paxx_patch.git.build import REF_PREFIX, keep_files
 from paxx_patch.git.repo import Git
 from paxx_patch.lock import ComponentRecord, Lock, blob_id
@@ -52,9 +52,13 @@ def update(
     allow_downgrade: bool = False,
     project_dir: str | None = None,
     bundle_path: Sequence[str] = (),
+    refresh_lock: bool = True,
+    as_json: bool = False,
+    quiet: bool = False,
     cwd: Path | None = None,
 ) -> int:
-    return _three_way("update", names, output, sets or {}, allow_downgrade, project_dir, bundle_path, cwd)
+    return _three_way("update", names, output, sets or {}, allow_downgrade, project_dir, bundle_path,
+                      cwd, refresh_lock, (as_json, quiet))
 
 
 def remove(
@@ -63,17 +67,23 @@ def remove(
     output: Output,
     project_dir: str | None = None,
     bundle_path: Sequence[str] = (),
+    refresh_lock: bool = True,
+    as_json: bool = False,
+    quiet: bool = False,
     cwd: Path | None = None,
 ) -> int:
-    return _three_way("remove", names, output, {}, False, project_dir, bundle_path, cwd)
+    return _three_way("remove", names, output, {}, False, project_dir, bundle_path, cwd,
+                      refresh_lock, (as_json, quiet))
 
 
 def _installed_bundle(name: str, bundle_path: Sequence[str], lock: Lock, verb: str) -> Bundle:
     if name not in lock.components:
         installed = ", ".join(sorted(lock.components)) or "none"
+        known = name in available(bundle_path)
+        hint = (f"Use `paxx-patch add {name}` to install it." if known and verb == "update"
+                else "" if known else "See `paxx-patch list` for the components there are.")
         raise PaxxError(
-            f"{name} is not installed here (installed: {installed}); nothing to {verb}. "
-            f"Use `paxx-patch add {name}` to install it."
+            f"{name} is not installed here (installed: {installed}); nothing to {verb}. {hint}".strip()
         )
     return load_bundle(name, bundle_path)
 
@@ -81,8 +91,9 @@ def _installed_bundle(name: str, bundle_path: Sequence[str], lock: Lock, verb: s
 def _three_way(
     verb: str, names: Sequence[str], output: Output, sets: dict[str, str],
     allow_downgrade: bool, project_dir: str | None, bundle_path: Sequence[str],
-    cwd: Path | None,
+    cwd: Path | None, refresh_lock: bool = True, reporting: tuple[bool, bool] = (False, False),
 ) -> int:
+    as_json, quiet = reporting
     git, base, root = open_project(cwd, project_dir)
     with exclusive(git):
         plan, project = open_plan(git, base, root)
@@ -112,7 +123,7 @@ def _three_way(
                     continue
             todo.append((bundle, record))
         if not todo:
-            report(plan, [], output)
+            report(plan, [], output, verb=verb, as_json=as_json, quiet=quiet)
             return 0
         restore = _pristine(plan, project.path, [r for _, r in todo])
         head = {p: plan.snapshot.base_content(p) for p in restore}
@@ -120,16 +131,21 @@ def _three_way(
         for bundle, record in todo:
             if verb == "remove":
                 # remove with the installed version's bundle when the built-in one moved on
-                ctx = make_context(bundle, project, variables[bundle.name], removing=record)
+                ctx = make_context(bundle, project, variables[bundle.name], removing=record,
+                                   snapshot=plan.snapshot, refresh_lock=refresh_lock,
+                                   object_format=git.object_format())
             else:
-                ctx = make_context(bundle, project, variables[bundle.name])
+                ctx = make_context(bundle, project, variables[bundle.name],
+                                   snapshot=plan.snapshot, refresh_lock=refresh_lock,
+                                   object_format=git.object_format())
                 ctx.previous = record
             plan.commits += run_mutators(plan.snapshot, ctx)
             plan.notes += ctx.notes
+            plan.warnings += ctx.warnings
             pristine.update(ctx.owned_files)
         checkpoint("planned")
         if not plan.commits:
-            report(plan, [], output)
+            report(plan, [], output, verb=verb, as_json=as_json, quiet=quiet)
             return 0
         if restore and pristine and output.kind != "dry-run":
             # the user's edited files land merged, so no branch holds the new pristine
@@ -145,7 +161,7 @@ def _three_way(
                 pass
         lines = deliver(git, base, plan, output, f"paxx-patches/{verb}-{'+'.join(targets)}",
                         restore, f"{verb} of {', '.join(targets)}")
-        report(plan, lines, output)
+        report(plan, lines, output, verb=verb, as_json=as_json, quiet=quiet)
     return 0
 
 

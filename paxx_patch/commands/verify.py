@@ -1,19 +1,33 @@
 """`paxx-patch verify`: the pre-commit hook that keeps component-owned files pristine.
 
-It runs on every commit, so it imports only the standard library, the lock and the
-errors. Blob ids come from hashlib and pristine contents from loose objects; git runs
-only to read a packed blob for a diff, or to compare the lock with the committed one.
+It runs on every commit, so it imports only light standard modules, the lock, the
+paths and the errors. Blob ids are computed here, with the hash of the ids the lock
+records (SHA-1 or SHA-256), and pristine contents come from loose objects; git runs
+only to confirm a mismatch the way git compares (line-end conversion), to read a
+packed blob for a diff, or to compare the lock with the committed one.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
-import zlib
-from collections.abc import Sequence
 
 from paxx_patch.errors import PaxxError
-from paxx_patch.lock import LOCK_NAME, Lock, blob_id, parse_lock
+from paxx_patch.git.spawn import git_output
+from paxx_patch.lock import (
+    LOCK_NAME,
+    Lock,
+    blob_id,
+    decode_lock,
+    object_format_of,
+    parse_lock,
+)
+from paxx_patch.paths import symlinked_parent
+
+# `typing` costs the hook ~5 ms to import; type checkers know this name
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 DIFF_LINES = 40
 # While one of these is in progress, the lock may take blob ids from its lock.
@@ -39,14 +53,9 @@ def verify(*, files: Sequence[str] = (), project: str | None = None) -> int:
     shown_lock = os.path.relpath(lock_file, cwd)
     try:
         with open(lock_file, "rb") as f:
-            text = f.read().decode()
+            text = decode_lock(f.read(), shown_lock)
     except FileNotFoundError:
         return 0  # nothing installed here
-    except UnicodeDecodeError as e:
-        raise PaxxError(
-            f"{shown_lock}: not UTF-8 (byte {e.start}). "
-            f"Restore it with `git checkout HEAD -- {shown_lock}`."
-        ) from e
     lock = parse_lock(text, where=shown_lock)
 
     prefix = _relative(root, project_dir)  # the lock's paths are relative to prefix
@@ -56,12 +65,17 @@ def verify(*, files: Sequence[str] = (), project: str | None = None) -> int:
     for component in lock.components.values():
         for path, blob in sorted(component.verified_files().items()):
             full = os.path.join(project_dir, path)
-            if check_all or posixpath.join(prefix, path) in selected:
+            if symlinked_parent(project_dir, path):
+                # git does not look past a symlinked directory, and the hook must not
+                # read (or print) what it leads to: for git, the file is not there
+                problems.append(((component.name, path, blob), None))
+            elif check_all or posixpath.join(prefix, path) in selected:
                 content = _read_worktree(full)
-                if content is None or blob_id(content) != blob:
+                if content is None or blob_id(content, object_format_of(blob)) != blob:
                     problems.append(((component.name, path, blob), content))
             elif not os.path.lexists(full):
                 problems.append(((component.name, path, blob), None))
+    problems = _as_git_sees_them(root, project_dir, problems)
     lock_problems = _audit_lock(root, prefix, lock, text, shown_lock) if check_all else []
     if problems:
         _report_files(problems, root, os.path.relpath(project_dir, cwd), project)
@@ -74,7 +88,30 @@ def verify(*, files: Sequence[str] = (), project: str | None = None) -> int:
     return 1 if problems or lock_problems else 0
 
 
+def _as_git_sees_them(root: str, project_dir: str, problems: list[_Problem]) -> list[_Problem]:
+    """Drop the files whose bytes differ only the way git's checkout makes them differ.
+
+    Under `core.autocrlf` or `text`/`eol` attributes (or a clean filter) the working
+    tree holds converted bytes; git compares what it would store. So a mismatch of
+    the raw bytes, and only that, is confirmed by `git hash-object --stdin-paths`,
+    which applies the conversion for each path: the clean path runs no git at all.
+    """
+    changed = [((c, p, b), content) for (c, p, b), content in problems
+               if content is not None and not os.path.islink(os.path.join(project_dir, p))]
+    if not changed:
+        return problems
+    paths = [_relative(root, os.path.join(project_dir, p)) for (_, p, _), _ in changed]
+    raw = git_output(root, ["hash-object", "--stdin-paths"], "".join(f"{p}\n" for p in paths).encode())
+    out = raw.decode(errors="replace").split() if raw is not None else []
+    if len(out) != len(changed):
+        return problems
+    same = {record for (record, _), oid in zip(changed, out, strict=True) if oid == record[2]}
+    return [(record, content) for record, content in problems if record not in same]
+
+
 def _report_files(problems: list[_Problem], root: str, shown_dir: str, project: str | None) -> None:
+    from shlex import quote  # the names go into commands the user may paste
+
     pristine = _read_blobs(root, [blob for (_, _, blob), _ in problems])
     print("paxx-patch: files of installed components differ from what paxx-patch installed:")
     for (component, path, blob), content in problems:
@@ -86,13 +123,13 @@ def _report_files(problems: list[_Problem], root: str, shown_dir: str, project: 
     for (_, path, blob), _ in problems:
         shown = os.path.normpath(os.path.join(shown_dir, path))
         if pristine[blob] is None:
-            print(f"    git checkout HEAD -- {shown}    # if HEAD holds the installed version")
+            print(f"    git checkout HEAD -- {quote(shown)}    # if HEAD holds the installed version")
         else:
-            print(f"    git cat-file blob {blob} > {shown}")
+            print(f"    git cat-file blob {blob} > {quote(shown)}")
     print("or keep your change and stop verifying the file (it is then yours to maintain):")
-    also = f" --project {project}" if project else ""
+    also = f" --project {quote(project)}" if project else ""
     for (component, path, _), _ in problems:
-        print(f"    paxx-patch eject {component} {path}{also}")
+        print(f"    paxx-patch eject {component} {quote(path)}{also}")
 
 
 def _diff(old: bytes | None, new: bytes, shown: str) -> list[str]:
@@ -155,6 +192,8 @@ def _records(lock: Lock) -> set[_Record]:
 
 def _read_blobs(root: str, ids: Sequence[str]) -> dict[str, bytes | None]:
     """Blob contents by id: loose objects directly, the rest with one git process."""
+    import zlib  # only to show a diff
+
     found: dict[str, bytes | None] = {}
     objects = _objects_dir(root)
     for oid in ids:
@@ -173,18 +212,9 @@ def _git_objects(root: str, revs: Sequence[str], path: str = "") -> list[bytes |
     """`git cat-file --batch` for each rev (or `rev:path`); None for what git lacks."""
     if not revs:
         return []
-    import subprocess  # only when git is needed: keep the common path fast
-
     specs = [f"{rev}:{path}" if path else rev for rev in revs]
-    try:
-        out = subprocess.run(
-            ["git", "cat-file", "--batch"],
-            cwd=root,
-            input="".join(s + "\n" for s in specs).encode(),
-            capture_output=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
+    out = git_output(root, ["cat-file", "--batch"], "".join(s + "\n" for s in specs).encode())
+    if out is None:
         return [None] * len(specs)
     results: list[bytes | None] = []
     pos = 0

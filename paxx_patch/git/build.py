@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from paxx_patch.errors import PaxxError
 from paxx_patch.git.repo import Git
 
 REF_PREFIX = "refs/paxx-patch/"
@@ -47,6 +48,8 @@ def build_commits(
     """
     if not specs:
         return []
+    if base is not None:
+        _refuse_files_in_the_way(git, base, specs)
     stream = bytearray(b"feature done\n")
     for mark, spec in enumerate(specs, start=1):
         stream += b"commit %s\nmark :%d\n" % (ref.encode(), mark)
@@ -71,6 +74,32 @@ def build_commits(
         with open(marks, encoding="ascii") as f:
             by_mark = dict(line.split() for line in f if line.strip())
     return [by_mark[f":{i}"] for i in range(1, len(specs) + 1)]
+
+
+def _refuse_files_in_the_way(git: Git, base: str, specs: Sequence[CommitSpec]) -> None:
+    """fast-import replaces a file that stands where a directory must go without a
+    word (`services` tracked as a file, or a symlink, when `services/cache.py` is
+    written): refuse instead, so no commit deletes the user's file."""
+    needed: dict[str, str] = {}  # directory -> a path written inside it
+    for spec in specs:
+        for path, content in spec.changes.items():
+            if content is not None:
+                parts = path.split("/")
+                for depth in range(1, len(parts)):
+                    needed.setdefault("/".join(parts[:depth]), path)
+    if not needed:
+        return
+    listing = git.run("ls-tree", "-z", "--full-tree", base, "--", *needed).stdout
+    for record in listing.split(b"\0"):
+        meta, _, name = record.partition(b"\t")
+        path = os.fsdecode(name)
+        if record and path in needed and meta.split()[1] != b"tree":
+            kind = "symbolic link" if meta.startswith(b"120000") else "file"
+            raise PaxxError(
+                f"{path} is a {kind} in your last commit, where {needed[path]} needs a "
+                f"directory. Rename or move {path} (or set [tool.paxx-patch] services_dir to "
+                "another directory) and run again. Nothing was changed."
+            )
 
 
 def keep_files(git: Git, ref: str, files: Mapping[str, bytes], ident: str) -> None:

@@ -73,6 +73,12 @@ class Git:
         proc = self.run("symbolic-ref", "-q", "HEAD", check=False)
         return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
+    def object_format(self) -> str:
+        """`sha1` or `sha256`: the hash of this repository's object ids."""
+        proc = self.run("rev-parse", "--show-object-format", check=False)
+        found = proc.stdout.decode().strip() if proc.returncode == 0 else ""
+        return found if found in ("sha1", "sha256") else "sha1"
+
     def ident(self, kind: str = "COMMITTER") -> str:
         """`Name <email> epoch tz`, or a PaxxError telling how to set an identity."""
         proc = self.run("var", f"GIT_{kind}_IDENT", check=False)

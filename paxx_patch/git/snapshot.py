@@ -91,6 +91,25 @@ class Snapshot:
             )
         return mode
 
+    def refuse_linked_parents(self, paths: Iterable[str]) -> None:
+        """A directory on the way to a path that is a symbolic link in the base commit
+        would be replaced by a real directory, or written through: refuse it."""
+        paths = list(paths)
+        parents = sorted({"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 1)})
+        if not parents:
+            return
+        listing = self.git.run("ls-tree", "-z", "--full-tree", self.base, "--", *parents).stdout
+        for record in listing.split(b"\0"):
+            meta, _, name = record.partition(b"\t")
+            if meta.startswith(b"120000 "):
+                link = name.decode("utf-8", errors="surrogateescape")
+                raise PaxxError(
+                    f"{link} is a symbolic link in your last commit, and paxx-patch would "
+                    f"write {min(p for p in paths if p.startswith(link + '/'))} through "
+                    "it. Make it a real directory, or point [tool.paxx-patch] at the real "
+                    "one (e.g. services_dir). Nothing was changed."
+                )
+
     def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
         """Contents of blobs by id (e.g. pristine files recorded in the lock)."""
         contents = self._cat(oids)

@@ -37,6 +37,9 @@ class Context:
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     owned_files: dict[str, bytes] = field(default_factory=dict)  # repo path -> pristine
     notes: list[str] = field(default_factory=list)  # told to the user after the run
+    warnings: list[str] = field(default_factory=list)  # what the user must act on
+    refresh_lock: bool = True  # run the project's locker when its dependencies change
+    object_format: str = "sha1"  # the repository's: the lock's blob ids are in it
 
 
 class Mutator(Protocol):

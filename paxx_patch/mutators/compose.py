@@ -39,11 +39,32 @@ def load_yaml(path: str, text: str, lines: bool = True) -> Any:
 
     try:
         return YAML(typ="rt", pure=True).load(text) if lines else YAML(typ="safe").load(text)
+    except RecursionError:
+        raise PaxxError(
+            f"{path}: nested too deeply to be a compose file (the parser gave up). "
+            "Fix it and commit it."
+        ) from None
     except YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else path
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise PaxxError(f"{where}: not valid YAML ({problem}). Fix it and commit it.") from e
+
+
+def check_shape(path: str, root: Any) -> None:
+    """The top level, `services` and `volumes` are mappings, as the mutator needs."""
+    if not isinstance(root, dict):
+        raise PaxxError(f"{path}: the top level must be a mapping with `services:`. "
+                        "Fix the file (see the Compose specification) and commit it.")
+    for key in ("services", "volumes"):
+        value = root.get(key)
+        if value is not None and not isinstance(value, dict):
+            line = int(root.lc.key(key)[0]) + 1 if hasattr(root, "lc") else 1
+            raise PaxxError(
+                f"{path}:{line}: `{key}` must be a mapping of names to definitions, "
+                f"not a {type(value).__name__}; write `{key}:` followed by indented "
+                "`name:` entries. Fix the file and commit it."
+            )
 
 
 class ComposeMutator:
@@ -56,19 +77,24 @@ class ComposeMutator:
         if ctx.removing is not None:
             return self._remove(path, old, ctx.removing.entries.get(self.name, {}))
         fragment = load_yaml(f"{ctx.bundle.directory}/compose.yaml", ctx.compose_fragment)
+        check_shape(f"{ctx.bundle.directory}/compose.yaml", fragment)
         services = dict(fragment.get("services") or {})
         volumes = list(fragment.get("volumes") or {})
         if old is None:
             ctx.entries[self.name] = {
                 "file": path, "services": list(services), "volumes": volumes, "created": True,
             }
+            ctx.warnings.append(
+                f"{path} did not exist and was created with {', '.join(services)} only: no "
+                "service of your app runs beside them. If your compose file has another name "
+                "or place, set `compose_file` in [tool.paxx-patch] and run again."
+            )
             return ctx.compose_fragment.encode()
         doc = TextFile.decode(path, old)
         root = load_yaml(path, doc.text)
         if root is None:
             root = {}
-        if not hasattr(root, "lc"):
-            raise PaxxError(f"{path}: the top level must be a mapping with `services:`.")
+        check_shape(path, root)
         lines = doc.text.splitlines(keepends=True)
         if lines and not lines[-1].endswith("\n"):
             lines[-1] += "\n"
@@ -78,11 +104,11 @@ class ComposeMutator:
         new_services = [s for s in services if s not in existing and s not in reused]
         for name in services:
             if name in existing and ctx.previous is None:
-                ctx.notes.append(
+                ctx.warnings.append(
                     f"{path}: a service named {name!r} already exists; left as it is."
                 )
             elif name in reused and ctx.previous is None:
-                ctx.notes.append(
+                ctx.warnings.append(
                     f"{path}: service {reused[name]!r} already runs the "
                     f"{image_name(services[name]['image'])} image ({existing[reused[name]]['image']}); "
                     f"{ctx.bundle.name} uses it instead of adding {name!r}, and the app's "
@@ -91,7 +117,7 @@ class ComposeMutator:
         context = posixpath.relpath(ctx.project.root or ".", posixpath.dirname(path) or ".")
         app, why = find_app_service(root, ctx.project.app_service, context)
         if why and ctx.previous is None:
-            ctx.notes.append(f"{path}: {ctx.bundle.name}: {why}")
+            ctx.warnings.append(f"{path}: {ctx.bundle.name}: {why}")
         healthy = {n: "healthcheck" in (existing.get(n) or {}) for n in existing}
         fragment_text = ctx.compose_fragment
         if reused:
@@ -117,7 +143,7 @@ class ComposeMutator:
         if app is not None and app not in services:
             edits += self._wire_app(path, root, lines, app, services, reused, healthy, ctx, entry)
         elif ctx.project.app_service and app is None:
-            ctx.notes.append(f"{path}: app_service {ctx.project.app_service!r} is not a "
+            ctx.warnings.append(f"{path}: app_service {ctx.project.app_service!r} is not a "
                              "service there; its environment was not wired.")
         if new_services and ctx.project.compose_overrides and ctx.previous is None:
             ctx.notes.append(
@@ -144,6 +170,7 @@ class ComposeMutator:
         root = load_yaml(path, doc.text)
         if not hasattr(root, "lc"):
             return old
+        check_shape(path, root)
         lines = doc.text.splitlines(keepends=True)
         for start, end, text in sorted(set(removal_spans(root, lines, entry)), reverse=True):
             lines[start:end] = [text] if text else []

@@ -8,12 +8,10 @@ long form to carry `condition:`; the listed services keep `service_started`.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
-SAFE_SCALAR = re.compile(r"^[A-Za-z0-9_./@%+=-][A-Za-z0-9_./:@%+=-]*$")
+from paxx_patch.yaml_scalar import scalar
 
 
 @dataclass
@@ -25,7 +23,7 @@ class TextEdit:
 
 
 def quote(value: str) -> str:
-    return value if SAFE_SCALAR.match(value) else json.dumps(value)
+    return scalar(value)
 
 
 def own_keys(mapping: Any) -> list[Any]:

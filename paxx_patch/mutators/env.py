@@ -45,8 +45,9 @@ class EnvMutator:
             if key in present:
                 continue
             value = "" if setting.secret else _env_value(setting.default)
-            comment = f"  # {setting.description}" if setting.description else ""
-            lines.append(f"{key}={value}{comment}")
+            # on a line of its own: dotenv readers disagree on trailing comments
+            # (some keep them as part of the value)
+            lines += [*_description(setting.description), f"{key}={value}"]
             added.append(key)
         if not added:
             return old
@@ -65,7 +66,13 @@ class EnvMutator:
         if not hits:
             return old
         drop = set(hits)
-        first = hits[0]
+        descriptions = {ctx.project.env_key(f.name): _description(f.description) for f in ctx.bundle.settings}
+        for i in hits:
+            above = descriptions.get(_KEY.match(lines[i]).group(1), [])  # type: ignore[union-attr]
+            start = i - len(above)
+            if above and start >= 0 and [line.rstrip("\r\n") for line in lines[start:i]] == above:
+                drop.update(range(start, i))
+        first = min(drop)
         # the `# component` heading and the blank line paxx-patch put before it
         if first > 0 and lines[first - 1].strip() == f"# {ctx.bundle.name}":
             drop.add(first - 1)
@@ -83,6 +90,13 @@ class EnvMutator:
             return f"remove {ctx.bundle.name} variables from {changed[0]}"
         keys = ctx.entries.get(self.name, {}).get("keys", [])
         return f"add {', '.join(keys)} to {changed[0]}"
+
+
+def _description(text: str) -> list[str]:
+    """A setting's description as the comment lines above its key."""
+    import textwrap
+
+    return [f"# {line}" for line in textwrap.wrap(text, width=76)] if text else []
 
 
 def _env_value(value: object) -> str:

@@ -21,12 +21,17 @@ class FilesMutator:
         return list(dict.fromkeys([*ctx.rendered, self._init(ctx), *previous]))
 
     def apply(self, path: str, old: bytes | None, ctx: Context) -> bytes | None:
+        relative = path[len(ctx.project.root) + 1 :] if ctx.project.root else path
+        installed = ctx.removing or ctx.previous
+        if installed is not None and relative in installed.ejected:
+            if old is not None:  # `eject` made it the user's: theirs to keep or delete
+                verb = "removing" if ctx.removing is not None else "updating"
+                ctx.notes.append(f"{path} was ejected (it is yours now), so {verb} "
+                                 f"{ctx.bundle.name} left it as it is.")
+            return old
         if ctx.removing is not None:
             return None
-        relative = path[len(ctx.project.root) + 1 :] if ctx.project.root else path
         previous = ctx.previous.files if ctx.previous else {}
-        if ctx.previous and relative in ctx.previous.ejected:
-            return old  # the user owns it now
         if path == self._init(ctx) and path not in ctx.rendered:
             if old is None or relative in previous:
                 ctx.owned_files[path] = b""

@@ -29,7 +29,7 @@ class LockMutator:
                 version=ctx.bundle.version,
                 variables=dict(ctx.variables),
                 files={
-                    _relative(root, p): blob_id(content)
+                    _relative(root, p): blob_id(content, ctx.object_format)
                     for p, content in sorted(ctx.owned_files.items())
                 },
                 entries={

@@ -144,8 +144,8 @@ def _by_hand(ctx: Context, path: str | None, why: str) -> None:
         f"lines by hand, the imports at the top of the module:\n\n{imports}\n\nand "
         f"these after the app is created (`app = FastAPI(...)`):\n\n{statements}\n"
     )
-    if message not in ctx.notes:
-        ctx.notes.append(message)
+    if message not in ctx.warnings:
+        ctx.warnings.append(message)
 
 
 def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:

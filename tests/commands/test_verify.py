@@ -543,3 +543,136 @@ def test_pre_commit_hook_guards_commits(
     assert deleted.returncode != 0
     assert f"{CACHE} (redis): missing" in deleted.stderr
     assert git(repo, "rev-parse", "HEAD") == head
+
+
+# repositories of other shapes: SHA-256 objects, CRLF checkouts
+
+
+def test_sha256_repository(
+    tmp_path: Path, git_env: None, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = tmp_path / "sha256"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main", "--object-format=sha256")
+    git(root, "config", "user.name", "Test User")
+    git(root, "config", "user.email", "test@example.com")
+    (root / "services").mkdir()
+    (root / CACHE).write_bytes(CACHE_PY)
+    record = ComponentRecord("redis", "1.0.0", files={CACHE: blob_id(CACHE_PY, "sha256")})
+    (root / LOCK_NAME).write_text(Lock({"redis": record}).dumps())
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "install")
+    assert git(root, "rev-parse", f"HEAD:{CACHE}").strip() == blob_id(CACHE_PY, "sha256")
+    monkeypatch.chdir(root)
+    assert run_verify(capsys) == (0, "", "")
+    (root / CACHE).write_bytes(EDITED)
+    code, out, _ = run_verify(capsys, CACHE)
+    assert code == 1
+    assert '+        _client = Redis.from_url("redis://cache:6379/1")' in out  # pristine read back
+
+
+@pytest.mark.parametrize("setup", ["autocrlf", "attributes"])
+def test_crlf_checkout_is_clean_and_a_real_edit_is_caught(
+    repo: Path, capsys: pytest.CaptureFixture[str], setup: str
+) -> None:
+    if setup == "autocrlf":
+        git(repo, "config", "core.autocrlf", "true")
+    else:
+        (repo / ".gitattributes").write_text("*.py text eol=crlf\n")
+        git(repo, "add", ".gitattributes")
+        git(repo, "commit", "-qm", "attributes")
+    (repo / CACHE).unlink()
+    git(repo, "checkout", "--", CACHE)  # as git writes it: CRLF line ends
+    assert b"\r\n" in (repo / CACHE).read_bytes()
+    assert run_verify(capsys) == (0, "", "")
+    assert run_verify(capsys, CACHE, "main.py") == (0, "", "")
+    (repo / CACHE).write_bytes(EDITED.replace(b"\n", b"\r\n"))
+    code, out, _ = run_verify(capsys, CACHE)
+    assert code == 1
+    assert f"{CACHE} (redis): modified" in out
+
+
+def test_crlf_in_a_repository_that_does_not_convert_is_a_change(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / CACHE).write_bytes(CACHE_PY.replace(b"\n", b"\r\n"))
+    assert run_verify(capsys, CACHE)[0] == 1
+
+
+# hostile locks
+
+
+@pytest.mark.parametrize("path", ["../secret", "/etc/passwd", ".git/config", "services/../../secret"])
+def test_lock_path_outside_the_repository_is_bad_input(
+    repo: Path, capsys: pytest.CaptureFixture[str], path: str
+) -> None:
+    secret = repo.parent / "secret"
+    secret.write_text("do-not-print\n")
+    edit_lock(repo, **{path: blob_id(b"other\n")})
+    code, out, err = run_verify(capsys)
+    assert (code, out) == (2, "")
+    assert f"{LOCK_NAME}:" in err and repr(path) in err
+    assert "do-not-print" not in err and "cat-file" not in err
+    assert secret.read_text() == "do-not-print\n"
+
+
+def test_lock_of_a_newer_format_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (repo / LOCK_NAME).read_text()
+    (repo / LOCK_NAME).write_text(text.replace("format = 1", "format = 2"))
+    code, out, err = run_verify(capsys)
+    assert (code, out) == (2, "")
+    assert "Upgrade paxx-patch" in err and f"{LOCK_NAME}:3:" in err
+
+
+# the command line's quick path for the hook
+
+
+@pytest.mark.parametrize("argv", [
+    ["verify", CACHE], ["verify", "--project", ".", CACHE], ["verify", "--project=.", CACHE],
+    ["verify", "--", CACHE],
+])
+def test_quick_command_line_matches_argparse(
+    repo: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    (repo / CACHE).write_bytes(EDITED)
+    assert main(argv) == 1
+    assert f"{CACHE} (redis): modified" in capsys.readouterr().out
+
+
+def test_other_verify_options_go_to_argparse(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["verify", "--help"])
+    assert exit_info.value.code == 0
+    assert "--project" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["verify", "--bogus"])
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("files", [["main.py", CACHE], []])
+def test_clean_pass_loads_no_parser_or_process_module(
+    repo: Path, files: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # -S: only what paxx-patch imports counts, not what site or an editable install loads
+    code, names = imported_packages(["-S", "-m", "paxx_patch", "verify", *files], repo)
+    assert code == 0
+    # (runpy, behind -m, takes contextlib); without files the committed lock is read
+    # with git, spawned without the subprocess module
+    slow = {"argparse", "shutil", "tomllib", "typing", "hashlib", "zlib", "subprocess"}
+    assert not names & (slow | HEAVY), names & (slow | HEAVY)
+    # and the lock audit still runs: a hand edit is caught on the same quick path
+    edit_lock(repo, **{CACHE: blob_id(EDITED)})
+    (repo / CACHE).write_bytes(EDITED)
+    assert run_verify(capsys, *files, *([LOCK_NAME] if files else []))[0] == 1
+
+
+@pytest.mark.slow
+def test_pre_commit_all_files_under_autocrlf(repo: Path, hook_repo: tuple[Path, str], tmp_path: Path) -> None:
+    snapshot, _ = hook_repo
+    git(repo, "config", "core.autocrlf", "true")
+    (repo / CACHE).unlink()
+    git(repo, "checkout", "--", CACHE)
+    assert b"\r\n" in (repo / CACHE).read_bytes()
+    passed = pre_commit(repo, tmp_path / "pc", "try-repo", str(snapshot), "paxx-patch-verify", "--all-files")
+    assert passed.returncode == 0, passed.stdout + passed.stderr

@@ -23,6 +23,7 @@ from generated_projects import (
 )
 
 from paxx_patch.render import render_file
+from paxx_patch.render_compose import render_compose
 
 
 @pytest.fixture(scope="module", params=STYLES, ids=lambda style: style.name)
@@ -132,8 +133,12 @@ def test_storage_compose_creates_the_bucket_the_app_uses() -> None:
     from jinja2.sandbox import SandboxedEnvironment
 
     context = template_context(bundle, MODULE_STYLE, {"bucket": "media"})
-    fragment = _yaml(render_file(bundle, "compose.yaml", context))
-    assert "local/media" in " ".join(fragment["services"]["minio-init"]["command"])
+    fragment = _yaml(render_compose(bundle, context))
+    init = fragment["services"]["minio-init"]
+    # the name reaches the shell through the environment (`$$` is Compose's `$`)
+    assert init["environment"] == {"MINIO_BUCKET": "media"}
+    assert '"local/$${MINIO_BUCKET}"' in " ".join(init["command"])
+    assert "media" not in " ".join(init["command"])
     environment = SandboxedEnvironment(undefined=StrictUndefined)
     app_env = {k: environment.from_string(v).render(**context) for k, v in bundle.app_environment.items()}
     assert app_env["STORAGE_S3_BUCKET"] == "media"
@@ -152,6 +157,7 @@ def test_app_environment_and_next_steps_render(name: str) -> None:
     context = template_context(bundle, MODULE_STYLE)
     environment = SandboxedEnvironment(undefined=StrictUndefined)
     for value in [*bundle.app_environment.values(), bundle.next_steps]:
-        rendered = environment.from_string(value).render(**context)
-        assert "{{" not in rendered
+        for wired in (True, False):  # next steps know whether the wiring was committed
+            rendered = environment.from_string(value).render(**context, wired=wired)
+            assert "{{" not in rendered
     assert set(bundle.app_environment) <= {s.env_key for s in bundle.settings}

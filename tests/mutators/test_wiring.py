@@ -122,7 +122,7 @@ def test_fixture(bundle: Bundle, case: str) -> None:
     new, ctx = add(bundle, before, app_name=app_name)
 
     assert new.decode() == after.decode()
-    assert ctx.notes == []
+    assert ctx.notes == [] and ctx.warnings == []
     assert ctx.entries["wiring"]["file"] == "main.py"
     assert ctx.entries["wiring"]["imports"] == IMPORTS
     if case == "factory":
@@ -144,7 +144,7 @@ def test_fixture_noop(bundle: Bundle, case: str) -> None:
 
     assert new == after
     assert "wiring" not in ctx.entries
-    assert ctx.notes == []
+    assert ctx.notes == [] and ctx.warnings == []
 
 
 @pytest.mark.parametrize("app_name", ["app", None, "create_app"])
@@ -275,7 +275,7 @@ def test_no_app_found_makes_no_edit_and_says_what_to_add(bundle: Bundle) -> None
 
     assert new == before
     assert "wiring" not in ctx.entries
-    [note] = ctx.notes
+    [note] = ctx.warnings
     assert "main.py" in note
     for line in IMPORTS + LINES:
         assert f"\n    {line}\n" in note
@@ -286,7 +286,7 @@ def test_no_app_file_detected(bundle: Bundle) -> None:
     mutator = WiringMutator()
     assert mutator.paths(ctx) == []
     assert mutator.paths(ctx) == []
-    [note] = ctx.notes
+    [note] = ctx.warnings
     for line in IMPORTS + LINES:
         assert f"\n    {line}\n" in note
 
@@ -294,7 +294,7 @@ def test_no_app_file_detected(bundle: Bundle) -> None:
 def test_app_file_missing(bundle: Bundle) -> None:
     ctx = make_ctx(bundle)
     assert WiringMutator().apply("main.py", None, ctx) is None
-    assert "main.py" in ctx.notes[0]
+    assert "main.py" in ctx.warnings[0]
 
 
 def test_syntax_error_names_file_and_line(bundle: Bundle) -> None:

@@ -1,0 +1,156 @@
+"""The project's package lock moves with its dependencies, by its own locker.
+
+Real `uv lock` runs, offline: its only package source is a directory of small wheels
+made here (`UV_NO_INDEX` + `UV_FIND_LINKS`), so the lock it writes is real and
+`uv lock --check` can judge it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REDIS_REQUIREMENT, git, init_repo
+
+UV = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
+
+PROJECT = {
+    "pyproject.toml": (
+        '[project]\nname = "svc"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+        'dependencies = [\n    "fastapi>=0.110",\n]\n'
+    ),
+    "settings.py": (
+        "from pydantic_settings import BaseSettings\n\n\n"
+        "class Settings(BaseSettings):\n    app_name: str = \"svc\"\n\n\nsettings = Settings()\n"
+    ),
+    "main.py": "from fastapi import FastAPI\n\napp = FastAPI()\n",
+    "docker-compose.yml": "services:\n  api:\n    build: .\n",
+}
+
+
+def make_wheel(directory: Path, name: str, version: str) -> None:
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": "",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    files[f"{dist}/RECORD"] = "".join(f"{path},,\n" for path in [*files, f"{dist}/RECORD"])
+    with zipfile.ZipFile(directory / f"{name}-{version}-py3-none-any.whl", "w") as wheel:
+        for path, text in files.items():
+            wheel.writestr(path, text)
+
+
+@pytest.fixture
+def local_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """uv resolves from a directory of wheels only, offline."""
+    if not Path(UV).exists():
+        pytest.fail(f"uv is part of the locked test environment but {UV} is missing")
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    requirement = REDIS_REQUIREMENT.removeprefix("redis>=")
+    for name, version in (("fastapi", "0.110.0"), ("redis", requirement)):
+        make_wheel(wheels, name, version)
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    monkeypatch.setenv("UV_FIND_LINKS", str(wheels))
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
+    monkeypatch.setenv("PATH", f"{Path(UV).parent}{os.pathsep}{os.environ['PATH']}")
+    return wheels
+
+
+@pytest.fixture
+def uv_project(tmp_path: Path, local_index: Path) -> Path:
+    repo = init_repo(tmp_path / "svc", PROJECT)
+    subprocess.run([UV, "lock", "-q"], cwd=repo, check=True)
+    git(repo, "add", "uv.lock")
+    git(repo, "commit", "-qm", "lock")
+    make_wheel(local_index, "fastapi", "0.200.0")  # released after the lock: must stay unused
+    return repo
+
+
+def uv_lock_check(repo: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([UV, "lock", "--check"], cwd=repo, capture_output=True, text=True)
+
+
+def test_dependencies_commit_carries_the_refreshed_uv_lock(uv_project: Path, run) -> None:
+    before = (uv_project / "uv.lock").read_text()
+    assert 'name = "redis"' not in before
+    code, out, err = run(uv_project, "add", "redis", "--commit")
+    assert code == 0, err
+    assert "warning:" not in out
+    lock = (uv_project / "uv.lock").read_text()
+    assert 'name = "redis"' in lock
+    assert 'version = "0.110.0"' in lock and "0.200.0" not in lock  # existing pins are kept
+    check = uv_lock_check(uv_project)
+    assert check.returncode == 0, check.stderr
+    # in the dependencies commit itself, next to pyproject.toml
+    sha = git(uv_project, "log", "--format=%H", "--grep=Paxx-Mutator: dependencies").strip()
+    changed = git(uv_project, "show", "--name-only", "--format=", sha).split()
+    assert sorted(changed) == ["pyproject.toml", "uv.lock"]
+    assert "Install the new dependency (`uv sync`)" in out
+    assert git(uv_project, "status", "--porcelain") == ""
+
+
+def test_remove_refreshes_the_lock_again(uv_project: Path, run) -> None:
+    original = (uv_project / "uv.lock").read_text()
+    assert run(uv_project, "add", "redis", "--commit")[0] == 0
+    code, _, err = run(uv_project, "remove", "redis", "--commit")
+    assert code == 0, err
+    assert (uv_project / "uv.lock").read_text() == original
+    assert uv_lock_check(uv_project).returncode == 0
+
+
+def test_no_lock_lands_the_change_and_names_the_command(uv_project: Path, run) -> None:
+    before = (uv_project / "uv.lock").read_bytes()
+    code, out, _ = run(uv_project, "add", "redis", "--commit", "--no-lock")
+    assert code == 0
+    assert (uv_project / "uv.lock").read_bytes() == before
+    assert REDIS_REQUIREMENT in (uv_project / "pyproject.toml").read_text()
+    assert "warning: uv.lock was not refreshed (--no-lock). Run `uv lock` and commit uv.lock." in out
+
+
+def test_a_failing_locker_is_a_warning_with_the_command(uv_project: Path, run, monkeypatch) -> None:
+    monkeypatch.setenv("UV_FIND_LINKS", str(uv_project / "nowhere"))  # redis cannot be found
+    before = (uv_project / "uv.lock").read_bytes()
+    code, out, _ = run(uv_project, "add", "redis", "--commit")
+    assert code == 0
+    assert (uv_project / "uv.lock").read_bytes() == before
+    warning = next(line for line in out.splitlines() if line.startswith("warning:"))
+    assert "uv.lock was not refreshed (`uv lock` failed:" in warning
+    assert warning.endswith("Run `uv lock` and commit uv.lock.")
+
+
+def test_an_absent_locker_is_named(tmp_path: Path, run, monkeypatch) -> None:
+    files = dict(PROJECT)
+    files["pyproject.toml"] = (
+        '[tool.poetry]\nname = "svc"\nversion = "0.1.0"\ndescription = ""\nauthors = []\n\n'
+        '[tool.poetry.dependencies]\npython = "^3.11"\nfastapi = ">=0.110"\n'
+    )
+    files["poetry.lock"] = "# an existing lock\n"
+    repo = init_repo(tmp_path / "svc", files)
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    (empty / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
+    monkeypatch.setenv("PATH", str(empty))
+    code, out, _ = run(repo, "add", "redis", "--commit")
+    assert code == 0
+    assert (repo / "poetry.lock").read_text() == "# an existing lock\n"
+    assert ("warning: poetry.lock was not refreshed (poetry is not installed); it no longer "
+            "matches the new dependencies. Run `poetry lock` and commit poetry.lock.") in out
+    assert "Install the new dependency (`poetry install`)" in out
+
+
+def test_a_project_without_a_lock_gets_no_lock_and_no_warning(tmp_path: Path, run, local_index) -> None:
+    repo = init_repo(tmp_path / "svc", PROJECT)
+    code, out, _ = run(repo, "add", "redis", "--commit")
+    assert code == 0
+    assert not (repo / "uv.lock").exists()
+    assert "warning:" not in out
+    assert "Install the new dependency (`pip install -e .`)" in out
