@@ -41,6 +41,7 @@ _EXAMPLES = {
     "eject": "  paxx-patch eject redis services/cache.py  that file only\n"
              "  paxx-patch eject redis                   every file of redis",
     "demo": "  paxx-patch demo /tmp/paxx-demo",
+    "detect": "  paxx-patch detect\n  paxx-patch detect --json",
 }
 
 
@@ -120,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _subparser(sub, "status", "installed components, versions, modified files")
     p.add_argument("--json", action="store_true", help=json_help)
     _add_common(p)
+    p = _subparser(sub, "detect", "the conventions found here, each with its file, line and rule")
+    p.add_argument("--json", action="store_true", help=json_help)
+    _add_common(p)
     p = _subparser(sub, "verify", "pre-commit hook: exit 1 if owned files differ from the pristine ones")
     p.add_argument("files", metavar="FILE", nargs="*",
                    help="check only these (all when the lock is among them; none given: all)")
@@ -197,6 +201,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from paxx_patch.commands.status import status
 
         return status(as_json=args.json, project_dir=args.project, bundle_path=args.bundle_path)
+    if args.command == "detect":
+        from paxx_patch.commands.detect import detect
+
+        return detect(as_json=args.json, project_dir=args.project)
     if args.command == "eject":
         from paxx_patch.commands.eject import eject
 

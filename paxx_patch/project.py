@@ -1,7 +1,8 @@
 """Discover the target project: settings class, dependency file, compose file, app.
 
 Everything detected can be overridden in the target's pyproject.toml under
-[tool.paxx-patch]; everything detected is shown by `paxx-patch status --json`.
+[tool.paxx-patch]; everything detected is shown, with the file, line and rule
+that found it, by `paxx-patch detect`.
 All paths here are repository paths (posix, relative to the repository root).
 """
 
@@ -11,18 +12,15 @@ import posixpath
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from paxx_patch.discover import (
-    FileReader,
-    join,
-    module_name,
-    package_candidates,
-    read_toml,
-)
-from paxx_patch.discover.app import CANDIDATES as APP_CANDIDATES
+from paxx_patch.discover import FileReader, Finding, join, read_toml
 from paxx_patch.discover.app import find_app
+from paxx_patch.discover.compose import find_compose, overrides, parents
 from paxx_patch.discover.dependencies import find_dependency_file
-from paxx_patch.discover.settings import CANDIDATES as SETTINGS_CANDIDATES
+from paxx_patch.discover.env import find_env
+from paxx_patch.discover.layout import check_shipped, find_import_root, place_services
+from paxx_patch.discover.modules import Modules
 from paxx_patch.discover.settings import find_settings
+from paxx_patch.discover.tree import Tree, dotted
 from paxx_patch.errors import PaxxError
 from paxx_patch.paths import clean_relative
 
@@ -52,6 +50,11 @@ class Project:
     lock_file: str
     compose_overrides: tuple[str, ...] = ()  # override files beside the compose file
     dependency_note: str = ""  # why the dependency file is not the obvious one
+    line_length: int = 88  # the project's ruff / black line length
+    secret_module: str = "pydantic"  # SecretStr's module: pydantic.v1 for v1 classes there
+    first_party: tuple[str, ...] = ()  # top-level modules and packages at the import root
+    findings: tuple[Finding, ...] = ()  # each convention found: where and by which rule
+    notes: tuple[str, ...] = ()  # told to the user once per run
 
     def path(self, relative: str) -> str:
         """A path relative to the project directory, as a repository path."""
@@ -65,6 +68,13 @@ class Project:
         """The environment variable pydantic-settings reads for a bundle's setting."""
         attr = self.field_name(name)
         return self.env_prefix + (attr if self.case_sensitive else attr.upper())
+
+    def own_packages(self) -> frozenset[str]:
+        """What isort counts as first party here: the project's own top-level names."""
+        return frozenset({
+            *(self.first_party or ()), self.services_package.split(".")[0],
+            self.settings_module.split(".")[0],
+        })
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,15 +93,11 @@ class Project:
         )
 
 
-COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
-OVERRIDE_NAMES = tuple(n.replace(".y", ".override.y") for n in COMPOSE_NAMES)
-SETTINGS_IN_PACKAGE = ("settings.py", "config.py", "core/config.py", "core/settings.py")
-APP_IN_PACKAGE = ("main.py", "app.py")
-ENV_NAMES = (".env.example", ".env.template", ".env.sample")
 CONFIG_KEYS = (
-    "services_dir", "settings", "compose_file", "app", "app_service", "env_file",
-    "dependency_file",
+    "services_dir", "settings", "settings_object", "compose_file", "app", "app_service",
+    "env_file", "dependency_file",
 )
+PROJECT_FILES = ("pyproject.toml", "requirements.txt", "setup.py")
 # configured paths: relative to the project; files shared with a monorepo's other
 # projects may sit above it (never outside the repository: `join` checks that)
 _CONFIG_PATHS = {"services_dir": False, "compose_file": True, "env_file": True,
@@ -99,75 +105,141 @@ _CONFIG_PATHS = {"services_dir": False, "compose_file": True, "env_file": True,
 
 
 def discover_project(files: FileReader, root: str = "") -> Project:
-    """Find the project's conventions, reading only a handful of known paths."""
+    """Find the project's conventions: one listing of the base commit, then only the
+    few files that listing points at."""
+    tree = Tree(files.listing())
+    modules = Modules(files, tree)
+    pyproject_path = join(root, "pyproject.toml")
+    files.load([pyproject_path])
+    config = _config(_read_pyproject(files, pyproject_path), pyproject_path)
+    findings: list[Finding] = []
+    app = find_app(files, tree, root, config.get("app"), modules)
+    settings = find_settings(
+        modules, root, config.get("settings"), config.get("settings_object"),
+        app.file if app else None, _workspace_hint(_read_pyproject(files, pyproject_path)),
+    )
+    notes: list[str] = []
+    if not root and not _is_project(tree, _read_pyproject(files, pyproject_path)):
+        # the repository root is no Python project (or only a workspace of them): the
+        # app's directory is
+        anchor = app.file if app else settings.object_file
+        found = next((d for d in parents(posixpath.dirname(anchor)) if d and any(
+            join(d, n) in tree for n in PROJECT_FILES
+        )), None)
+        if found is not None:
+            root = found
+            notes.append(f"the project is {root}/ (its {next(n for n in PROJECT_FILES if join(root, n) in tree)} "
+                         f"holds the app); use --project to pick another directory.")
+            pyproject_path = join(root, "pyproject.toml")
+            files.load([pyproject_path])
+            config = _config(_read_pyproject(files, pyproject_path), pyproject_path)
+    pyproject = _read_pyproject(files, pyproject_path)
+
     def here(relative: str) -> str:
         return join(root, relative)
 
-    pyproject_path = here("pyproject.toml")
-    files.load([pyproject_path])
-    try:
-        pyproject = read_toml(files, pyproject_path)
-    except (RecursionError, ValueError) as e:  # deep nesting, or a number too long for int()
-        raise PaxxError(
-            f"{pyproject_path}: cannot be read as TOML ({type(e).__name__}: nested too deeply "
-            "or a number too long). Fix it and commit it."
-        ) from None
-    config = _config(pyproject, pyproject_path)
-    settings_in_package = package_candidates(pyproject, SETTINGS_IN_PACKAGE)
-    app_in_package = package_candidates(pyproject, APP_IN_PACKAGE)
-    directories = _parents(root)
-    files.load([
-        here("requirements.txt"), *map(here, ENV_NAMES),
-        *map(here, (*SETTINGS_CANDIDATES, *settings_in_package, *APP_CANDIDATES, *app_in_package)),
-        *(join(d, n) for d in directories for n in (*COMPOSE_NAMES, *OVERRIDE_NAMES)),
-    ])
-    settings = find_settings(
-        files, here, config.get("settings"), _workspace_hint(pyproject), settings_in_package
-    )
-    app_file, app_name = find_app(files, here, config.get("app"), app_in_package)
-    services_dir = config.get("services_dir", "services").strip("/")
-    dependencies = find_dependency_file(files, here, pyproject, config.get("dependency_file"))
-    if config.get("compose_file"):
-        compose = here(config["compose_file"])
+    files.load([here("requirements.txt"), here("setup.py")])
+    findings.append(Finding("settings class", f"{settings.class_name} (pydantic {settings.generation})",
+                            settings.class_file, settings.class_line, "derives from BaseSettings"))
+    findings.append(Finding("settings object", settings.object_name + ("()" if settings.call else ""),
+                            settings.object_file, settings.object_line, settings.rule))
+    if app is not None:
+        findings.append(Finding("app", app.name, app.file, app.line, app.rule))
     else:
-        compose = next((
-            join(d, n) for d in directories for n in COMPOSE_NAMES if files.get(join(d, n)) is not None
-        ), here("docker-compose.yml"))
-    compose_dir = posixpath.dirname(compose)
-    files.load([join(compose_dir, n) for n in OVERRIDE_NAMES])
-    overrides = tuple(
-        join(compose_dir, n) for n in OVERRIDE_NAMES if files.get(join(compose_dir, n)) is not None
+        findings.append(Finding("app", "not found", rule="no FastAPI(...) or ASGI target"))
+    root_dir, root_rule = find_import_root(
+        modules, tree, settings.object_file, app.import_root if app else None
     )
-    env_file = config.get("env_file") or next(
-        (n for n in ENV_NAMES if files.get(here(n)) is not None), ".env.example"
-    )
+    findings.append(Finding("import root", root_dir or ".", rule=root_rule))
+    settings_module = dotted(settings.object_file, root_dir)
+    if config.get("services_dir"):
+        services_dir = here(config["services_dir"].strip("/"))
+        placement_rule = "configured services_dir"
+        services_package = dotted(services_dir + ".py", root_dir)
+    else:
+        placement = place_services(tree, root, root_dir, settings.object_file,
+                                   app.file if app else None)
+        services_dir, services_package = placement.services_dir, placement.services_package
+        placement_rule = placement.rule
+    findings.append(Finding("services package", f"{services_dir}/ ({services_package})",
+                            rule=placement_rule))
+    dependencies = find_dependency_file(files, here, pyproject, config.get("dependency_file"))
+    findings.append(Finding("dependencies", f"{dependencies.path} ({dependencies.style})",
+                            dependencies.path))
+    compose = find_compose(files, tree, root, config.get("compose_file"))
+    findings.append(Finding("compose file", compose.path, compose.path, rule=compose.rule))
+    if compose.created:
+        notes.append(f"the repository has no compose file: {compose.path} is created.")
+    elif posixpath.dirname(compose.path) not in parents(root):
+        notes.append(f"services go into {compose.path} ({compose.rule}); set "
+                     "[tool.paxx-patch] compose_file to use another one.")
+    if not config.get("services_dir"):
+        check_shipped(files, tree, root, services_dir, app.file if app else settings.object_file,
+                      compose.data, compose.path, pyproject)
+    env = find_env(tree, root, config.get("env_file"), compose.path, app.file if app else None)
+    findings.append(Finding("env example", env.path or "none", env.path, rule=env.rule))
+    alias = "get_settings" if settings.call else "settings"
+    imported = settings.object_name if settings.object_name == alias else f"{settings.object_name} as {alias}"
     return Project(
         root=root,
-        services_dir=here(services_dir),
-        services_package=module_name(services_dir + ".py"),
-        compose_file=compose,
+        services_dir=services_dir,
+        services_package=services_package,
+        settings_file=settings.class_file,
+        settings_class=settings.class_name,
+        settings_module=settings_module,
+        settings_import=f"from {settings_module} import {imported}",
+        settings_expr=f"{alias}()" if settings.call else alias,
+        upper_case_fields=settings.upper_case_fields,
+        env_prefix=settings.env_prefix,
+        case_sensitive=settings.case_sensitive,
+        compose_file=compose.path,
         dependency_file=dependencies.path,
         dependency_style=dependencies.style,
-        env_file=here(env_file),
-        app_file=app_file,
-        app_name=app_name,
+        env_file=env.path,
+        app_file=app.file if app else None,
+        app_name=app.name if app else None,
         app_service=config.get("app_service"),
         lock_file=here("paxx-patch.lock"),
-        compose_overrides=overrides,
+        compose_overrides=overrides(tree, compose.path),
         dependency_note=dependencies.note,
-        **settings,
+        line_length=_line_length(files, root, pyproject),
+        secret_module=settings.secret_module,
+        first_party=_top_level_names(modules, root_dir),
+        findings=tuple(findings),
+        notes=tuple(notes),
     )
 
 
-def _parents(root: str) -> list[str]:
-    """The project directory, then each directory above it up to the repository root.
+def _top_level_names(modules: Modules, import_root: str) -> tuple[str, ...]:
+    """The top-level names, at the import root, of the project modules read: what
+    isort counts as first party in the files paxx-patch edits."""
+    prefix = f"{import_root}/" if import_root else ""
+    return tuple(sorted({
+        p[len(prefix):].split("/")[0].removesuffix(".py") for p in modules.parsed()
+        if p.startswith(prefix)
+    }))
 
-    In a monorepo the compose file of the whole stack often sits at the top."""
-    out = [root]
-    while root:
-        root = posixpath.dirname(root)
-        out.append(root)
-    return out
+
+def _line_length(files: FileReader, root: str, pyproject: dict[str, Any]) -> int:
+    """The line length the project's formatter keeps: ruff's, else black's, else 88."""
+    tool = pyproject.get("tool", {})
+    for value in (tool.get("ruff", {}).get("line-length"), tool.get("black", {}).get("line-length")):
+        if isinstance(value, int):
+            return value
+    for name in ("ruff.toml", ".ruff.toml"):
+        files.load([join(root, name)])
+        value = read_toml(files, join(root, name)).get("line-length")
+        if isinstance(value, int):
+            return value
+    return 88
+
+
+def _is_project(tree: Tree, pyproject: dict[str, Any]) -> bool:
+    """A directory with its own dependencies: requirements.txt, setup.py, or a
+    pyproject.toml with a [project] or Poetry table (a bare workspace root is none)."""
+    if "requirements.txt" in tree or "setup.py" in tree:
+        return True
+    return "project" in pyproject or "poetry" in pyproject.get("tool", {})
 
 
 def _workspace_hint(pyproject: dict[str, Any]) -> str:
@@ -180,6 +252,16 @@ def _workspace_hint(pyproject: dict[str, Any]) -> str:
         f"run paxx-patch with --project for the member that holds the app (e.g. --project "
         f"{example})."
     )
+
+
+def _read_pyproject(files: FileReader, path: str) -> dict[str, Any]:
+    try:
+        return read_toml(files, path)
+    except (RecursionError, ValueError) as e:  # deep nesting, or a number too long for int()
+        raise PaxxError(
+            f"{path}: cannot be read as TOML ({type(e).__name__}: nested too deeply "
+            "or a number too long). Fix it and commit it."
+        ) from None
 
 
 def _config(pyproject: dict[str, Any], path: str) -> dict[str, str]:

@@ -40,6 +40,7 @@ class Fit:
     app: str | None = None  # "module:app" to import and serve /metrics from
     compose_ok_before: bool | None = None  # None: whatever docker-compose says
     pythonpath: str = ""  # inside the project directory, e.g. "src" for a src layout
+    found_project: bool = False  # run without --project: paxx-patch must find `project`
 
 
 def project_repo(
@@ -236,7 +237,7 @@ def check_app(repo: Path, fit: Fit) -> None:
 
 def assert_fits(repo: Path, run: Callable[..., tuple[int, str, str]], fit: Fit) -> tuple[str, str]:
     """Add the three components, check the result, remove them again; returns (stdout, stderr)."""
-    option = ("--project", fit.project) if fit.project else ()
+    option = ("--project", fit.project) if fit.project and not fit.found_project else ()
     base = git(repo, "rev-parse", "HEAD").strip()
     tree = git(repo, "rev-parse", "HEAD^{tree}").strip()
     compose_before = {d: docker_compose_ok(d)[0] for d in compose_dirs(repo)}

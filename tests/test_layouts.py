@@ -10,6 +10,8 @@ message naming what to set in [tool.paxx-patch], leaving the repository as it wa
 
 from __future__ import annotations
 
+import json
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -69,8 +71,21 @@ def test_app_in_a_monorepo_subdirectory(tmp_path: Path, run) -> None:
     assert lock["components"]["metrics"]["wiring"]["file"] == "app/main.py"
 
 
-def test_workspace_root_is_refused_with_the_members_named(tmp_path: Path, run, state) -> None:
+def test_workspace_root_picks_the_member_that_holds_the_app(tmp_path: Path, run) -> None:
     repo = project_repo(tmp_path, "monorepo")
+    fit = Fit("from app.config import settings", "settings", {"REDIS_URL": "redis_url"},
+              project="backend", app="app.main:app", found_project=True,
+              notes=("the project is backend/",))
+    out, _ = assert_fits(repo, run, fit)
+    assert "use --project to pick another directory" in out
+    assert (repo / "backend" / "paxx-patch.lock").is_file()
+
+
+def test_workspace_root_without_the_app_in_a_member_is_refused(tmp_path: Path, run, state) -> None:
+    def no_app(repo: Path) -> None:
+        shutil.rmtree(repo / "backend" / "app")
+
+    repo = project_repo(tmp_path, "monorepo", transform=no_app)
     err = refused(run, state, repo, expect="--project")
     assert "backend" in err and "workspace" in err
 
@@ -91,15 +106,19 @@ def test_nested_settings_module_upper_case_fields_and_get_settings(tmp_path: Pat
     repo = project_repo(tmp_path, "settings_nested")
     fit = Fit("from app.core.config import get_settings", "get_settings()",
               {"REDIS_URL": "REDIS_URL", "STORAGE_S3_SECRET_KEY": "STORAGE_S3_SECRET_KEY"},
-              app="app.main:app")
-    assert_fits(repo, run, fit)
-    cache = (repo / "services" / "cache.py").read_text()
+              app="app.main:app", deletions={"app/core/config.py": 1})
+    _, lock = fits(repo, run, fit)
+    # inside the app's package, which is what its image and wheel ship
+    assert "app/services/cache.py" in lock["components"]["redis"]["files"]
+    cache = (repo / "app" / "services" / "cache.py").read_text()
     assert "config = get_settings()" in cache and "config.REDIS_URL" in cache
-    assert "config.STORAGE_BACKEND" in (repo / "services" / "storage.py").read_text()
+    assert "config.STORAGE_BACKEND" in (repo / "app" / "services" / "storage.py").read_text()
     text = (repo / "app" / "core" / "config.py").read_text()
     # after the last field, before the computed field and the properties
     assert text.index('POSTGRES_DB: str = "app"') < text.index("# redis") < text.index("@computed_field")
     assert "METRICS_ENABLED: bool = True" in text
+    # SecretStr joins the module's `from pydantic import`, in isort's order
+    assert "from pydantic import SecretStr, computed_field, field_validator\n" in text
 
 
 def test_env_prefix_and_model_config_at_the_end(tmp_path: Path, run) -> None:
@@ -142,23 +161,29 @@ def test_multiple_inheritance_fields_go_on_the_instantiated_class(tmp_path: Path
     assert "\nAPI_REDIS_URL=" in (repo / ".env.example").read_text()
 
 
-def test_pydantic_v1_settings_are_refused(tmp_path: Path, run, state) -> None:
+def test_pydantic_v1_settings_read_the_prefix_of_their_inner_config(tmp_path: Path, run) -> None:
     repo = project_repo(tmp_path, "pydantic_v1")
-    err = refused(run, state, repo, expect="pydantic v1")
-    assert "settings.py:1" in err and "pydantic_settings" in err
+    # the one-line dependency array gains the items on its line, and SecretStr joins
+    # the v1 import (pydantic 2's SecretStr is not a v1 field type)
+    fit = Fit(*PLAIN, {"LEGACY_REDIS_URL": "redis_url", "LEGACY_METRICS_ENABLED": "metrics_enabled"},
+              app="main:app", deletions={"pyproject.toml": 1, "settings.py": 1})
+    _, lock = fits(repo, run, fit)
+    assert lock["components"]["redis"]["settings"]["class"] == "Settings"
+    assert "\nLEGACY_REDIS_URL=" in (repo / ".env.example").read_text()
+    assert "from pydantic.v1 import BaseSettings, SecretStr\n" in (repo / "settings.py").read_text()
 
 
 def attribute_base(repo: Path) -> None:
-    """`import pydantic` / `class Settings(pydantic.BaseSettings)`: only the inner Config tells."""
+    """`import pydantic.v1 as pydantic` / `class Settings(pydantic.BaseSettings)`."""
     path = repo / "settings.py"
-    text = path.read_text().replace("from pydantic import BaseSettings", "import pydantic")
+    text = path.read_text().replace("from pydantic.v1 import BaseSettings", "import pydantic.v1 as pydantic")
     path.write_text(text.replace("(BaseSettings)", "(pydantic.BaseSettings)"))
 
 
-def test_pydantic_v1_inner_config_is_refused(tmp_path: Path, run, state) -> None:
+def test_pydantic_v1_attribute_base(tmp_path: Path, run) -> None:
     repo = project_repo(tmp_path, "pydantic_v1", transform=attribute_base)
-    err = refused(run, state, repo, expect="pydantic v1")
-    assert "settings.py:7" in err and "class Config" in err
+    assert_fits(repo, run, Fit(*PLAIN, {"LEGACY_REDIS_URL": "redis_url"}, app="main:app",
+                               deletions={"pyproject.toml": 1}))
 
 
 # 3. dependencies ------------------------------------------------------------
@@ -335,10 +360,114 @@ def crlf_and_bom(repo: Path) -> None:
 def test_crlf_line_ends_and_bom_are_kept(tmp_path: Path, run) -> None:
     repo = project_repo(tmp_path, "app_on_event", transform=crlf_and_bom)
     base = git(repo, "rev-parse", "HEAD").strip()
-    assert_fits(repo, run, Fit(*PLAIN, {"REDIS_URL": "redis_url"}, app="main:app"))
+    # SecretStr goes above the first line of settings.py, so the BOM moves up with it
+    assert_fits(repo, run, Fit(*PLAIN, {"REDIS_URL": "redis_url"}, app="main:app",
+                               deletions={"settings.py": 1}))
     changed = git(repo, "diff", "--name-only", base, "HEAD").split()
     for name in BOM_FILES:
         assert name in changed
         data = (repo / name).read_bytes()
         assert data.startswith("\ufeff".encode()), name
         assert b"\n" not in data.replace(b"\r\n", b""), name
+
+
+# 7. shapes of public projects: settings, app and files found wherever they are ----
+
+def test_settings_class_per_environment_gets_the_fields_on_the_common_base(tmp_path: Path, run) -> None:
+    repo = project_repo(tmp_path, "settings_per_environment")
+    # get_app_settings() picks DevAppSettings or ProdAppSettings by APP_ENV: the fields go
+    # on AppSettings, the nearest base both share, in another module than the factory
+    fit = Fit("from app.core.config import get_app_settings as get_settings", "get_settings()",
+              {"REDIS_URL": "redis_url"}, app="app.main:app")
+    _, lock = fits(repo, run, fit)
+    settings = lock["components"]["redis"]["settings"]
+    assert (settings["file"], settings["class"]) == ("app/core/settings/app.py", "AppSettings")
+    # inside the package the Dockerfile copies (`COPY app ./app`), wired in the factory
+    assert "app/services/cache.py" in lock["components"]["redis"]["files"]
+    main = (repo / "app" / "main.py").read_text()
+    assert main.index("application.add_middleware(MetricsMiddleware)") < main.index("    return application")
+
+
+def test_config_object_made_by_a_factory_and_an_app_named_by_uvicorn_run(tmp_path: Path, run) -> None:
+    repo = project_repo(tmp_path, "config_object")
+    fit = Fit("from core.config import config as settings", "settings",
+              {"REDIS_URL": "REDIS_URL"}, app="app.server:app",
+              notes=("docker/docker-compose.yml",))
+    _, lock = fits(repo, run, fit)
+    assert lock["components"]["redis"]["settings"]["class"] == "Config"
+    # the compose file of the repository is in docker/: used, not a new one at the top
+    assert lock["components"]["redis"]["compose"]["file"] == "docker/docker-compose.yml"
+    assert not (repo / "docker-compose.yml").exists()
+    # `uvicorn.run("app.server:app")` in main.py names the app; create_app() makes it
+    assert lock["components"]["metrics"]["wiring"]["file"] == "app/server.py"
+    assert "    app_.add_middleware(MetricsMiddleware)\n" in (repo / "app" / "server.py").read_text()
+
+
+def test_env_example_named_for_docker_beside_the_compose_file_in_deploy(tmp_path: Path, run) -> None:
+    repo = project_repo(tmp_path, "env_docker")
+    _, lock = fits(repo, run, Fit("from app.config import settings", "settings",
+                                  {"REDIS_URL": "redis_url"}, app="app.main:app"))
+    assert lock["components"]["redis"]["env"]["file"] == "deploy/.env.docker"
+    assert lock["components"]["redis"]["compose"]["file"] == "deploy/docker-compose.yml"
+    assert not (repo / ".env.example").exists() and not (repo / "docker-compose.yml").exists()
+    assert "\nREDIS_URL=" in (repo / "deploy" / ".env.docker").read_text()
+
+
+def only_a_committed_dotenv(repo: Path) -> None:
+    (repo / "deploy" / ".env.docker").rename(repo / ".env")
+    compose = repo / "deploy" / "docker-compose.yml"
+    compose.write_text(compose.read_text().replace("env_file: .env.docker", "env_file: ../.env"))
+
+
+def test_a_committed_dotenv_is_never_edited_nor_joined_by_an_example(tmp_path: Path, run) -> None:
+    repo = project_repo(tmp_path, "env_docker", transform=only_a_committed_dotenv)
+    env = (repo / ".env").read_bytes()
+    _, lock = fits(repo, run, Fit("from app.config import settings", "settings",
+                                    {"REDIS_URL": "redis_url"}, app="app.main:app",
+                                    notes=("never edits", "    REDIS_URL=redis://localhost:6379/0")))
+    assert (repo / ".env").read_bytes() == env
+    assert not list(repo.rglob(".env.example"))
+    assert "env" not in lock["components"]["redis"]
+
+
+def flat_image(repo: Path) -> None:
+    """A flat project whose image copies its two modules by name."""
+    (repo / "Dockerfile").write_text(
+        "FROM python:3.12-slim\nWORKDIR /app\nCOPY main.py settings.py ./\n"
+        'CMD ["uvicorn", "main:app"]\n'
+    )
+
+
+def test_services_the_image_would_not_copy_are_refused(tmp_path: Path, run, state) -> None:
+    repo = project_repo(tmp_path, "app_on_event", transform=flat_image)
+    err = refused(run, state, repo, expect="Dockerfile:3")
+    assert "not services/" in err and "COPY services/" in err
+
+
+def test_detect_shows_each_convention_with_file_line_and_rule(tmp_path: Path, run) -> None:
+    repo = project_repo(tmp_path, "config_object")
+    code, out, err = run(repo, "detect", "--json")
+    assert code == 0, err
+    found = {c["convention"]: c for c in json.loads(out)["conventions"]}
+    assert (found["settings class"]["file"], found["settings class"]["line"]) == ("core/config.py", 6)
+    assert found["settings object"]["value"] == "config"
+    assert found["settings object"]["line"] == 34
+    assert found["app"]["file"] == "app/server.py"
+    assert "uvicorn" in found["app"]["rule"] and "main.py:6" in found["app"]["rule"]
+    assert found["compose file"]["value"] == "docker/docker-compose.yml"
+    code, text, _ = run(repo, "detect")
+    assert code == 0 and "rule: " in text and "core/config.py:6" in text
+
+
+def settings_object_configured(repo: Path) -> None:
+    with (repo / "pyproject.toml").open("a") as f:
+        f.write('\n[tool.paxx-patch]\nsettings_object = "core.config:get_config"\n')
+
+
+def test_settings_object_names_the_factory_to_call(tmp_path: Path, run) -> None:
+    repo = project_repo(tmp_path, "config_object", transform=settings_object_configured)
+    fit = Fit("from core.config import get_config as get_settings", "get_settings()",
+              {"REDIS_URL": "REDIS_URL"}, app="app.server:app")
+    _, lock = fits(repo, run, fit)
+    assert lock["components"]["redis"]["settings"]["class"] == "Config"
+    assert "get_settings().REDIS_URL" in (repo / "core" / "services" / "cache.py").read_text()

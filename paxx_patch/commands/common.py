@@ -50,7 +50,8 @@ def open_project(cwd: Path | None, project_dir: str | None) -> tuple[Git, str, s
 
 def open_plan(git: Git, base: str, root: str) -> tuple[Plan, Project]:
     snapshot = Snapshot(git, base)
-    return Plan(snapshot), discover_project(snapshot, root)
+    project = discover_project(snapshot, root)
+    return Plan(snapshot, notes=list(project.notes)), project
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:

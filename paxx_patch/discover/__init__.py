@@ -11,6 +11,7 @@ import posixpath
 import re
 import tomllib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from paxx_patch.errors import PaxxError
@@ -19,6 +20,21 @@ from paxx_patch.errors import PaxxError
 class FileReader(Protocol):
     def load(self, paths: Iterable[str]) -> None: ...
     def get(self, path: str) -> bytes | None: ...
+    def listing(self) -> str: ...  # every path of the base commit, NUL-separated
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One convention found: what, where (file:line) and by which rule."""
+
+    convention: str  # e.g. "settings class"
+    value: str  # e.g. "app.core.config:Settings"
+    file: str = ""
+    line: int = 0
+    rule: str = ""
+
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
 
 
 def join(root: str, relative: str) -> str:

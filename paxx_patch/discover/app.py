@@ -1,54 +1,132 @@
 """The module that creates the FastAPI app, and the name of the app or its factory.
 
-`main.py` is often a shim (`from app.factory import create_app; app = create_app()`):
-the shim is followed to the module that defines the factory, since that is where
-middleware and routes are added.
+Rules, in order:
+- the ASGI target the project runs (`uvicorn pkg.main:app`, `--factory
+  pkg.app:create_app`, `fastapi run pkg/main.py`, `uvicorn.run("pkg.main:app")`),
+  read from Dockerfile CMD/ENTRYPOINT, compose `command`, Procfile, Makefile,
+  shell scripts, `[project.scripts]` and the Python modules scanned;
+- else a module-level `app = FastAPI(...)`, else a factory (a function that makes
+  `FastAPI(...)` and returns it), in the modules named like an app (all modules of
+  a small project), the one nearest the top first.
+A module-level `app = create_app()` whose factory is imported is followed to the
+module that defines it: that is where middleware and routes go.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Sequence
+import re
+from dataclasses import dataclass, replace
 
-from paxx_patch.discover import FileReader, module_name, module_paths, parse_python
+from paxx_patch.discover import FileReader, decode
+from paxx_patch.discover.modules import Modules
+from paxx_patch.discover.tree import (
+    APP_NAME,
+    APP_NEEDLES,
+    Tree,
+    common_depth,
+    ignored,
+    import_root,
+)
 from paxx_patch.errors import PaxxError
 
-CANDIDATES = ("main.py", "app/main.py", "app.py", "src/main.py", "app/app.py")
 SHIM_DEPTH = 3  # a shim of a shim of a shim is as far as anyone goes
+RUNNERS = re.compile(
+    r"(?P<runner>uvicorn|gunicorn|hypercorn|granian|daphne|fastapi\s+(?:run|dev)|uvicorn\.run\()"
+    r"(?P<args>[^\n]*)"
+)
+TARGET = re.compile(r"""(?<![\w./-])['"]?(?P<module>[A-Za-z_][\w.]*):(?P<name>[A-Za-z_]\w*)(?P<call>\(\))?""")
+PATH_TARGET = re.compile(r"(?<![\w./-])(?P<path>[\w./-]+\.py)\b")
+COMMAND_FILES = re.compile(
+    r"(?i)(^|/)([\w.-]*dockerfile[\w.-]*|[\w.-]*compose[\w.-]*\.ya?ml|procfile|makefile|"
+    r"[\w-]+\.sh|pyproject\.toml)$"
+)
+COMMAND_NEEDLES = ("dockerfile", "compose", "procfile", "makefile", ".sh", "pyproject.toml")
+
+
+@dataclass(frozen=True)
+class AppFound:
+    file: str
+    name: str  # the module-level app, or the factory to wire inside
+    line: int
+    rule: str
+    import_root: str | None = None  # where the run command's dotted target resolves from
 
 
 def find_app(
-    files: FileReader, here: Callable[[str], str], configured: str | None,
-    in_package: Sequence[str] = (),
-) -> tuple[str | None, str | None]:
-    """(repository path of the module, name of the app or factory), or (None, None)."""
+    files: FileReader, tree: Tree, root: str, configured: str | None, modules: Modules
+) -> AppFound | None:
     if configured:
         module, _, name = configured.partition(":")
-        paths = [here(p) for p in module_paths(module)]
-        files.load(paths)
-        path = next((p for p in paths if files.get(p) is not None), None)
+        path = tree.resolve(module, near=f"{root}/x" if root else "")
         if path is None:
             raise PaxxError(
-                f"{here('pyproject.toml')}: [tool.paxx-patch] app = {configured!r} names "
-                f"{paths[0]}, which is not in the repository. Fix the setting."
+                f"[tool.paxx-patch] app = {configured!r} names {module.replace('.', '/')}.py, "
+                "which is not in the repository. Fix the setting."
             )
-        tree = parse_python(path, files.get(path) or b"")
-        followed = _follow(files, here, module, tree, name or "app")
-        return followed or (path, name or "app")
-    files.load(map(here, in_package))
-    for candidate in (*CANDIDATES, *in_package):
-        path = here(candidate)
-        raw = files.get(path)
+        return _follow(modules, path, name or "app", "configured app") or AppFound(
+            path, name or "app", 0, "configured app"
+        )
+    for path, name, rule, target_root in asgi_targets(files, tree, root):
+        found = _follow(modules, path, name, rule)
+        if found is not None:
+            return replace(found, import_root=target_root)
+    candidates = tree.candidates(root, APP_NAME, APP_NEEDLES)
+    files.load(candidates)
+    scanned = [p for p in candidates if b"FastAPI" in (files.get(p) or b"")]
+    nearest = sorted(scanned, key=lambda p: (p.count("/"), p))
+    for path in nearest:
+        parsed = modules.parse(path)
+        app = _module_app(parsed) if parsed else None
+        if app is not None:
+            return AppFound(path, app[0], app[1], "module-level `= FastAPI(...)`")
+    for path in nearest:
+        parsed = modules.parse(path)
+        factory = next((n for n in parsed.body if _is_factory(n)), None) if parsed else None
+        if isinstance(factory, ast.FunctionDef):
+            return AppFound(path, factory.name, factory.lineno, "function returning FastAPI(...)")
+    return None
+
+
+def asgi_targets(files: FileReader, tree: Tree, root: str) -> list[tuple[str, str, str, str | None]]:
+    """(file, app or factory name, rule) of every ASGI target the project's run
+    commands name, in the order found (project directory first)."""
+    out: list[tuple[str, str, str, str | None]] = []
+    commands = tree.named(COMMAND_FILES, COMMAND_NEEDLES)
+    _targets_in(files, tree, commands, root, out)
+    if not out:  # then `uvicorn.run("pkg.main:app")` in a module named like an app
+        python = tree.candidates(root, APP_NAME, APP_NEEDLES)
+        files.load(python)
+        _targets_in(files, tree, [p for p in python if b"uvicorn.run(" in (files.get(p) or b"")],
+                    root, out)
+    return sorted(out, key=lambda t: -common_depth(t[0], f"{root}/x" if root else ""))
+
+
+def _targets_in(
+    files: FileReader, tree: Tree, sources: list[str], root: str,
+    out: list[tuple[str, str, str, str | None]],
+) -> None:
+    sources = sorted(sources, key=lambda p: (not p.startswith(root), p.count("/")))
+    files.load(sources)
+    for source in sources:
+        raw = files.get(source)
         if raw is None:
             continue
-        tree = parse_python(path, raw)
-        found = _app_in_module(tree)
-        if found:
-            return path, found
-        followed = _follow(files, here, module_name(candidate), tree, None)
-        if followed:
-            return followed
-    return None, None
+        text = decode(source, raw)
+        for m in RUNNERS.finditer(text):
+            line = text.count("\n", 0, m.start()) + 1
+            rule = f"{m.group('runner').strip('(')} target in {source}:{line}"
+            for t in TARGET.finditer(m.group("args")):
+                path = tree.resolve(t.group("module"), near=source)
+                target_root = import_root(path, t.group("module")) if path else None
+                if path is not None and target_root is not None:
+                    out.append((path, t.group("name"), rule, target_root))
+            if not out or out[-1][2] != rule:
+                for p in PATH_TARGET.finditer(m.group("args")):
+                    path = next((c for c in tree.ending(p.group("path").lstrip("./"))
+                                 if not ignored(c)), None)
+                    if path is not None:
+                        out.append((path, "app", rule, None))
 
 
 def _is_fastapi_call(node: ast.AST | None) -> bool:
@@ -58,69 +136,59 @@ def _is_fastapi_call(node: ast.AST | None) -> bool:
     )
 
 
-def _factory(tree: ast.Module, name: str) -> ast.FunctionDef | None:
-    return next((
-        node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name
-        and any(_is_fastapi_call(n) for n in ast.walk(node))
-    ), None)
+def _is_factory(node: ast.AST) -> bool:
+    return isinstance(node, ast.FunctionDef) and any(_is_fastapi_call(n) for n in ast.walk(node))
 
 
-def _app_in_module(tree: ast.Module) -> str | None:
+def _module_app(tree: ast.Module) -> tuple[str, int] | None:
     for node in tree.body:
         if isinstance(node, ast.Assign | ast.AnnAssign) and _is_fastapi_call(node.value):
             target = node.targets[0] if isinstance(node, ast.Assign) else node.target
             if isinstance(target, ast.Name):
-                return target.id
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and any(
-            _is_fastapi_call(n) for n in ast.walk(node)
-        ):
-            return node.name
+                return target.id, node.lineno
     return None
 
 
-def _follow(
-    files: FileReader, here: Callable[[str], str], module: str, tree: ast.Module, name: str | None
-) -> tuple[str, str] | None:
-    """From `app = create_app()` with `create_app` imported, to the module defining it."""
-    for called in _module_level_calls(tree, name):
-        current, current_tree, wanted = module, tree, called
-        for _ in range(SHIM_DEPTH):
-            source = _imported_from(current_tree, current, wanted)
-            if source is None:
-                break
-            current, wanted = source
-            paths = [here(p) for p in (*module_paths(current), current.replace(".", "/") + "/__init__.py")]
-            files.load(paths)
-            path = next((p for p in paths if files.get(p) is not None), None)
-            if path is None:
-                break
-            current_tree = parse_python(path, files.get(path) or b"")
-            if _factory(current_tree, wanted) is not None:
-                return path, wanted
-    return None
-
-
-def _module_level_calls(tree: ast.Module, name: str | None) -> list[str]:
-    """Functions called to make module-level names: `app = create_app()` -> create_app."""
-    return [
-        node.value.func.id for node in tree.body
-        if isinstance(node, ast.Assign) and len(node.targets) == 1
-        and isinstance(node.targets[0], ast.Name) and name in (None, node.targets[0].id)
-        and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
-    ]
-
-
-def _imported_from(tree: ast.Module, module: str, name: str) -> tuple[str, str] | None:
-    """(module, original name) `name` is imported from in `tree` (the module `module`)."""
-    for node in tree.body:
-        if not isinstance(node, ast.ImportFrom):
+def _follow(modules: Modules, path: str, name: str, rule: str) -> AppFound | None:
+    """From the target `path:name` to where the app is made: the module-level
+    `name = FastAPI()`, the factory `name` itself, or the factory `name = f()` calls,
+    across imports."""
+    for _ in range(SHIM_DEPTH + 1):
+        module = modules.parse(path)
+        if module is None:
+            return None
+        for node in module.body:
+            if isinstance(node, ast.Assign | ast.AnnAssign) and _is_fastapi_call(node.value) and (
+                name in _names(node)
+            ):
+                return AppFound(path, name, node.lineno, rule)
+            if isinstance(node, ast.FunctionDef) and node.name == name and _is_factory(node):
+                return AppFound(path, name, node.lineno, rule)
+        made = next((
+            node.value.func for node in module.body
+            if isinstance(node, ast.Assign | ast.AnnAssign) and name in _names(node)
+            and isinstance(node.value, ast.Call)
+        ), None)
+        called = made.id if isinstance(made, ast.Name) else made.attr if isinstance(
+            made, ast.Attribute) else None
+        if called is None:
+            found = modules.lookup(path, name)  # `from app.main import app` in a shim
+            if found is None or found[0] == path or not found[0].endswith(".py"):
+                return None
+            path = found[0]
             continue
-        for alias in node.names:
-            if (alias.asname or alias.name) != name:
-                continue
-            if node.level == 0:
-                return (node.module or "", alias.name) if node.module else None
-            package = module.split(".")[: -node.level]
-            return ".".join([*package, *([node.module] if node.module else [])]), alias.name
+        local = next((n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == called), None)
+        if local is not None:
+            return AppFound(path, name, local.lineno, rule) if _is_factory(local) else None
+        found = modules.lookup(path, called)
+        if found is None or not isinstance(found[1], ast.FunctionDef) or not found[0].endswith(".py"):
+            return None
+        if _is_factory(found[1]):
+            return AppFound(found[0], called, found[1].lineno, rule)
+        path, name = found[0], called
     return None
+
+
+def _names(node: ast.Assign | ast.AnnAssign) -> list[str]:
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return [t.id for t in targets if isinstance(t, ast.Name)]

@@ -21,6 +21,14 @@ class Snapshot:
         self.base = base
         self._base: dict[str, tuple[str, bytes] | None] = {}
         self._current: dict[str, bytes | None] = {}
+        self._listing: str | None = None
+
+    def listing(self) -> str:
+        """Every file path of the base commit, NUL-separated: one `ls-tree -r`, kept."""
+        if self._listing is None:
+            out = self.git.run("ls-tree", "-r", "-z", "--name-only", "--full-tree", self.base).stdout
+            self._listing = out.decode("utf-8", errors="surrogateescape")
+        return self._listing
 
     def load(self, paths: Iterable[str]) -> None:
         missing = sorted({p for p in paths if p not in self._base})

@@ -19,6 +19,18 @@ class EnvMutator:
     name = "env"
 
     def paths(self, ctx: Context) -> Sequence[str]:
+        if not ctx.project.env_file:  # only a committed .env, which is never edited
+            if ctx.removing is None and ctx.previous is None and ctx.bundle.settings:
+                lines = "\n".join(
+                    f"    {ctx.project.env_key(s.name)}="
+                    f"{'' if s.secret else _env_value(s.default)}" for s in ctx.bundle.settings
+                )
+                ctx.notes.append(
+                    f"{ctx.bundle.name}: the project has no env example (only a committed "
+                    ".env, which paxx-patch never edits); its variables "
+                    f"are, should you want them there:\n{lines}"
+                )
+            return []
         return [ctx.project.env_file]
 
     def apply(self, path: str, old: bytes | None, ctx: Context) -> bytes | None:

@@ -18,7 +18,9 @@ from paxx_patch.errors import PaxxError
 from paxx_patch.mutators import Context
 from paxx_patch.text import TextFile
 
-SECRET_IMPORT = "from pydantic import SecretStr"
+
+def secret_import(ctx: Context) -> str:
+    return f"from {ctx.project.secret_module} import SecretStr"
 
 
 def field_source(setting: SettingField, attr: str) -> str:
@@ -28,7 +30,7 @@ def field_source(setting: SettingField, attr: str) -> str:
         line = f"{attr}: str = {_py_str(str(setting.default))}"
     else:
         line = f"{attr}: {setting.type} = {setting.default!r}"
-    return line + (f"  # {setting.description}" if setting.description else "")
+    return line
 
 
 def _py_str(value: str) -> str:
@@ -72,6 +74,8 @@ def _field_names(classes: dict[str, ast.ClassDef], class_name: str) -> set[str]:
         cls = classes[todo.pop()]
         seen.add(cls.name)
         names |= {_name(f) for f in _fields(cls)}
+        # a property or computed field of that name already answers to it
+        names |= {f.name for f in cls.body if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)}
         todo += [b.id for b in cls.bases
                  if isinstance(b, ast.Name) and b.id in classes and b.id not in seen]
     return names
@@ -84,14 +88,37 @@ def _imports_secret(tree: ast.Module) -> bool:
     )
 
 
-def _import_line(tree: ast.Module) -> int:
-    """Line index where a new top-level import goes: after the last one."""
-    imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
-    if imports:
-        return int(imports[-1].end_lineno or imports[-1].lineno)
-    first = tree.body[0] if tree.body else None
-    is_doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-    return int(first.end_lineno or 0) if first is not None and is_doc else 0
+def _add_secret_import(tree: ast.Module, lines: list[str], ctx: Context) -> dict[str, object]:
+    """Import SecretStr where isort would: into `from pydantic import ...` when there
+    is one, else in the third-party block. Returns what the lock records of it."""
+    from paxx_patch.import_order import existing_from, merged_lines, place
+
+    existing = existing_from(tree, ctx.project.secret_module)
+    if existing is not None:
+        start, end = existing.lineno - 1, int(existing.end_lineno or existing.lineno)
+        merged = merged_lines(lines, existing, ["SecretStr"], ctx.project.line_length)
+        if merged is not None:
+            before = "".join(lines[start:end])
+            lines[start:end] = ["".join(merged)]
+            return {"import_merged": {"before": before, "after": "".join(merged)}}
+    first_party = ctx.project.own_packages()
+    spot = place(tree, ctx.project.secret_module, first_party)
+    text = secret_import(ctx) + "\n"
+    if spot.index > 0 and spot.after_previous:
+        at = int(tree.body[spot.index - 1].end_lineno or 0)
+    elif spot.index < len(tree.body):
+        at = tree.body[spot.index].lineno - 1
+    else:
+        at = len(lines)
+    if spot.new_block:
+        text = "\n" + text
+    if spot.blank_after:
+        text += "\n"
+    lines[at:at] = [text]
+    entry: dict[str, object] = {"imports": [secret_import(ctx)]}
+    if text != secret_import(ctx) + "\n":  # blank lines of its own: remove takes them too
+        entry["import_text"] = text
+    return entry
 
 
 class SettingsMutator:
@@ -133,14 +160,13 @@ class SettingsMutator:
         anchor = fields[-1] if fields else cls.body[-1]
         indent = lines[anchor.lineno - 1][: anchor.col_offset]
         block = f"\n{indent}# {ctx.bundle.name}\n" + "".join(
-            f"{indent}{field_source(s, a)}\n" for s, a in new_fields
+            (f"{indent}# {s.description}\n" if s.description else "")
+            + f"{indent}{field_source(s, a)}\n" for s, a in new_fields
         )
-        inserts = [(int(anchor.end_lineno or anchor.lineno), block)]
-        added_import = any(s.secret for s, _ in new_fields) and not _imports_secret(tree)
-        if added_import:
-            inserts.append((_import_line(tree), SECRET_IMPORT + "\n"))
-        for at, text in sorted(inserts, key=lambda i: i[0], reverse=True):
-            lines[at:at] = [text]
+        lines[int(anchor.end_lineno or anchor.lineno):int(anchor.end_lineno or anchor.lineno)] = [block]
+        import_entry = {}
+        if any(s.secret for s, _ in new_fields) and not _imports_secret(tree):
+            import_entry = _add_secret_import(tree, lines, ctx)
         code = "".join(lines)
         try:
             compile(code, path, "exec")
@@ -153,7 +179,7 @@ class SettingsMutator:
         ctx.entries[self.name] = {
             "file": path, "class": cls.name,
             "fields": [a for _, a in new_fields],
-            **({"imports": [SECRET_IMPORT]} if added_import else {}),
+            **import_entry,
         }
         return doc.encode(code)
 
@@ -162,9 +188,15 @@ class SettingsMutator:
         entry = ctx.removing.entries.get(self.name, {})
         names = set(entry.get("fields", []))
         drop: set[int] = set()
+        described = {ctx.project.field_name(s.name): s.description for s in ctx.bundle.settings}
         for node in _fields(cls):
             if _name(node) in names:
                 drop |= set(range(node.lineno - 1, int(node.end_lineno or node.lineno)))
+                above = node.lineno - 2
+                if above >= 0 and described.get(_name(node)) and (
+                    lines[above].strip() == f"# {described[_name(node)]}"
+                ):
+                    drop.add(above)
         if drop:
             # the `# component` heading and the blank line paxx-patch put above it
             first = min(drop)
@@ -174,7 +206,15 @@ class SettingsMutator:
                     drop.add(first - 2)
         imports = set(entry.get("imports", []))
         kept = [line for i, line in enumerate(lines) if i not in drop]
+        merged = entry.get("import_merged")
+        if merged and not any(
+            "SecretStr" in line for line in "".join(kept).replace(merged["after"], "").splitlines()
+        ):
+            return "".join(kept).replace(merged["after"], merged["before"], 1)
         if imports and not any("SecretStr" in line for line in kept if line.strip() not in imports):
+            added = entry.get("import_text")
+            if isinstance(added, str) and added in "".join(kept):
+                return "".join(kept).replace(added, "", 1)
             kept = [line for line in kept if line.strip() not in imports]
         return "".join(kept)
 

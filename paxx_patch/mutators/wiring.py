@@ -233,8 +233,40 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
     ]
     body = _insert_statements(module, target, statements, ctx.bundle.name)
     imports = _imports(added, tree)
-    at = import_position(module, target.top_level)
-    body[at:at] = [cst.parse_statement(line, config=config) for line in imports]
+    first_party = ctx.project.own_packages()
+    if len(tree.body) == len(module.body):
+        from paxx_patch.import_order import place
+
+        spots = sorted(
+            ((place(tree, line.split()[1], first_party, target.top_level), line) for line in imports),
+            key=lambda s: (s[0].index, s[1]), reverse=True,
+        )
+        for n, (spot, line) in enumerate(spots):
+            statement = cst.parse_statement(line, config=config)
+            # of several new lines starting one block, only the first has the blank line
+            joined = n + 1 < len(spots) and spots[n + 1][0].index == spot.index
+            if spot.new_block and not joined:
+                statement = statement.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+            following = body[spot.index] if spot.index < len(body) else None
+            if not spot.after_previous and isinstance(
+                following, cst.SimpleStatementLine | cst.BaseCompoundStatement
+            ):
+                # it goes right above `following`: the blank lines above that are above it now
+                lead = list(following.leading_lines)
+                cut = next((i for i, line in enumerate(lead) if line.comment is not None), len(lead))
+                if cut and not spot.new_block:
+                    statement = statement.with_changes(leading_lines=lead[:cut])
+                    body[spot.index] = following.with_changes(leading_lines=lead[cut:])
+            if spot.blank_after and spot.index < len(body):
+                following = body[spot.index]
+                if isinstance(following, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+                    body[spot.index] = following.with_changes(
+                        leading_lines=[cst.EmptyLine(indent=False), *following.leading_lines]
+                    )
+            body[spot.index:spot.index] = [statement]
+    else:  # `a; b` lines: the two trees count statements differently
+        at = import_position(module, target.top_level)
+        body[at:at] = [cst.parse_statement(line, config=config) for line in imports]
     ctx.entries["wiring"] = {
         "file": path,  # the lock records it relative to the project
         "imports": imports,
@@ -342,16 +374,21 @@ def _remove(path: str, old: bytes, entry: dict[str, Any], component: str) -> byt
     def prune(body: Sequence[cst.BaseStatement]) -> tuple[list[cst.BaseStatement], list[cst.EmptyLine]]:
         kept: list[cst.BaseStatement] = []
         carried: list[cst.EmptyLine] = []  # the user's comments above a removed line
+        blanks: list[cst.EmptyLine] = []  # the block's blank line, held by a removed import
         for stmt in body:
             if isinstance(stmt, cst.SimpleStatementLine) and not keep(stmt):
                 carried += [
                     line for line in stmt.leading_lines
                     if line.comment is not None and line.comment.value != ours
                 ]
+                if isinstance(stmt.body[0], cst.Import | cst.ImportFrom) and not blanks:
+                    blanks = [line for line in stmt.leading_lines if line.comment is None]
                 continue
-            if carried and isinstance(stmt, cst.SimpleStatementLine | cst.BaseCompoundStatement):
-                stmt = stmt.with_changes(leading_lines=[*carried, *stmt.leading_lines])
-                carried = []
+            if (carried or blanks) and isinstance(stmt, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+                own = list(stmt.leading_lines)
+                lead = blanks if blanks and not any(line.comment is None for line in own[:1]) else []
+                stmt = stmt.with_changes(leading_lines=[*lead, *carried, *own])
+                carried, blanks = [], []
             kept.append(stmt)
         return kept, carried
 

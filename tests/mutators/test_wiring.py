@@ -47,6 +47,8 @@ def make_project(**overrides: Any) -> Project:
         "dependency_file": "pyproject.toml", "dependency_style": "pep621",
         "env_file": ".env.example", "app_file": "main.py", "app_name": "app",
         "app_service": None, "lock_file": "paxx-patch.lock",
+        # the top-level names the fixtures import, as discovery lists them
+        "first_party": ("app", "main", "routes", "services", "settings"),
         **overrides,
     }
     return Project(**{f.name: values.get(f.name, "") for f in dataclasses.fields(Project)})
@@ -175,8 +177,8 @@ def test_import_partly_there_adds_the_rest(bundle: Bundle) -> None:
     assert new == (
         b"from fastapi import FastAPI\n"
         b"from services.metrics import MetricsMiddleware\n"
-        b"from services.tracing import setup_tracing\n"
         b"from services.metrics import metrics_endpoint\n"
+        b"from services.tracing import setup_tracing\n"
         b"\n"
         b"app = FastAPI()\n"
         b"\n"
@@ -254,6 +256,7 @@ def test_docstring_future_import_and_annotated_app(bundle: Bundle) -> None:
         b"from __future__ import annotations\n"
         b"\n"
         b"import fastapi\n"
+        b"\n"
         + "\n".join(IMPORTS).encode() + b"\n"
         b"\n"
         b"app: fastapi.FastAPI = fastapi.FastAPI()\n"
@@ -322,6 +325,7 @@ def test_existing_route_kept_and_its_import_not_added(bundle: Bundle) -> None:
     new, ctx = add(bundle, before)
     assert new.startswith(
         b"from fastapi import FastAPI, Response\n"
+        b"\n"
         b"from services.metrics import MetricsMiddleware\n"
         b"from services.tracing import setup_tracing\n"
     )

@@ -1,0 +1,59 @@
+"""The project's env example: the file of variables people copy to `.env`.
+
+Rules: the configured `env_file`; else a file named like an example of `.env`
+(`.env.example`, `.env.sample`, `.env.template`, `.env.dist`, `.env.docker`,
+`.env-example`, `example.env`, ...) in the project directory, then beside the
+compose file, then in the app's package, then anywhere else outside tests, the
+nearest first; else a new `.env.example`, unless the repository commits a
+`.env`: that file is never edited, and the variables are listed in a note.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+from paxx_patch.discover import join
+from paxx_patch.discover.tree import Tree, common_depth, ignored
+
+EXAMPLE = re.compile(
+    r"(^|/)(\.env[.-](example|sample|template|dist|docker|defaults?|tpl|local\.example|"
+    r"example\.local)|(example|sample|template)\.env|env\.(example|sample|template))$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class EnvFound:
+    path: str  # "" when there is none to edit (only a committed .env)
+    rule: str
+
+
+def find_env(tree: Tree, root: str, configured: str | None, compose: str, app_file: str | None) -> EnvFound:
+    if configured:
+        return EnvFound(join(root, configured), "configured env_file")
+    found = [p for p in tree.named(EXAMPLE, ("env",)) if not ignored(p) or posixpath.dirname(p) == root]
+    places = [
+        (root, "in the project directory"),
+        (posixpath.dirname(compose), "beside the compose file"),
+        (posixpath.dirname(app_file) if app_file else None, "in the app's package"),
+    ]
+    for directory, rule in places:
+        if directory is None:
+            continue
+        here = sorted(p for p in found if posixpath.dirname(p) == directory)
+        if here:
+            return EnvFound(here[0], f"env example {rule}")
+    near = f"{root}/x" if root else "x"
+    elsewhere = sorted(
+        (p for p in found if p.startswith(f"{root}/") or not root),
+        key=lambda p: (-common_depth(p, near), p.count("/"), p),
+    )
+    if elsewhere:
+        return EnvFound(elsewhere[0], "env example nearest the project")
+    for directory in (root, posixpath.dirname(compose)):
+        dotenv = join(directory, ".env")
+        if dotenv in tree:
+            return EnvFound("", f"only a committed {dotenv}, which paxx-patch never edits")
+    return EnvFound(join(root, ".env.example"), "none in the project: created")

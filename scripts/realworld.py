@@ -1,0 +1,320 @@
+"""Try `paxx-patch add redis storage metrics --commit` on a directory of real projects.
+
+    python scripts/realworld.py CORPUS_DIR [--only NAME ...] [--json OUT]
+
+Each sub-directory of CORPUS_DIR is a git clone. For each one: a fresh clone in a
+temporary directory, `paxx-patch detect --json` (when the command exists), then
+the add, classified as
+
+- fit: exit 0 and every deep check holds;
+- wrong: exit 0 but a check failed (the reason says which);
+- refused: exit 2 (the reason is paxx-patch's message);
+- crash: anything else.
+
+Deep checks on a change that landed: the generated modules are shipped by the
+Dockerfile that ships the app (its COPY lines) and by the wheel's package list
+when one is declared; their imports resolve from the same import root; the app
+was wired; every changed Python file compiles; `ruff check` under the project's
+own configuration finds no more problems in the touched files than before; no
+compose file or env example was created while the repository had one elsewhere,
+and a committed `.env` was not edited. Prints a table and the totals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+
+COMPONENTS = ("redis", "storage", "metrics")
+ENV = {
+    **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+    "GIT_AUTHOR_NAME": "corpus", "GIT_AUTHOR_EMAIL": "corpus@example.invalid",
+    "GIT_COMMITTER_NAME": "corpus", "GIT_COMMITTER_EMAIL": "corpus@example.invalid",
+    "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
+    "PYTHONPATH": str(Path(__file__).resolve().parents[1]),  # this checkout's paxx_patch
+}
+RUFF = Path(sys.executable).with_name("ruff")
+COMPOSE_RE = re.compile(r"(^|/)(docker-)?compose(\.[\w-]+)?\.ya?ml$")
+ENV_RE = re.compile(r"(^|/)\.env(\.[\w-]+)?$")
+
+
+@dataclass
+class Result:
+    project: str
+    shape: str
+    result: str
+    reason: str
+    detect: object = None
+    problems: list[str] = field(default_factory=list)
+
+
+def run(args: list[str], cwd: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=cwd, env=ENV, capture_output=True, text=True, check=check,
+                          timeout=600)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return run(["git", *args], cwd, check=True).stdout
+
+
+def paxx(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, "-m", "paxx_patch", *args], cwd)
+
+
+def shape_of(repo: Path, files: list[str]) -> str:
+    """A few words on the layout: pydantic generation, where the app is, compose."""
+    def grep(pattern: str) -> list[str]:
+        out = run(["git", "grep", "-l", "-E", pattern, "HEAD", "--", "*.py"], repo).stdout
+        return [line.split(":", 1)[1] for line in out.splitlines()]
+
+    v1 = grep(r"from pydantic import .*BaseSettings")
+    v2 = grep(r"from pydantic_settings import|pydantic_settings\.BaseSettings")
+    pyd = "v2" if v2 else "v1" if v1 else "no-settings"
+    apps = grep(r"FastAPI\(")
+    app_dir = str(PurePosixPath(min(apps, key=len)).parent) if apps else "?"
+    compose = sorted({str(PurePosixPath(f).parent) for f in files if COMPOSE_RE.search(f)})
+    return f"pydantic {pyd}; app in {app_dir}; compose {','.join(compose) or 'none'}"
+
+
+def dockerfile_copies(repo: Path, files: list[str]) -> dict[str, tuple[str, list[str]]]:
+    """Dockerfile -> (build context, sources of its COPY/ADD lines), contexts from compose."""
+    contexts: dict[str, str] = {}
+    for compose in (f for f in files if COMPOSE_RE.search(f)):
+        for m in re.finditer(r"context:\s*(\S+)(?:\s*\n\s*dockerfile:\s*(\S+))?",
+                             (repo / compose).read_text(errors="replace")):
+            base = PurePosixPath(compose).parent
+            context = os.path.normpath(str(base / m.group(1).strip("'\"")))
+            dockerfile = os.path.normpath(
+                str(PurePosixPath(context) / (m.group(2) or "Dockerfile").strip("'\""))
+            )
+            contexts[dockerfile] = context
+    out = {}
+    for f in files:
+        if not re.search(r"(^|/)[\w.-]*Dockerfile[\w.-]*$", f):
+            continue
+        text = (repo / f).read_text(errors="replace").replace("\\\n", " ")
+        sources = []
+        for line in text.splitlines():
+            words = line.split()
+            if not words or words[0].upper() not in ("COPY", "ADD"):
+                continue
+            args = [w for w in words[1:] if not w.startswith("--")]
+            if args and args[0].startswith("["):
+                try:
+                    args = json.loads(" ".join(args))
+                except ValueError:
+                    continue
+            sources += [a.rstrip("/") or "." for a in args[:-1]]
+        context = contexts.get(f, str(PurePosixPath(f).parent))
+        out[f] = ("" if context == "." else context, sources)
+    return out
+
+
+def shipped(path: str, context: str, sources: list[str]) -> bool:
+    relative = os.path.relpath(path, context or ".")
+    if relative.startswith(".."):
+        return False
+    for source in sources:
+        source = os.path.normpath(source.lstrip("/"))
+        if source == "." or relative == source or relative.startswith(source + "/"):
+            return True
+    return False
+
+
+def wheel_packages(pyproject: dict[str, object]) -> list[str] | None:
+    """Directories a wheel ships, when the build configuration lists them."""
+    tool = pyproject.get("tool", {})
+    assert isinstance(tool, dict)
+    hatch = tool.get("hatch", {}).get("build", {}).get("targets", {}).get("wheel", {})
+    if isinstance(hatch, dict) and hatch.get("packages"):
+        return [str(p) for p in hatch["packages"]]
+    poetry = tool.get("poetry", {}).get("packages")
+    if poetry and isinstance(poetry, list):
+        return [str(PurePosixPath(p.get("from", ".")) / p["include"]).removeprefix("./")
+                for p in poetry if isinstance(p, dict) and "include" in p]
+    setuptools = tool.get("setuptools", {}).get("packages")
+    if isinstance(setuptools, list):
+        return [p.replace(".", "/") for p in setuptools]
+    return None
+
+
+def ruff_findings(cwd: Path, files: list[str]) -> Counter[str]:
+    """Rule code -> number of findings of the project's own ruff configuration."""
+    present = [f for f in files if (cwd / f).is_file()]
+    if not present or not RUFF.exists():
+        return Counter()
+    out = run([str(RUFF), "check", "--no-fix", "--output-format", "json", "--exit-zero", *present], cwd)
+    try:
+        return Counter(str(f.get("code")) for f in json.loads(out.stdout or "[]"))
+    except ValueError:
+        return Counter()
+
+
+def deep_checks(work: Path, base: str, files_before: list[str]) -> list[str]:
+    problems: list[str] = []
+    changed = [line.split("\t") for line in git(work, "diff", "--name-status", base, "HEAD").splitlines()]
+    added = [c[1] for c in changed if c[0] == "A"]
+    touched = [c[-1] for c in changed]
+    for path in touched:
+        if path.endswith(".py") and (work / path).is_file():
+            try:
+                compile((work / path).read_bytes(), path, "exec")
+            except SyntaxError as e:
+                problems.append(f"{path}:{e.lineno} does not compile")
+    locks = [p for p in touched if p.endswith("paxx-patch.lock")]
+    if not locks:
+        return [*problems, "no lock written"]
+    lock_path = locks[0]
+    root = str(PurePosixPath(lock_path).parent).removeprefix(".")
+    lock = tomllib.loads((work / lock_path).read_text())
+    owned = [str(PurePosixPath(root) / f) if root else f
+             for c in lock.get("components", {}).values() for f in c.get("files", {})]
+    # imports: each generated `from X import` of a project module resolves from the
+    # import root the services package implies
+    services = [f for f in owned if f.endswith("/cache.py") or f == "cache.py"]
+    if services:
+        text = (work / services[0]).read_text()
+        m = re.search(r"^from (\S+) import (settings|get_settings)", text, re.MULTILINE)
+        own = services[0].removesuffix(".py").split("/")
+        if m:
+            module = m.group(1)
+            # some directory above the generated module must be an import root that has it
+            roots = ["/".join(own[:i]) for i in range(len(own))]
+            ok = any((work / r / (module.replace(".", "/") + ".py")).is_file()
+                     or (work / r / module.replace(".", "/") / "__init__.py").is_file()
+                     for r in roots)
+            if not ok:
+                problems.append(f"{services[0]} imports {module}, which no import root has")
+    # app wired
+    wiring = lock.get("components", {}).get("metrics", {}).get("wiring")
+    if not wiring:
+        problems.append("app not wired")
+    else:
+        wired = str(PurePosixPath(root) / wiring["file"]) if root else wiring["file"]
+        text = (work / wired).read_text()
+        m = re.search(r"^\s*from (\S+)\.metrics import", text, re.MULTILINE)
+        if m:
+            wired_dir = PurePosixPath(wired).parent.parts
+            target = m.group(1).replace(".", "/") + "/metrics.py"
+            if not any((work / "/".join(wired_dir[:i]) / target).is_file()
+                       for i in range(len(wired_dir) + 1)):
+                problems.append(f"{wired} imports {m.group(1)}.metrics, which does not resolve")
+    # shipped by the Dockerfile that ships the app
+    all_files = git(work, "ls-files").splitlines()
+    copies = dockerfile_copies(work, all_files)
+    app_file = (str(PurePosixPath(root) / wiring["file"]) if root else wiring["file"]) if wiring else None
+    generated = [f for f in owned if f.endswith(".py")]
+    if app_file and generated:
+        shipping = {d: cs for d, cs in copies.items() if shipped(app_file, *cs)}
+        for dockerfile, (context, sources) in shipping.items():
+            missing = [f for f in generated if not shipped(f, context, sources)]
+            if missing:
+                problems.append(f"{dockerfile} does not COPY {missing[0]}")
+    pyproject_path = work / root / "pyproject.toml"
+    if pyproject_path.is_file() and generated:
+        try:
+            packages = wheel_packages(tomllib.loads(pyproject_path.read_text()))
+        except tomllib.TOMLDecodeError:
+            packages = None
+        if packages:
+            relative = [os.path.relpath(f, root or ".") for f in generated]
+            missing = [f for f in relative if not any(f.startswith(p.rstrip("/") + "/") for p in packages)]
+            if missing:
+                problems.append(f"wheel packages {packages} do not include {missing[0]}")
+    # files created although the repository had one
+    before_compose = [f for f in files_before if COMPOSE_RE.search(f)]
+    for f in added:
+        if COMPOSE_RE.search(f) and before_compose:
+            problems.append(f"created {f} although {before_compose[0]} exists")
+        if ENV_RE.search(f):
+            others = [e for e in files_before if ENV_RE.search(e)]
+            if others:
+                problems.append(f"created {f} although {others[0]} exists")
+    problems += [f"edited {p}" for p in touched if PurePosixPath(p).name == ".env"]
+    # lint under the project's configuration
+    py = [t for t in touched if t.endswith(".py")]
+    if py:
+        after = ruff_findings(work, py)
+        before_tree = work.parent / "before"
+        if not before_tree.exists():
+            git(work, "worktree", "add", "-q", "--detach", str(before_tree), base)
+        before = ruff_findings(before_tree, py)
+        more = after - before
+        if more:
+            codes = ", ".join(f"{code} x{n}" for code, n in sorted(more.items()))
+            problems.append(f"ruff: {sum(more.values())} more finding(s) in the touched files ({codes})")
+    return problems
+
+
+def try_project(source: Path, scratch: Path) -> Result:
+    name = source.name
+    work = scratch / name / "repo"
+    run(["git", "clone", "-q", str(source), str(work)], scratch, check=True)
+    base = git(work, "rev-parse", "HEAD").strip()
+    files = git(work, "ls-files").splitlines()
+    shape = shape_of(work, files)
+    detect_run = paxx(work, "detect", "--json")
+    detect: object = None
+    if detect_run.returncode == 0:
+        try:
+            detect = json.loads(detect_run.stdout)
+        except ValueError:
+            detect = detect_run.stdout
+    added = paxx(work, "add", *COMPONENTS, "--commit")
+    message = (added.stderr.strip() or added.stdout.strip()).splitlines()
+    if added.returncode == 2:
+        text = " ".join(message)
+        return Result(name, shape, "refused", text.removeprefix("error: "), detect)
+    if added.returncode != 0:
+        return Result(name, shape, "crash", f"exit {added.returncode}: {' '.join(message[-3:])}", detect)
+    if git(work, "rev-parse", "HEAD").strip() == base:
+        return Result(name, shape, "wrong", "exit 0 but nothing committed", detect)
+    problems = deep_checks(work, base, files)
+    warnings = [line for line in added.stdout.splitlines() if line.startswith("warning")]
+    if problems:
+        return Result(name, shape, "wrong", "; ".join(problems), detect, problems)
+    return Result(name, shape, "fit", "; ".join(warnings), detect)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--only", nargs="*", default=[])
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args(argv)
+    sources = sorted(p for p in args.corpus.iterdir() if (p / ".git").exists())
+    if args.only:
+        sources = [p for p in sources if p.name in args.only]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="paxx-realworld-") as tmp:
+        for source in sources:
+            try:
+                result = try_project(source, Path(tmp))
+            except (subprocess.SubprocessError, OSError, UnicodeDecodeError) as e:
+                result = Result(source.name, "?", "crash", f"harness: {e}")
+            results.append(result)
+            print(f"{result.project:<50} {result.result:<8} {result.reason[:200]}", file=sys.stderr)
+            shutil.rmtree(Path(tmp) / source.name, ignore_errors=True)
+    width = max(len(r.project) for r in results) if results else 10
+    print(f"\n{'project':<{width}}  {'shape':<60}  {'result':<8}  reason")
+    for r in results:
+        print(f"{r.project:<{width}}  {r.shape[:60]:<60}  {r.result:<8}  {r.reason}")
+    totals = {k: sum(r.result == k for r in results) for k in ("fit", "wrong", "refused", "crash")}
+    print("\ntotals: " + ", ".join(f"{k} {v}" for k, v in totals.items()) + f" of {len(results)}")
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
