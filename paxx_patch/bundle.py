@@ -99,6 +99,8 @@ class Bundle:
     next_steps: str
     wiring: Wiring = field(default_factory=Wiring)
     conditional_dependencies: tuple[ConditionalDependencies, ...] = ()
+    # settings fields that show the project has this component in its own form already
+    refuse_when_settings: tuple[str, ...] = ()
     variable_specs: Mapping[str, Variable] = field(default_factory=dict)
 
     def check_variable(self, key: str, value: str, source: str) -> str:
@@ -227,6 +229,7 @@ class _Checker:
 _KNOWN_KEYS = {
     "name", "version", "description", "templates", "dependencies", "settings",
     "variables", "app_environment", "next_steps", "wiring", "conditional_dependencies",
+    "refuse_when",
 }
 
 
@@ -257,6 +260,17 @@ def _requirements(c: _Checker, key: str, value: Any) -> tuple[str, ...]:
             )
         checked.append(dep)
     return tuple(checked)
+
+
+def _refuse_when(c: _Checker, data: dict[str, Any]) -> tuple[str, ...]:
+    unknown = set(data) - {"settings"}
+    if unknown:
+        raise c.fail(f"refuse_when.{min(unknown)}", "unknown key; the known key is settings")
+    names = c.strings("refuse_when.settings", data.get("settings", []))
+    for name in names:
+        if not name.isidentifier():
+            raise c.fail("refuse_when.settings", f"{name!r} is not a settings field name")
+    return names
 
 
 def _conditional(c: _Checker, value: Any) -> tuple[ConditionalDependencies, ...]:
@@ -322,6 +336,7 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
         next_steps=c.get("next_steps", str, ""),
         wiring=wiring,
         conditional_dependencies=conditional,
+        refuse_when_settings=_refuse_when(c, c.get("refuse_when", dict, {})),
     )
 
 

@@ -195,8 +195,8 @@ class ComposeMutator:
         # wait for services to be healthy, and for one-shot jobs to have finished
         depends = {}
         for name, svc in services.items():
-            if not isinstance(svc, dict):
-                continue
+            if not isinstance(svc, dict) or svc.get("profiles"):
+                continue  # an optional tool (under a profile) is not the app's to wait for
             target = reused.get(name, name)
             if target in healthy:  # a service of the file's: its own healthcheck decides
                 depends[target] = "service_healthy" if healthy[target] else "service_started"

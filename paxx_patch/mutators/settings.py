@@ -11,7 +11,7 @@ at ten times the import cost, paid on every run.)
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from paxx_patch.bundle import SettingField
 from paxx_patch.errors import PaxxError
@@ -146,6 +146,8 @@ class SettingsMutator:
         if lines and not lines[-1].endswith("\n"):
             lines[-1] += "\n"
         existing = _field_names(classes, cls.name)
+        if ctx.previous is None:
+            _refuse_a_second_setup(path, cls, existing, ctx)
         new_fields = []
         for setting in ctx.bundle.settings:
             attr = ctx.project.field_name(setting.name)
@@ -223,3 +225,20 @@ class SettingsMutator:
             return f"remove {ctx.bundle.name} settings from {changed[0]}"
         fields = ctx.entries.get(self.name, {}).get("fields", [])
         return f"add {', '.join(fields)} to {changed[0]}"
+
+
+def _refuse_a_second_setup(path: str, cls: ast.ClassDef, existing: Iterable[str], ctx: Context) -> None:
+    """A bundle that must not be added twice in another form (a second database, say)
+    names the settings fields that show the project has it already."""
+    signs = {name.lower() for name in ctx.bundle.refuse_when_settings}
+    found = sorted(name for name in existing if name.lower() in signs)
+    if not found:
+        return
+    line = next((node.lineno for node in cls.body if isinstance(node, ast.AnnAssign)
+                 and isinstance(node.target, ast.Name) and node.target.id == found[0]), cls.lineno)
+    raise PaxxError(
+        f"{path}:{line}: {cls.name}.{found[0]} shows that the project already has its own "
+        f"{ctx.bundle.name} setup; adding {ctx.bundle.name} would make a second one beside it. "
+        f"Keep yours (nothing was changed), or remove it first and run `paxx-patch add "
+        f"{ctx.bundle.name}` again."
+    )

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from generated_projects import (
@@ -135,3 +141,85 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         yield S3Server(endpoint_url=endpoint, bucket="paxx-test")
     finally:
         server.stop()
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+    def url(self, *, password: bool = False) -> str:
+        secret = f":{self.password}" if password else ""
+        return f"postgresql+asyncpg://{self.user}{secret}@{self.host}:{self.port}/{self.database}"
+
+
+def _postgres_bin(program: str) -> str:
+    found = shutil.which(program) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{program}"), reverse=True)), None)
+    if found is None:
+        raise RuntimeError(f"{program} not found: install Debian's postgresql package "
+                           "(scripts/test.sh does when it is missing)")
+    return found
+
+
+def _server_user() -> Any:
+    """The server refuses to run as root: when we are root, the `postgres` (or `nobody`)
+    user's passwd entry to drop to; None otherwise."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    for name in ("postgres", "nobody"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    raise RuntimeError("running as root with neither a postgres nor a nobody user")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL (Debian's package): initdb into a temporary directory, password
+    authentication on a free loopback port, fsync off; stopped by pid."""
+    root = Path(tempfile.mkdtemp(prefix="paxx-pg-"))
+    root.chmod(0o755)  # the server's user must reach its directory
+    data, sockets, pwfile = root / "data", root / "sockets", root / "pw"
+    sockets.mkdir()
+    pwfile.write_text("s3cret-pw\n")
+    user = _server_user()
+    as_user: dict[str, Any] = {}
+    if user is not None:
+        for path in (root, sockets, pwfile):
+            os.chown(path, user.pw_uid, user.pw_gid)
+        as_user = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+
+    subprocess.run(
+        [_postgres_bin("initdb"), "-D", str(data), "-U", "app", f"--pwfile={pwfile}",
+         "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--no-instructions"],
+        check=True, capture_output=True, **as_user,  # type: ignore[call-overload]
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [_postgres_bin("postgres"), "-D", str(data), "-p", str(port), "-k", str(sockets),
+         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=100"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **as_user,  # type: ignore[call-overload]
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run([_postgres_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+                             capture_output=True).returncode != 0:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"postgres did not start on port {port}")
+            time.sleep(0.1)
+        yield PostgresServer("127.0.0.1", port, "app", "s3cret-pw", "postgres")
+    finally:
+        process.send_signal(signal.SIGINT)  # fast shutdown
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(root, ignore_errors=True)
