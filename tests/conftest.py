@@ -20,6 +20,8 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 _REDIS = tomllib.loads((ROOT / "bundles" / "redis" / "bundle.toml").read_text())
 REDIS_VERSION: str = _REDIS["version"]  # the built-in redis bundle's version and requirement
 REDIS_REQUIREMENT: str = _REDIS["dependencies"][0]
+_major, _minor, _patch = REDIS_VERSION.split("-")[0].split(".")
+REDIS_NEWER = f"{_major}.{int(_minor) + 1}.0"  # a version above the built-in one, for updates
 
 
 @pytest.fixture(autouse=True)

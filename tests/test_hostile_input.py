@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from paxx_patch.lock import LOCK_NAME, ComponentRecord, Lock, blob_id
-from tests.conftest import REDIS_REQUIREMENT, REDIS_VERSION, ROOT, SAMPLE, git
+from tests.conftest import REDIS_NEWER, REDIS_REQUIREMENT, REDIS_VERSION, ROOT, SAMPLE, git
 
 SECRET = "top-secret-sentinel-7f3a\n"
 
@@ -416,7 +416,7 @@ def test_sha256_repository_add_verify_update_remove(sha256_repo: Path, tmp_path:
     git(repo, "checkout", "--", "services/cache.py")
     bundles = custom_bundle(tmp_path)
     toml = bundles / "redis" / "bundle.toml"
-    toml.write_text(replaced(toml.read_text(), f'version = "{REDIS_VERSION}"', 'version = "1.1.0"'))
+    toml.write_text(replaced(toml.read_text(), f'version = "{REDIS_VERSION}"', f'version = "{REDIS_NEWER}"'))
     template = bundles / "redis" / "templates" / "cache.py.j2"
     template.write_text(template.read_text() + "\n# 1.1.0\n")
     code, _, err = run(repo, "update", "redis", "--commit", "--bundle-path", str(bundles))

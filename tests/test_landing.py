@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git
+from tests.conftest import REDIS_NEWER, git
 from tests.test_landing_faults import newer_bundles
 
 
@@ -112,7 +112,7 @@ def test_update_leaves_an_ejected_file_alone(sample_repo: Path, tmp_path: Path, 
     assert code == 0, err
     assert cache.read_bytes() == edited
     assert "services/cache.py was ejected" in out
-    assert 'version = "1.1.0"' in (sample_repo / "paxx-patch.lock").read_text()
+    assert f'version = "{REDIS_NEWER}"' in (sample_repo / "paxx-patch.lock").read_text()
     assert git(sample_repo, "status", "--porcelain") == ""
 
 

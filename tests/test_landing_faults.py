@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REDIS_VERSION, ROOT, SAMPLE, git, init_repo
+from tests.conftest import REDIS_NEWER, REDIS_VERSION, ROOT, SAMPLE, git, init_repo
 from tests.fingerprint import DATES, difference, fingerprint
 
 # in order; the branch moves between land-refreshed and land-ref (the point of no return)
@@ -52,7 +52,7 @@ def newer_bundles(root: Path) -> Path:
     toml = root / "redis" / "bundle.toml"
     text = toml.read_text()
     assert f'version = "{REDIS_VERSION}"' in text
-    toml.write_text(text.replace(f'version = "{REDIS_VERSION}"', 'version = "1.1.0"'))
+    toml.write_text(text.replace(f'version = "{REDIS_VERSION}"', f'version = "{REDIS_NEWER}"'))
     template = root / "redis" / "templates" / "cache.py.j2"
     template.write_text(template.read_text() + "\n# a line the newer version adds\n")
     return root

@@ -161,8 +161,9 @@ class SettingsMutator:
         fields = _fields(cls)
         anchor = fields[-1] if fields else cls.body[-1]
         indent = lines[anchor.lineno - 1][: anchor.col_offset]
+        width = ctx.project.line_length
         block = f"\n{indent}# {ctx.bundle.name}\n" + "".join(
-            (f"{indent}# {s.description}\n" if s.description else "")
+            "".join(f"{line}\n" for line in _comment_lines(indent, s.description, width))
             + f"{indent}{field_source(s, a)}\n" for s, a in new_fields
         )
         lines[int(anchor.end_lineno or anchor.lineno):int(anchor.end_lineno or anchor.lineno)] = [block]
@@ -194,11 +195,14 @@ class SettingsMutator:
         for node in _fields(cls):
             if _name(node) in names:
                 drop |= set(range(node.lineno - 1, int(node.end_lineno or node.lineno)))
-                above = node.lineno - 2
-                if above >= 0 and described.get(_name(node)) and (
-                    lines[above].strip() == f"# {described[_name(node)]}"
-                ):
-                    drop.add(above)
+                indent = lines[node.lineno - 1][: node.col_offset]
+                comment = _comment_lines(indent, described.get(_name(node), ""),
+                                         ctx.project.line_length)
+                start = node.lineno - 1 - len(comment)
+                if comment and start >= 0 and [
+                    line.rstrip("\r\n") for line in lines[start:node.lineno - 1]
+                ] == comment:
+                    drop |= set(range(start, node.lineno - 1))
         if drop:
             # the `# component` heading and the blank line paxx-patch put above it
             first = min(drop)
@@ -242,3 +246,13 @@ def _refuse_a_second_setup(path: str, cls: ast.ClassDef, existing: Iterable[str]
         f"Keep yours (nothing was changed), or remove it first and run `paxx-patch add "
         f"{ctx.bundle.name}` again."
     )
+
+
+def _comment_lines(indent: str, text: str, width: int) -> list[str]:
+    """A description as comment lines above its field, within the project's line length."""
+    if not text:
+        return []
+    import textwrap
+
+    room = max(width - len(indent) - 2, 20)
+    return [f"{indent}# {line}" for line in textwrap.wrap(text, width=room)]
