@@ -17,7 +17,14 @@ from pathlib import Path
 import pytest
 
 from paxx_patch.lock import LOCK_NAME, ComponentRecord, Lock, blob_id
-from tests.conftest import REDIS_NEWER, REDIS_REQUIREMENT, REDIS_VERSION, ROOT, SAMPLE, git
+from tests.conftest import (
+    REDIS_NEWER,
+    REDIS_REQUIREMENT,
+    REDIS_VERSION,
+    ROOT,
+    SAMPLE,
+    git,
+)
 
 SECRET = "top-secret-sentinel-7f3a\n"
 

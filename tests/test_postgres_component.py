@@ -32,7 +32,7 @@ def compose_config(repo: Path, *profile: str) -> subprocess.CompletedProcess[str
 def test_add_then_remove_gives_back_the_tree(tmp_path: Path, run) -> None:
     repo = init_repo(tmp_path / "svc", PROJECT)
     tree = git(repo, "rev-parse", "HEAD^{tree}").strip()
-    code, out, err = run(repo, "add", "postgres", "--commit")
+    code, _, err = run(repo, "add", "postgres", "--commit")
     assert code == 0, err
     compose = YAML(typ="safe").load((repo / "docker-compose.yml").read_text())
     assert compose["services"]["postgres"]["image"].startswith("postgres:17")
@@ -56,7 +56,7 @@ def test_add_then_remove_gives_back_the_tree(tmp_path: Path, run) -> None:
 
 def test_a_project_with_its_own_database_is_refused(sample_repo: Path, run, state) -> None:
     before = state(sample_repo)
-    code, out, err = run(sample_repo, "add", "postgres", "--commit")
+    code, _, err = run(sample_repo, "add", "postgres", "--commit")
     assert code == 2
     line = next(i for i, text in enumerate((sample_repo / "settings.py").read_text().splitlines(), 1)
                 if text.strip().startswith("database_url:"))
