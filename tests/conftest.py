@@ -22,6 +22,9 @@ REDIS_VERSION: str = _REDIS["version"]  # the built-in redis bundle's version an
 REDIS_REQUIREMENT: str = _REDIS["dependencies"][0]
 _major, _minor, _patch = REDIS_VERSION.split("-")[0].split(".")
 REDIS_NEWER = f"{_major}.{int(_minor) + 1}.0"  # a version above the built-in one, for updates
+# the commits `add redis --commit` makes on the sample: files, compose, dependencies,
+# settings, env, wiring (close_redis in the lifespan), lock
+REDIS_COMMITS = 7
 
 
 @pytest.fixture(autouse=True)

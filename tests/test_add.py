@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -295,5 +296,7 @@ def test_env_example_descriptions_sit_above_their_keys(sample_repo: Path, run) -
     assert values["METRICS_ENABLED"] == "true" and values["REDIS_URL"] == "redis://localhost:6379/0"
     assert all("#" not in (value or "") for value in values.values())
     ours = [line for line in text.splitlines() if line.startswith(("REDIS_", "STORAGE_", "METRICS_", "OTEL_"))]
-    assert len(ours) == 11 and not any("#" in line for line in ours)
+    expected = sum(len(tomllib.loads((SAMPLE.parents[1] / "bundles" / n / "bundle.toml").read_text())
+                       ["settings"]) for n in ("redis", "storage", "metrics"))
+    assert len(ours) == expected and not any("#" in line for line in ours)
     assert "# Record Prometheus metrics and serve /metrics\nMETRICS_ENABLED=true\n" in text

@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -389,7 +390,8 @@ def test_closed_stdout_after_landing_exits_0(sample_repo: Path) -> None:
     assert proc.wait() == 0, err
     assert err == b""
     subjects = git(sample_repo, "log", "--format=%s").splitlines()
-    assert "paxx(storage): record storage 1.0.0 in paxx-patch.lock" in subjects
+    storage = tomllib.loads((ROOT / "bundles" / "storage" / "bundle.toml").read_text())["version"]
+    assert f"paxx(storage): record storage {storage} in paxx-patch.lock" in subjects
 
 
 # 3. repositories

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REDIS_NEWER, git
+from tests.conftest import REDIS_COMMITS, REDIS_NEWER, git
 from tests.test_landing_faults import newer_bundles
 
 
@@ -173,21 +173,24 @@ def test_failing_post_checkout_hook_is_a_warning(sample_repo: Path, run) -> None
     assert "warning: the post-checkout hook exited 1; the change landed." in out
     tip = git(sample_repo, "rev-parse", "HEAD").strip()
     assert (sample_repo / ".git" / "hook-args").read_text().split() == [base, tip, "1"]
-    assert git(sample_repo, "rev-list", "--count", f"{base}..HEAD") == "6\n"
+    assert git(sample_repo, "rev-list", "--count", f"{base}..HEAD") == f"{REDIS_COMMITS}\n"
     assert git(sample_repo, "status", "--porcelain") == ""
 
 
 def test_landing_keeps_unrelated_staged_and_unstaged_work(sample_repo: Path, run) -> None:
     """Only the touched paths move: the user's other staged and unstaged changes stay."""
-    (sample_repo / "main.py").write_text((sample_repo / "main.py").read_text() + "# staged\n")
-    git(sample_repo, "add", "main.py")
+    (sample_repo / "NOTES.md").write_text("notes\n")
+    git(sample_repo, "add", "NOTES.md")
+    git(sample_repo, "commit", "-qm", "notes")
+    (sample_repo / "NOTES.md").write_text("notes\n# staged\n")
+    git(sample_repo, "add", "NOTES.md")
     (sample_repo / "Dockerfile").write_text((sample_repo / "Dockerfile").read_text() + "# unstaged\n")
     (sample_repo / "scratch.txt").write_text("untracked\n")
     code, _out, err = run(sample_repo, "add", "redis", "--commit")
     assert code == 0, err
     status = git(sample_repo, "status", "--porcelain").splitlines()
-    assert sorted(status) == ["  M Dockerfile"[1:], "?? scratch.txt", "M  main.py"]
-    assert git(sample_repo, "diff", "--cached", "--name-only") == "main.py\n"
+    assert sorted(status) == sorted(["  M Dockerfile"[1:], "M  NOTES.md", "?? scratch.txt"])
+    assert git(sample_repo, "diff", "--cached", "--name-only") == "NOTES.md\n"
     assert git(sample_repo, "fsck", "--strict", "--no-dangling") == ""
 
 
@@ -199,7 +202,7 @@ def test_commit_works_in_a_linked_worktree(sample_repo: Path, tmp_path: Path, ru
     assert code == 0, err
     assert git(linked, "status", "--porcelain") == ""
     assert git(sample_repo, "status", "--porcelain") == ""
-    assert git(sample_repo, "rev-parse", "main") == git(sample_repo, "rev-parse", "side~6")
+    assert git(sample_repo, "rev-parse", "main") == git(sample_repo, "rev-parse", f"side~{REDIS_COMMITS}")
     assert not (sample_repo / "services").exists()
     shutil.rmtree(linked)
 

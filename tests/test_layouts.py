@@ -470,4 +470,5 @@ def test_settings_object_names_the_factory_to_call(tmp_path: Path, run) -> None:
               {"REDIS_URL": "REDIS_URL"}, app="app.server:app")
     _, lock = fits(repo, run, fit)
     assert lock["components"]["redis"]["settings"]["class"] == "Config"
-    assert "get_settings().REDIS_URL" in (repo / "core" / "services" / "cache.py").read_text()
+    cache = (repo / "core" / "services" / "cache.py").read_text()
+    assert "config = get_settings()" in cache and "config.REDIS_URL" in cache

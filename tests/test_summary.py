@@ -13,19 +13,23 @@ Next steps{when}:
 redis: Install the new dependency (`pip install -e .`), start Redis
 with `docker compose up -d redis`, then:
 
-    from services.cache import cache_get, cache_set, get_redis
+    from services.cache import cache_get, cache_set, cached, get_redis
 
-Call `close_redis()` when your app shuts down (e.g. in its lifespan).
+`close_redis()` runs at shutdown in the app's lifespan (wired for you when the
+app was found). The pool holds at most REDIS_MAX_CONNECTIONS connections per
+worker process; size it to your Redis `maxclients` divided by the number of workers.
 """
 
 SUBJECTS = [
     "add services/__init__.py, services/cache.py",
     "add redis to docker-compose.yml",
     f"add {REDIS_REQUIREMENT} to pyproject.toml",
-    "add redis_url to settings.py",
-    "add REDIS_URL to .env.example",
+    "add 6 settings to settings.py",
+    "add 6 variables to .env.example",
+    "wire redis into main.py",
     f"record redis {REDIS_VERSION} in paxx-patch.lock",
 ]
+N = len(SUBJECTS)
 
 
 def shas_hidden(text: str) -> str:
@@ -36,15 +40,15 @@ def test_commit_summary(sample_repo: Path, run) -> None:
     code, out, err = run(sample_repo, "add", "redis", "--commit")
     assert code == 0 and err == ""
     landed = "".join(f"<sha> paxx(redis): {s}\n" for s in SUBJECTS)
-    assert shas_hidden(out) == landed + "6 commits added to your branch.\n" + REDIS_STEPS.format(when="")
+    assert shas_hidden(out) == landed + f"{N} commits added to your branch.\n" + REDIS_STEPS.format(when="")
 
 
 def test_branch_summary(sample_repo: Path, run) -> None:
     code, out, _ = run(sample_repo, "add", "redis", "--branch", "with-redis")
     assert code == 0
     assert shas_hidden(out) == (
-        "branch with-redis: 6 commits on <sha>\n"
-        "6 commits on the new branch with-redis; your checkout is untouched.\n"
+        f"branch with-redis: {N} commits on <sha>\n"
+        f"{N} commits on the new branch with-redis; your checkout is untouched.\n"
         + REDIS_STEPS.format(when="")
     )
 
@@ -54,10 +58,10 @@ def test_patch_series_summary_has_next_steps_too(sample_repo: Path, run) -> None
     assert code == 0
     directory = sample_repo / "out"
     patches = sorted(str(p) for p in directory.iterdir())
-    assert len(patches) == 6
+    assert len(patches) == N
     assert out == (
         "".join(f"{p}\n" for p in patches)
-        + f"6 patches written to {directory}/; nothing else changed. "
+        + f"{N} patches written to {directory}/; nothing else changed. "
         f"Apply with: git am -3 {directory}/*.patch\n"
         + REDIS_STEPS.format(when=" (once the patches are applied)")
     )
@@ -66,13 +70,13 @@ def test_patch_series_summary_has_next_steps_too(sample_repo: Path, run) -> None
 def test_dry_run_says_nothing_was_written(sample_repo: Path, run) -> None:
     code, out, err = run(sample_repo, "add", "redis", "--dry-run")
     assert code == 0 and out.startswith("diff --git ")
-    assert err == "Nothing was written (--dry-run): the diff above is what 6 commits would change.\n"
+    assert err == f"Nothing was written (--dry-run): the diff above is what {N} commits would change.\n"
 
 
 def test_stdout_series_reports_on_stderr(sample_repo: Path, run) -> None:
     code, out, err = run(sample_repo, "add", "redis", "--stdout")
     assert code == 0 and out.startswith("From ")
-    assert err.startswith("6 patches written to stdout, for `git am -3`; nothing else changed.\n")
+    assert err.startswith(f"{N} patches written to stdout, for `git am -3`; nothing else changed.\n")
 
 
 def test_quiet_prints_warnings_only(sample_repo: Path, run) -> None:
@@ -92,7 +96,7 @@ def test_warnings_come_after_what_landed_and_before_next_steps(sample_repo: Path
     git(sample_repo, "commit", "-qam", "no compose file")
     code, out, _ = run(sample_repo, "add", "redis", "--commit")
     assert code == 0
-    landed, _, rest = out.partition("6 commits added to your branch.\n")
+    landed, _, rest = out.partition(f"{N} commits added to your branch.\n")
     assert landed and rest.startswith("\nWarnings:\nwarning: docker-compose.yml did not exist")
     assert rest.index("Warnings:") < rest.index("Next steps:")
 
@@ -109,7 +113,7 @@ def test_json_report_of_add_with_a_warning(sample_repo: Path, run) -> None:
     head = git(sample_repo, "rev-parse", "HEAD").strip()
     assert report["commits"][-1]["sha"] == head
     assert [c["mutator"] for c in report["commits"]] == [
-        "files", "compose", "dependencies", "settings", "env", "lock"]
+        "files", "compose", "dependencies", "settings", "env", "wiring", "lock"]
     assert report["commits"][0]["files"] == ["services/__init__.py", "services/cache.py"]
     assert len(report["warnings"]) == 1 and "docker-compose.yml did not exist" in report["warnings"][0]
     assert report["next_steps"][0].startswith("redis: Install the new dependency")
@@ -136,7 +140,7 @@ def test_global_options_before_or_after_the_subcommand(sample_repo: Path, run, t
     empty.mkdir()
     for argv in (["--bundle-path", str(empty), "list"], ["list", "--bundle-path", str(empty)]):
         code, out, _ = run(sample_repo, *argv)
-        assert code == 0 and out.startswith("metrics"), argv
+        assert code == 0 and out.startswith("logging"), argv
 
 
 def test_help_documents_every_argument(run, tmp_path: Path, capsys) -> None:

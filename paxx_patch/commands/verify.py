@@ -46,6 +46,12 @@ def verify(*, files: Sequence[str] = (), project: str | None = None) -> int:
     """
     cwd = os.getcwd()
     root = _repo_root(cwd)
+    if not os.path.lexists(os.path.join(root, ".git")):
+        raise PaxxError(
+            f"{cwd} is not inside a git repository, so there is nothing to verify: run "
+            "`paxx-patch verify` from the repository whose paxx-patch.lock it checks (the "
+            "pre-commit hook does)."
+        )
     project_dir = os.path.normpath(os.path.join(cwd, project)) if project else root
     if not os.path.isdir(project_dir):
         raise PaxxError(f"--project {project}: no such directory.")

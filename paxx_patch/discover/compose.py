@@ -87,6 +87,11 @@ def _load(path: str, raw: bytes | None) -> Any:
 
     try:
         return YAML(typ="safe").load(decode(path, raw))
+    except RecursionError:
+        raise PaxxError(
+            f"{path}: nested too deeply to be a compose file (the parser gave up). "
+            "Fix it and commit it, or point [tool.paxx-patch] compose_file at the real one."
+        ) from None
     except (YAMLError, PaxxError, ValueError):
         return None
 

@@ -676,3 +676,9 @@ def test_pre_commit_all_files_under_autocrlf(repo: Path, hook_repo: tuple[Path, 
     assert b"\r\n" in (repo / CACHE).read_bytes()
     passed = pre_commit(repo, tmp_path / "pc", "try-repo", str(snapshot), "paxx-patch-verify", "--all-files")
     assert passed.returncode == 0, passed.stdout + passed.stderr
+
+
+def test_verify_outside_a_repository_says_so(tmp_path: Path, run) -> None:
+    code, out, err = run(tmp_path, "verify")
+    assert code == 2 and out == ""
+    assert "is not inside a git repository, so there is nothing to verify" in err
