@@ -110,7 +110,9 @@ def test_spans_go_to_the_configured_otlp_endpoint(
     app = make_app(tracing)
     with caplog.at_level(logging.WARNING):
         provider: TracerProvider = tracing.setup_tracing(app)
-    assert caplog.records == []  # no complaints about libraries the project lacks
+    # no complaints from the instrumentation about libraries the project lacks (other
+    # loggers are not this test's: an earlier test's garbage may be collected here)
+    assert [r for r in caplog.records if r.name.startswith("opentelemetry")] == []
     assert trace.get_tracer_provider() is provider
 
     assert get(app, "/items/42") == 200
