@@ -204,7 +204,7 @@ def _refreshed_lock(snapshot: Snapshot, ctx: Context) -> dict[str, bytes | None]
         ctx.warnings.append(f"{lock_path} was not refreshed (--no-lock). Run "
                             f"`{locker.shown(ctx.project.root)}` and commit {lock_path}.")
         return {}
-    result = lockfiles.refresh(snapshot, ctx.project.dependency_file)
+    result = lockfiles.refresh(snapshot, ctx.project.dependency_file, locker)
     if result.warning:
         ctx.warnings.append(result.warning)
     for path, content in result.changes.items():

@@ -75,11 +75,8 @@ class Refresh:
     warning: str = ""
 
 
-def refresh(snapshot: Snapshot, dependency_file: str) -> Refresh:
-    """The refreshed lock for the dependency file as the snapshot now holds it."""
-    locker = find_locker(snapshot, dependency_file)
-    if locker is None:
-        return Refresh({})
+def refresh(snapshot: Snapshot, dependency_file: str, locker: Locker) -> Refresh:
+    """`locker`'s refreshed lock for the dependency file as the snapshot now holds it."""
     directory = str(PurePosixPath(dependency_file).parent)
     directory = "" if directory == "." else directory
     lock_path = _join(directory, locker.lock_name)

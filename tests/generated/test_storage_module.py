@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import io
-import threading
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from generated_projects import FACTORY_STYLE, RenderComponent, S3Server
+from generated_projects import FACTORY_STYLE, RenderComponent, S3Server, loopback_http
 
 
 def s3_env(server: S3Server, **overrides: str) -> dict[str, str]:
@@ -236,14 +235,8 @@ class _AccessDenied(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def denying_endpoint() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _AccessDenied)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_http(_AccessDenied) as url:
+        yield url
 
 
 def test_s3_exists_reraises_errors_other_than_not_found(

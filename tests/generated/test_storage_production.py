@@ -9,9 +9,8 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from fastapi import UploadFile
-from generated_projects import RenderComponent, S3Server
+from generated_projects import RenderComponent, S3Server, loopback_http
 from starlette.datastructures import Headers
 from test_storage_module import s3_env
 
@@ -98,14 +97,8 @@ class _NotFoundEverywhere(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def not_s3() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotFoundEverywhere)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_http(_NotFoundEverywhere) as url:
+        yield url
 
 
 def test_exists_raises_for_a_wrong_endpoint(
