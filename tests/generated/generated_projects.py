@@ -180,6 +180,9 @@ def forget_project_modules() -> None:
         # Metrics register themselves in the global registry on import; a fresh
         # import of the module in the next test must be able to register again.
         for value in list(vars(module).values()):
+            cache_info = getattr(value, "cache_info", None)
+            if callable(cache_info) and cache_info().currsize:
+                value = value()  # made on first use and kept, e.g. latency_histogram()
             if isinstance(value, MetricWrapperBase):
                 try:
                     REGISTRY.unregister(value)
