@@ -132,7 +132,7 @@ def make_context(
         install = lockfiles.install_command(snapshot, project.dependency_file, project.dependency_style)
     context = template_context(bundle, project, variables, install)
     rendered = {
-        f"{project.services_dir}/{target}": text.encode()
+        f"{project.services_dir}/{target}": _in_project_style(target, text, project).encode()
         for target, text in render_templates(bundle, context).items()
     }
     fragment = render_compose(bundle, context) if bundle.compose_path else ""
@@ -142,6 +142,15 @@ def make_context(
         refresh_lock=refresh_lock,
         object_format=object_format,
     )
+
+
+def _in_project_style(target: str, text: str, project: Project) -> str:
+    """A generated module laid out as the project's import sorter wants it."""
+    if not target.endswith(".py") or not project.lines_between_types:
+        return text
+    from paxx_patch.import_order import separate_kinds
+
+    return separate_kinds(text, project.lines_between_types)
 
 
 def resolve_variables(

@@ -10,6 +10,7 @@ names merged into its statement, in isort's order (CONSTANTS, Classes, others).
 from __future__ import annotations
 
 import ast
+import itertools
 import sys
 from dataclasses import dataclass
 
@@ -113,3 +114,27 @@ def merged_lines(
     if start == end - 1 and len(one_line) - 1 <= line_length:
         return [one_line]
     return [f"from {node.module} import (\n", *(f"    {n},\n" for n in every), ")\n"]
+
+
+def separate_kinds(text: str, blank_lines: int) -> str:
+    """`text` with `blank_lines` empty lines between the `import x` lines of each
+    import block and its `from x import` lines (isort's lines_between_types), at
+    module level and in `if TYPE_CHECKING:` blocks."""
+    if blank_lines <= 0:
+        return text
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return text  # not Python after all: left as the bundle wrote it
+    bodies = [tree.body, *(n.body for n in tree.body if isinstance(n, ast.If))]
+    starts = [
+        node.lineno - 1
+        for body in bodies
+        for prev, node in itertools.pairwise(body)
+        if isinstance(prev, ast.Import) and isinstance(node, ast.ImportFrom)
+        and node.lineno == int(prev.end_lineno or prev.lineno) + 1
+    ]
+    lines = text.splitlines(keepends=True)
+    for start in sorted(starts, reverse=True):
+        lines[start:start] = ["\n"] * blank_lines
+    return "".join(lines)

@@ -20,6 +20,7 @@ from paxx_patch.discover.env import find_env
 from paxx_patch.discover.layout import check_shipped, find_import_root, place_services
 from paxx_patch.discover.modules import Modules
 from paxx_patch.discover.settings import find_settings
+from paxx_patch.discover.style import find_style
 from paxx_patch.discover.tree import Tree, dotted
 from paxx_patch.errors import PaxxError
 from paxx_patch.paths import clean_relative
@@ -51,6 +52,7 @@ class Project:
     compose_overrides: tuple[str, ...] = ()  # override files beside the compose file
     dependency_note: str = ""  # why the dependency file is not the obvious one
     line_length: int = 88  # the project's ruff / black line length
+    lines_between_types: int = 0  # isort's blank lines between `import x` and `from x import`
     secret_module: str = "pydantic"  # SecretStr's module: pydantic.v1 for v1 classes there
     first_party: tuple[str, ...] = ()  # top-level modules and packages at the import root
     findings: tuple[Finding, ...] = ()  # each convention found: where and by which rule
@@ -178,6 +180,8 @@ def discover_project(files: FileReader, root: str = "") -> Project:
                       compose.data, compose.path, pyproject)
     env = find_env(tree, root, config.get("env_file"), compose.path, app.file if app else None)
     findings.append(Finding("env example", env.path or "none", env.path, rule=env.rule))
+    style = find_style(files, root, pyproject)
+    findings.append(style.finding())
     alias = "get_settings" if settings.call else "settings"
     imported = settings.object_name if settings.object_name == alias else f"{settings.object_name} as {alias}"
     return Project(
@@ -202,7 +206,8 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         lock_file=here("paxx-patch.lock"),
         compose_overrides=overrides(tree, compose.path),
         dependency_note=dependencies.note,
-        line_length=_line_length(files, root, pyproject),
+        line_length=style.line_length,
+        lines_between_types=style.lines_between_types,
         secret_module=settings.secret_module,
         first_party=_top_level_names(modules, root_dir),
         findings=tuple(findings),
@@ -218,20 +223,6 @@ def _top_level_names(modules: Modules, import_root: str) -> tuple[str, ...]:
         p[len(prefix):].split("/")[0].removesuffix(".py") for p in modules.parsed()
         if p.startswith(prefix)
     }))
-
-
-def _line_length(files: FileReader, root: str, pyproject: dict[str, Any]) -> int:
-    """The line length the project's formatter keeps: ruff's, else black's, else 88."""
-    tool = pyproject.get("tool", {})
-    for value in (tool.get("ruff", {}).get("line-length"), tool.get("black", {}).get("line-length")):
-        if isinstance(value, int):
-            return value
-    for name in ("ruff.toml", ".ruff.toml"):
-        files.load([join(root, name)])
-        value = read_toml(files, join(root, name)).get("line-length")
-        if isinstance(value, int):
-            return value
-    return 88
 
 
 def _is_project(tree: Tree, pyproject: dict[str, Any]) -> bool:

@@ -1,0 +1,74 @@
+"""The code style the project's formatter and import sorter keep: generated
+modules and inserted lines follow it, so the project's own checks pass.
+
+Ruff's configuration (`.ruff.toml`, `ruff.toml`, then `[tool.ruff]`) wins, as
+ruff itself reads it; then black's and isort's sections of pyproject.toml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from paxx_patch.discover import FileReader, Finding, join, read_toml
+
+
+@dataclass(frozen=True)
+class CodeStyle:
+    line_length: int = 88
+    lines_between_types: int = 0  # isort: blank lines between `import x` and `from x import`
+    file: str = ""  # where the configuration was read, "" for the defaults
+
+    def finding(self) -> Finding:
+        value = f"line length {self.line_length}, {self.lines_between_types} blank line(s) " \
+                "between `import` and `from` imports"
+        return Finding("code style", value, self.file,
+                       rule="formatter configuration" if self.file else "defaults (ruff, black)")
+
+
+def find_style(files: FileReader, root: str, pyproject: dict[str, Any]) -> CodeStyle:
+    tool = pyproject.get("tool", {})
+    tool = tool if isinstance(tool, dict) else {}
+    candidates: list[tuple[str, dict[str, Any]]] = []
+    for name in (".ruff.toml", "ruff.toml"):
+        path = join(root, name)
+        files.load([path])
+        if files.get(path) is not None:
+            candidates.append((path, read_toml(files, path)))
+    if isinstance(tool.get("ruff"), dict):
+        candidates.append((join(root, "pyproject.toml"), tool["ruff"]))
+    for path, ruff in candidates[:1]:  # ruff reads the first of them only
+        return CodeStyle(
+            line_length=_length(ruff.get("line-length"), 88),
+            lines_between_types=_int(_ruff_isort(ruff).get("lines-between-types"), 0),
+            file=path,
+        )
+    black, isort = _table(tool, "black"), _table(tool, "isort")
+    if black or isort:
+        return CodeStyle(
+            line_length=_length(black.get("line-length"), _length(isort.get("line_length"), 88)),
+            lines_between_types=_int(isort.get("lines_between_types"), 0),
+            file=join(root, "pyproject.toml"),
+        )
+    return CodeStyle()
+
+
+def _ruff_isort(ruff: dict[str, Any]) -> dict[str, Any]:
+    # `[isort]` is the older spelling of `[lint.isort]`
+    return _table(_table(ruff, "lint"), "isort") or _table(ruff, "isort")
+
+
+def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value: Any, default: int) -> int:
+    # bool is an int to Python, not to a configuration file
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
+
+
+def _length(value: Any, default: int) -> int:
+    # a width no formatter keeps (0, 5, a million) is a typo: the default is safer
+    number = _int(value, default)
+    return number if 40 <= number <= 1000 else default
