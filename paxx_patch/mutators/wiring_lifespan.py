@@ -10,7 +10,11 @@ app runs its shutdown code, knowing nothing about the other components:
   the user's own shutdown code, which may still use the component);
 - `@app.on_event("startup"/"shutdown")` async handlers: at the end of the handler;
 - no lifespan and no handlers: a lifespan function is created above the app (or
-  its factory) and passed as `lifespan=`.
+  its factory) and passed as `lifespan=`;
+- an app made by a FastAPI subclass of the module that passes an
+  `@asynccontextmanager` method of its own as the lifespan
+  (`super().__init__(lifespan=self._lifespan)`): the hooks go into that method.
+  A new lifespan is never passed to a subclass: it could replace the class's own.
 
 `remove_scaffolding` takes out a created lifespan again once no hook is left in it.
 Anything else (a lifespan built by a call, sync handlers) is left to the user.
@@ -185,6 +189,8 @@ def add_hooks(
                 "@asynccontextmanager function of this module with a `yield`"
             )
         return _replace(module, func, edited), [], None
+    if target.app_class != "FastAPI":
+        return _subclass_lifespan(module, target.app_class, hooks, config)
     handlers = {
         phase: [f for f in functions if _handler_phase(f, target.app) == phase]
         for phase in ("startup", "shutdown")
@@ -205,6 +211,35 @@ def add_hooks(
             edits[func] = func.with_changes(body=_append(func.body, _statements(wanted, config)))
         return _replace_all(module, edits), [], None
     return _create_lifespan(module, target, call, hooks)
+
+
+def _subclass_lifespan(
+    module: cst.Module, class_name: str, hooks: Sequence[Hook], config: cst.PartialParserConfig
+) -> tuple[cst.Module, list[tuple[str, str]], str | None]:
+    classes = {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef)}
+    seen: set[str] = set()
+    queue = [class_name]
+    while queue:  # the class, then its bases of this module
+        name = queue.pop(0)
+        cls = classes.get(name)
+        if cls is None or name in seen:
+            continue
+        seen.add(name)
+        code = cst.Module([]).code_for_node(cls)
+        for stmt in cls.body.body:
+            if (
+                isinstance(stmt, cst.FunctionDef) and _is_async_context_manager(stmt)
+                and re.search(rf"""lifespan['"]?\s*[,=]\s*self\.{stmt.name.value}\b""", code)
+            ):
+                edited = _edit_lifespan(stmt, hooks, config)
+                if edited is not None:
+                    return _replace(module, stmt, edited), [], None
+        queue += [b.value.value for b in cls.bases if isinstance(b.value, cst.Name)]
+    return module, [], (
+        f"the app is made by {class_name}, a FastAPI subclass, and no @asynccontextmanager "
+        "method of it with a `yield` is passed as its lifespan; a new lifespan passed to it "
+        "could replace one it sets itself"
+    )
 
 
 def _replace_all(module: cst.Module, edits: dict[cst.CSTNode, cst.CSTNode]) -> cst.Module:
@@ -247,7 +282,7 @@ def _create_lifespan(
     startup = "".join(f"    {h.code}{nl}" for h in hooks if h.phase == "startup")
     shutdown = "".join(f"    {h.code}{nl}" for h in hooks if h.phase == "shutdown")
     source = (
-        f"@asynccontextmanager{nl}async def {name}(app: {fastapi}) -> AsyncIterator[None]:{nl}"
+        f"@asynccontextmanager{nl}async def {name}(_app: {fastapi}) -> AsyncIterator[None]:{nl}"
         f"{startup}    yield{nl}{shutdown}"
     )
     func = cst.parse_statement(source, config=config)
@@ -306,7 +341,7 @@ def _is_created_and_empty(stmt: cst.BaseStatement) -> bool:
         stmt.with_changes(leading_lines=[], body=stmt.body.with_changes(footer=[]))
     )
     return re.fullmatch(
-        rf"@asynccontextmanager\r?\nasync def {stmt.name.value}\(app: [\w.]+\) -> "
+        rf"@asynccontextmanager\r?\nasync def {stmt.name.value}\(_?app: [\w.]+\) -> "
         r"AsyncIterator\[None\]:\r?\n    yield\r?\n",
         code,
     ) is not None

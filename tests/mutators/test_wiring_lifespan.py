@@ -105,6 +105,17 @@ def test_components_share_a_created_lifespan_and_leave_it_one_by_one(tmp_path: P
     assert remove(storage, only_storage, storage_entries) == before
 
 
+def test_a_lifespan_made_by_an_earlier_release_is_taken_out_on_remove(tmp_path: Path) -> None:
+    # 0.1 named the created lifespan's parameter `app` (ruff's ARG001 objects to it,
+    # so it is `_app` now); removing the last hook still takes the whole lifespan out
+    bundle = bundle_with(tmp_path)
+    before = (FIXTURES / "multiline_call" / "before").read_bytes()
+    new, entries, _ = add(bundle, before)
+    assert b"async def lifespan(_app: FastAPI) -> AsyncIterator[None]:" in new
+    older = new.replace(b"lifespan(_app: FastAPI)", b"lifespan(app: FastAPI)")
+    assert remove(bundle, older, entries) == before
+
+
 def test_a_user_lifespan_that_only_yields_is_kept_on_remove(tmp_path: Path) -> None:
     bundle = bundle_with(tmp_path)
     before = (FIXTURES / "existing" / "before").read_bytes()
