@@ -332,7 +332,9 @@ def _post_checkout(git: Git, base: str, tip: str) -> list[str]:
                    check=False)
     if proc.returncode != 0 and b"is not a git command" in proc.stderr:
         return []  # git before 2.36 has no `git hook`; its checkout would have run it
-    sys.stderr.buffer.write(proc.stdout + proc.stderr)
+    if output := proc.stdout + proc.stderr:
+        # as text: sys.stderr may be a stream without a byte buffer (an embedding caller)
+        sys.stderr.write(output.decode(errors="replace"))
     if proc.returncode == 0:
         return []
     return [f"warning: the post-checkout hook exited {proc.returncode}; the change landed."]
