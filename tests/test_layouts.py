@@ -327,6 +327,27 @@ def test_app_built_by_a_factory_behind_a_main_shim(tmp_path: Path, run) -> None:
     assert text.index("setup_tracing(app)") < text.index("    return app")
 
 
+def test_app_made_by_a_fastapi_subclass_with_its_own_lifespan_method(tmp_path: Path, run) -> None:
+    # the app is `shop_api = ShopAPI()`, re-exported by the package; the class passes
+    # its own @asynccontextmanager method as the lifespan (a new `lifespan=` argument
+    # would have replaced it)
+    repo = project_repo(tmp_path, "app_subclass")
+    fit = Fit("from shopapi.config import settings", "settings", {"REDIS_URL": "redis_url"},
+              app="shopapi.apps:app")
+    _, lock = fits(repo, run, fit)
+    assert lock["components"]["metrics"]["wiring"]["file"] == "shopapi/apps/web.py"
+    text = (repo / "shopapi" / "apps" / "web.py").read_text()
+    assert "lifespan=" not in text.split("class ShopAPI")[1].split("def __init__")[0]
+    assert "shop_api: ShopAPI = ShopAPI()\n\n# metrics\nshop_api.add_middleware(MetricsMiddleware)" in text
+    shutdown = text.split("        yield\n")[1].split("\n\n")[0]
+    assert shutdown.splitlines() == [
+        "        self.state.open = False",
+        "        await close_redis()",
+        "        await close_storage()",
+        "        await shutdown_tracing()",
+    ]
+
+
 def test_module_level_app_with_on_event_handlers(tmp_path: Path, run) -> None:
     repo = project_repo(tmp_path, "app_on_event")
     assert_fits(repo, run, Fit(*PLAIN, {"REDIS_URL": "redis_url"}, app="main:app"))

@@ -7,7 +7,8 @@ Rules, in order:
   shell scripts, `[project.scripts]` and the Python modules scanned;
 - else a module-level `app = FastAPI(...)`, else a factory (a function that makes
   `FastAPI(...)` and returns it), in the modules named like an app (all modules of
-  a small project), the one nearest the top first.
+  a small project), the one nearest the top first. A class of the same module
+  deriving from FastAPI (`class ShopAPI(FastAPI)`) counts as FastAPI.
 A module-level `app = create_app()` whose factory is imported is followed to the
 module that defines it: that is where middleware and routes go.
 """
@@ -82,7 +83,8 @@ def find_app(
             return AppFound(path, app[0], app[1], "module-level `= FastAPI(...)`")
     for path in nearest:
         parsed = modules.parse(path)
-        factory = next((n for n in parsed.body if _is_factory(n)), None) if parsed else None
+        factory = next((n for n in parsed.body if _is_factory(n, app_classes(parsed))),
+                       None) if parsed else None
         if isinstance(factory, ast.FunctionDef):
             return AppFound(path, factory.name, factory.lineno, "function returning FastAPI(...)")
     return None
@@ -129,20 +131,34 @@ def _targets_in(
                         out.append((path, "app", rule, None))
 
 
-def _is_fastapi_call(node: ast.AST | None) -> bool:
-    return isinstance(node, ast.Call) and (
-        (isinstance(node.func, ast.Name) and node.func.id == "FastAPI")
-        or (isinstance(node.func, ast.Attribute) and node.func.attr == "FastAPI")
-    )
+def app_classes(tree: ast.Module) -> frozenset[str]:
+    """FastAPI and the module's classes that derive from it, directly or through
+    each other."""
+    classes = {"FastAPI"}
+    for node in tree.body:  # a base is defined above the class that uses it
+        if isinstance(node, ast.ClassDef) and any(_class_name(b) in classes for b in node.bases):
+            classes.add(node.name)
+    return frozenset(classes)
 
 
-def _is_factory(node: ast.AST) -> bool:
-    return isinstance(node, ast.FunctionDef) and any(_is_fastapi_call(n) for n in ast.walk(node))
+def _class_name(node: ast.expr) -> str | None:
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(
+        node, ast.Attribute) else None
+
+
+def _is_fastapi_call(node: ast.AST | None, classes: frozenset[str] = frozenset({"FastAPI"})) -> bool:
+    return isinstance(node, ast.Call) and _class_name(node.func) in classes
+
+
+def _is_factory(node: ast.AST, classes: frozenset[str] = frozenset({"FastAPI"})) -> bool:
+    return isinstance(node, ast.FunctionDef) and any(
+        _is_fastapi_call(n, classes) for n in ast.walk(node))
 
 
 def _module_app(tree: ast.Module) -> tuple[str, int] | None:
+    classes = app_classes(tree)
     for node in tree.body:
-        if isinstance(node, ast.Assign | ast.AnnAssign) and _is_fastapi_call(node.value):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and _is_fastapi_call(node.value, classes):
             target = node.targets[0] if isinstance(node, ast.Assign) else node.target
             if isinstance(target, ast.Name):
                 return target.id, node.lineno
@@ -157,12 +173,13 @@ def _follow(modules: Modules, path: str, name: str, rule: str) -> AppFound | Non
         module = modules.parse(path)
         if module is None:
             return None
+        classes = app_classes(module)
         for node in module.body:
-            if isinstance(node, ast.Assign | ast.AnnAssign) and _is_fastapi_call(node.value) and (
-                name in _names(node)
+            if isinstance(node, ast.Assign | ast.AnnAssign) and (
+                _is_fastapi_call(node.value, classes) and name in _names(node)
             ):
                 return AppFound(path, name, node.lineno, rule)
-            if isinstance(node, ast.FunctionDef) and node.name == name and _is_factory(node):
+            if isinstance(node, ast.FunctionDef) and node.name == name and _is_factory(node, classes):
                 return AppFound(path, name, node.lineno, rule)
         made = next((
             node.value.func for node in module.body
@@ -179,11 +196,12 @@ def _follow(modules: Modules, path: str, name: str, rule: str) -> AppFound | Non
             continue
         local = next((n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == called), None)
         if local is not None:
-            return AppFound(path, name, local.lineno, rule) if _is_factory(local) else None
+            return AppFound(path, name, local.lineno, rule) if _is_factory(local, classes) else None
         found = modules.lookup(path, called)
         if found is None or not isinstance(found[1], ast.FunctionDef) or not found[0].endswith(".py"):
             return None
-        if _is_factory(found[1]):
+        defining = modules.parse(found[0])
+        if _is_factory(found[1], app_classes(defining) if defining else frozenset({"FastAPI"})):
             return AppFound(found[0], called, found[1].lineno, rule)
         path, name = found[0], called
     return None

@@ -2,7 +2,8 @@
 
 The app is created at module level (`app = FastAPI(...)`; statements go after it,
 or after the last later top-level statement that configures it) or in a factory
-that creates and returns it (statements go before the `return`).
+that creates and returns it (statements go before the `return`). A class of the
+module deriving from FastAPI makes apps as FastAPI does.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Target:
     factory: int | None  # index of the factory function in the module, if any
     insert_at: int  # statements go before this index of the body they go into
     top_level: int  # index of the module statement that creates the app
+    app_class: str = "FastAPI"  # the class the app is an instance of
 
 
 def import_position(module: cst.Module, limit: int) -> int:
@@ -41,17 +43,31 @@ def import_position(module: cst.Module, limit: int) -> int:
     return 1 if module.get_docstring() is not None else 0
 
 
-def find_target(module: cst.Module, app_name: str | None) -> Target | None:
+def app_classes(module: cst.Module) -> frozenset[str]:
+    """FastAPI and the module's classes deriving from it, directly or through each other."""
+    classes = {"FastAPI"}
+    for stmt in module.body:
+        if isinstance(stmt, cst.ClassDef) and any(_called(b.value) in classes for b in stmt.bases):
+            classes.add(stmt.name.value)
+    return frozenset(classes)
 
-    apps: dict[str, int] = {}
+
+def _called(node: cst.BaseExpression) -> str | None:
+    return node.value if isinstance(node, cst.Name) else node.attr.value if isinstance(
+        node, cst.Attribute) else None
+
+
+def find_target(module: cst.Module, app_name: str | None) -> Target | None:
+    classes = app_classes(module)
+    apps: dict[str, tuple[int, str]] = {}
     factories: dict[str, Target] = {}
     made_by: dict[str, str] = {}  # `app = create_app()`: app -> create_app
     for i, stmt in enumerate(module.body):
-        name = _assigned_app(stmt)
-        if name is not None:
-            apps.setdefault(name, i)
+        made = _assigned_app(stmt, classes)
+        if made is not None:
+            apps.setdefault(made[0], (i, made[1]))
         elif isinstance(stmt, cst.FunctionDef):
-            target = _factory(stmt, i)
+            target = _factory(stmt, i, classes)
             if target is not None:
                 factories[stmt.name.value] = target
         elif isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Assign):
@@ -70,53 +86,52 @@ def find_target(module: cst.Module, app_name: str | None) -> Target | None:
     if app_name in factories:
         return factories[app_name]
     assert app_name is not None
-    index = apps[app_name]
+    index, app_class = apps[app_name]
     insert_at = index + 1
     for j in range(index + 1, len(module.body)):
         if _configures(module.body[j], app_name):
             insert_at = j + 1
-    return Target(app=app_name, factory=None, insert_at=insert_at, top_level=index)
+    return Target(app=app_name, factory=None, insert_at=insert_at, top_level=index,
+                  app_class=app_class)
 
 
-def _is_fastapi(node: cst.BaseExpression | None) -> bool:
-
+def _app_class(node: cst.BaseExpression | None, classes: frozenset[str]) -> str | None:
+    """The class `node` calls when it makes an app (FastAPI or a subclass), else None."""
     if not isinstance(node, cst.Call):
-        return False
-    func = node.func
-    return (isinstance(func, cst.Name) and func.value == "FastAPI") or (
-        isinstance(func, cst.Attribute) and func.attr.value == "FastAPI"
-    )
+        return None
+    name = _called(node.func)
+    return name if name in classes else None
 
 
-def _assigned_app(stmt: cst.BaseStatement) -> str | None:
-    """`NAME = FastAPI(...)` (or `NAME: FastAPI = FastAPI(...)`) -> NAME."""
+def _assigned_app(stmt: cst.BaseStatement, classes: frozenset[str]) -> tuple[str, str] | None:
+    """`NAME = FastAPI(...)` (or `NAME: FastAPI = FastAPI(...)`) -> (NAME, its class)."""
     if not isinstance(stmt, cst.SimpleStatementLine):
         return None
     for small in stmt.body:
-        if isinstance(small, cst.Assign) and len(small.targets) == 1 and _is_fastapi(small.value):
-            target = small.targets[0].target
-            if isinstance(target, cst.Name):
-                return target.value
-        if (
-            isinstance(small, cst.AnnAssign) and _is_fastapi(small.value)
-            and isinstance(small.target, cst.Name)
-        ):
-            return small.target.value
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            target, made = small.targets[0].target, _app_class(small.value, classes)
+        elif isinstance(small, cst.AnnAssign):
+            target, made = small.target, _app_class(small.value, classes)
+        else:
+            continue
+        if made is not None and isinstance(target, cst.Name):
+            return target.value, made
     return None
 
 
-def _factory(func: cst.FunctionDef, index: int) -> Target | None:
+def _factory(func: cst.FunctionDef, index: int, classes: frozenset[str]) -> Target | None:
     """A function whose body creates `NAME = FastAPI(...)` and later `return NAME`."""
     if not isinstance(func.body, cst.IndentedBlock):
         return None
     local = None
     for i, stmt in enumerate(func.body.body):
         if local is None:
-            local = _assigned_app(stmt)
+            local = _assigned_app(stmt, classes)
         elif isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Return):
             value = stmt.body[0].value
-            if isinstance(value, cst.Name) and value.value == local:
-                return Target(app=local, factory=index, insert_at=i, top_level=index)
+            if isinstance(value, cst.Name) and value.value == local[0]:
+                return Target(app=local[0], factory=index, insert_at=i, top_level=index,
+                              app_class=local[1])
     return None
 
 
