@@ -28,11 +28,17 @@ _EXAMPLES = {
         "  paxx-patch add redis -o patches/         a patch series: git am -3 patches/*.patch\n"
         "  paxx-patch add redis --stdout | git am -3\n"
         "  paxx-patch add redis --dry-run           the unified diff; writes nothing\n"
-        "  paxx-patch add storage --set bucket=avatars --commit"
+        "  paxx-patch add storage --set bucket=avatars --commit\n"
+        "  paxx-patch add our-redis --from https://git.example.com/platform/bundles.git --commit\n"
+        "  paxx-patch add our-redis --from ../bundles@v1.2.0 --commit   a tag, branch or commit\n"
+        "  paxx-patch add our-redis --from ours --commit   [tool.paxx-patch.sources] ours = \"URL\""
     ),
     "update": (
         "  paxx-patch update --commit               every installed component\n"
-        "  paxx-patch update redis --branch redis-2 one of them, on a new branch"
+        "  paxx-patch update redis --branch redis-2 one of them, on a new branch\n"
+        "  paxx-patch update our-redis --commit     its source's newest release tag\n"
+        "  paxx-patch update our-redis --rev v2.0.0 --commit\n"
+        "  paxx-patch update redis --from ours --commit   take it from a source from now on"
     ),
     "remove": "  paxx-patch remove redis --commit\n  paxx-patch remove metrics -o patches/",
     "status": "  paxx-patch status\n  paxx-patch status --json",
@@ -111,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
         if verb == "update":
             p.add_argument("--allow-downgrade", action="store_true",
                            help="go back to an older bundled version than the one installed")
+        if verb != "remove":
+            p.add_argument("--from", metavar="SOURCE[@REV]", dest="source",
+                           help="a git URL, a local repository or a name from [tool.paxx-patch.sources]; "
+                           "the bundle is its root or bundles/NAME/ (REV: tag, branch or commit; "
+                           "default: the newest release tag)")
+            p.add_argument("--rev", metavar="REV",
+                           help="the revision of the source to take (instead of @REV or the newest tag)")
+        p.add_argument("--offline", action="store_true",
+                       help="read sources from the cache only; never fetch")
         p.add_argument("--no-lock", action="store_true",
                        help="do not run the project's locker (uv/poetry/pdm); warn instead")
         p.add_argument("--json", action="store_true",
@@ -183,20 +198,23 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return add(names=args.names, output=_output(args), sets=_sets(args.set),  # type: ignore[arg-type]
                    project_dir=args.project, bundle_path=args.bundle_path,
-                   refresh_lock=not args.no_lock, as_json=args.json, quiet=args.quiet)
+                   refresh_lock=not args.no_lock, as_json=args.json, quiet=args.quiet,
+                   source=args.source, rev=args.rev, offline=args.offline)
     if args.command == "update":
         from paxx_patch.commands.update import update
 
         return update(names=args.names, output=_output(args), sets=_sets(args.set),  # type: ignore[arg-type]
                       allow_downgrade=args.allow_downgrade, project_dir=args.project,
                       bundle_path=args.bundle_path, refresh_lock=not args.no_lock,
-                      as_json=args.json, quiet=args.quiet)
+                      as_json=args.json, quiet=args.quiet, source=args.source, rev=args.rev,
+                      offline=args.offline)
     if args.command == "remove":
         from paxx_patch.commands.update import remove
 
         return remove(names=args.names, output=_output(args),  # type: ignore[arg-type]
                       project_dir=args.project, bundle_path=args.bundle_path,
-                      refresh_lock=not args.no_lock, as_json=args.json, quiet=args.quiet)
+                      refresh_lock=not args.no_lock, as_json=args.json, quiet=args.quiet,
+                      offline=args.offline)
     if args.command == "status":
         from paxx_patch.commands.status import status
 
