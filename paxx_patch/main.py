@@ -41,6 +41,14 @@ _EXAMPLES = {
         "  paxx-patch update redis --from ours --commit   take it from a source from now on"
     ),
     "remove": "  paxx-patch remove redis --commit\n  paxx-patch remove metrics -o patches/",
+    "check": (
+        "  paxx-patch check                         exit 1 when a component is behind\n"
+        "  paxx-patch check --json                  the same as a report, for CI\n"
+        "  paxx-patch check --offline               sources from the cache only"
+    ),
+    "bundle": (
+        "  paxx-patch bundle check bundles/our-redis   validate it, try it on the sample project"
+    ),
     "status": "  paxx-patch status\n  paxx-patch status --json",
     "verify": "  paxx-patch verify                        every owned file\n"
               "  paxx-patch verify services/cache.py      only these (the pre-commit hook passes them)",
@@ -133,6 +141,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-q", "--quiet", action="store_true", help="print warnings and errors only")
         _add_common(p)
         _add_output(p)
+    p = _subparser(sub, "check", "exit 1 when an installed component is behind its newest version (for CI)")
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.add_argument("--offline", action="store_true",
+                   help="compare with the cached sources only; never fetch")
+    _add_common(p)
+    p = _subparser(sub, "bundle", "tools for bundle authors")
+    bundle_sub = p.add_subparsers(dest="bundle_command", metavar="SUBCOMMAND", required=True)
+    q = bundle_sub.add_parser(
+        "check", help="validate a bundle directory and try it on the sample project",
+        description="Validate bundle.toml, add the bundle to the built-in sample project in a "
+        "temporary repository, and check the result: compose config, Python compiles, ruff. "
+        "Exit 0: all passed; 1: a check failed; 2: the bundle is invalid.",
+        epilog="examples:\n" + _EXAMPLES["bundle"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    q.add_argument("dir", metavar="DIR", help="the bundle directory (holding bundle.toml)")
+    q.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
+                   help="set a template variable of the bundle")
     p = _subparser(sub, "status", "installed components, versions, modified files")
     p.add_argument("--json", action="store_true", help=json_help)
     _add_common(p)
@@ -215,6 +241,15 @@ def _dispatch(args: argparse.Namespace) -> int:
                       project_dir=args.project, bundle_path=args.bundle_path,
                       refresh_lock=not args.no_lock, as_json=args.json, quiet=args.quiet,
                       offline=args.offline)
+    if args.command == "check":
+        from paxx_patch.commands.check import check
+
+        return check(as_json=args.json, project_dir=args.project, bundle_path=args.bundle_path,
+                     offline=args.offline)
+    if args.command == "bundle":
+        from paxx_patch.commands.bundle_check import bundle_check
+
+        return bundle_check(directory=args.dir, sets=_sets(args.set))
     if args.command == "status":
         from paxx_patch.commands.status import status
 
