@@ -309,3 +309,14 @@ def test_a_fetch_leaves_the_users_repository_alone(sample_repo: Path, source: Pa
     assert "refs/tags/" not in refs
     proc = subprocess.run(["git", "cat-file", "-e", tag_commit(source, "v1.1.0")], cwd=sample_repo)
     assert proc.returncode != 0
+
+
+def test_status_shows_the_source_and_no_built_in_update(sample_repo: Path, source: Path, run) -> None:
+    added(sample_repo, source, run)
+    code, out, _ = run(sample_repo, "status", "--json")
+    assert code == 0
+    row = json.loads(out)["components"]["redis"]
+    assert row["source"]["rev"] == "v1.0.0" and row["bundled_version"] is None
+    assert row["update_available"] is False
+    code, out, _ = run(sample_repo, "status")
+    assert "redis 1.0.0 from ../bundles-repo at v1.0.0" in out
