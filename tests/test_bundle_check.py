@@ -77,3 +77,30 @@ def test_a_template_that_does_not_render_is_exit_2(tmp_path: Path, run) -> None:
 def test_a_directory_without_a_bundle(tmp_path: Path, run) -> None:
     code, _, err = run(tmp_path, "bundle", "check", str(tmp_path))
     assert code == 2 and "no bundle.toml" in err
+
+
+DOCS = ROOT / "docs" / "bundles.md"
+
+
+def test_the_documented_example_bundle_passes(tmp_path: Path, run) -> None:
+    import re
+
+    text = DOCS.read_text()
+    example = text[text.index("## A complete example"):text.index("## Checking a bundle")]
+    toml, template, compose = (body for _, body in re.findall(r"```(\w+)\n(.*?)```", example, re.S)[:3])
+    bundle = tmp_path / "our-cache"
+    (bundle / "templates").mkdir(parents=True)
+    (bundle / "bundle.toml").write_text(toml)
+    (bundle / "templates" / "our_cache.py.j2").write_text(template)
+    (bundle / "compose.yaml").write_text(compose)
+    code, out, err = run(tmp_path, "bundle", "check", str(bundle))
+    assert code == 0, out + err
+
+
+def test_the_reference_names_every_key_the_validator_accepts() -> None:
+    from paxx_patch.bundle import _KNOWN_KEYS, SETTING_TYPES
+
+    text = DOCS.read_text()
+    for key in (*_KNOWN_KEYS, *SETTING_TYPES, "middleware", "calls", "routes", "startup",
+                "shutdown", "when", "pattern", "secret"):
+        assert f"`{key}`" in text, key
