@@ -113,8 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help=name_help)
     p.add_argument("--json", action="store_true", help=json_help)
     _add_common(p)
-    for verb, text in (("add", "add components"),
-                       ("update", "move installed components to the bundled version (three-way)"),
+    add_text = "add components (built in, from --bundle-path, or from a git repository: --from)"
+    update_text = "move installed components to the bundled version or their source's newest tag"
+    for verb, text in (("add", add_text), ("update", update_text + " (three-way)"),
                        ("remove", "take components out again (three-way)")):
         p = _subparser(sub, verb, text)
         p.add_argument("names", metavar="NAME", nargs="*" if verb == "update" else "+",
@@ -150,9 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     bundle_sub = p.add_subparsers(dest="bundle_command", metavar="SUBCOMMAND", required=True)
     q = bundle_sub.add_parser(
         "check", help="validate a bundle directory and try it on the sample project",
-        description="Validate bundle.toml, add the bundle to the built-in sample project in a "
-        "temporary repository, and check the result: compose config, Python compiles, ruff. "
-        "Exit 0: all passed; 1: a check failed; 2: the bundle is invalid.",
+        description="Validate bundle.toml, add the bundle to the built-in sample project in a\n"
+        "temporary repository, show the commits and files, and check the result: compose\n"
+        "config, Python compiles, ruff (check and format) on the files it adds.\n"
+        "Exit 0: all passed; 1: a check failed; 2: the bundle is invalid.\n"
+        "The bundle format: docs/bundles.md.",
         epilog="examples:\n" + _EXAMPLES["bundle"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -87,7 +87,7 @@ def test_the_documented_example_bundle_passes(tmp_path: Path, run) -> None:
 
     text = DOCS.read_text()
     example = text[text.index("## A complete example"):text.index("## Checking a bundle")]
-    toml, template, compose = (body for _, body in re.findall(r"```(\w+)\n(.*?)```", example, re.S)[:3])
+    toml, template, compose = (body for _, body in re.findall(r"```(\w+)\n(.*?)```", example, re.DOTALL)[:3])
     bundle = tmp_path / "our-cache"
     (bundle / "templates").mkdir(parents=True)
     (bundle / "bundle.toml").write_text(toml)

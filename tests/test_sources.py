@@ -320,3 +320,26 @@ def test_status_shows_the_source_and_no_built_in_update(sample_repo: Path, sourc
     assert row["update_available"] is False
     code, out, _ = run(sample_repo, "status")
     assert "redis 1.0.0 from ../bundles-repo at v1.0.0" in out
+
+
+def test_update_from_needs_names(sample_repo: Path, source: Path, run, state) -> None:
+    code, _, err = run(sample_repo, "add", "redis", "--commit")
+    assert code == 0, err
+    before = state(sample_repo)
+    code, _, err = run(sample_repo, "update", "--from", "../bundles-repo", "--commit")
+    assert code == 2 and "name the components" in err
+    code, _, err = run(sample_repo, "update", "redis", "--rev", "v1.0.0", "--commit")
+    assert code == 2 and "built-in bundles" in err
+    assert state(sample_repo) == before
+
+
+def test_help_shows_sources_check_and_bundle_check(run, tmp_path: Path, capsys) -> None:
+    from paxx_patch.main import main
+
+    for argv, expect in ((["add", "--help"], "--from SOURCE[@REV]"), (["update", "--help"], "--rev REV"),
+                         (["check", "--help"], "paxx-patch check --json"),
+                         (["bundle", "check", "--help"], "docs/bundles.md")):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 0
+        assert expect in capsys.readouterr().out

@@ -121,7 +121,7 @@ def _target_bundles(
         return pins[source]
 
     switch = None
-    if sourcing.source is not None:
+    if sourcing.source is not None and verb == "update":
         switch = sources.parse_source(
             sourcing.source, sourcing.rev, project_dir=project_dir,
             cwd=(cwd or Path.cwd()).resolve(), named=sources.named_sources(files, root),
@@ -158,6 +158,9 @@ def _three_way(
     with exclusive(git):
         plan, project = open_plan(git, base, root)
         lock = read_lock(plan.snapshot, project)
+        if sourcing.source is not None and not names:
+            raise PaxxError(f"--from {sourcing.source}: name the components to take from it, "
+                            f"e.g. `paxx-patch update redis --from {sourcing.source}`.")
         targets = list(dict.fromkeys(names or sorted(lock.components)))
         if not targets:
             print(f"no components are installed here ({project.lock_file} lists none); "
