@@ -21,7 +21,7 @@ from paxx_patch.paths import clean_relative, refuse_links_out
 from paxx_patch.variables import Variable, parse_variables
 
 if TYPE_CHECKING:
-    from paxx_patch.lock import SourcePin
+    from paxx_patch.lock_source import SourcePin
 
 BUNDLE_PATH_ENV = "PAXX_PATCH_BUNDLE_PATH"
 SETTING_TYPES = ("str", "int", "bool", "float")

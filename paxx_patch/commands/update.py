@@ -33,7 +33,8 @@ from paxx_patch.faults import checkpoint
 from paxx_patch.git.build import REF_PREFIX, keep_files
 from paxx_patch.git.repo import Git
 from paxx_patch.git.snapshot import Snapshot
-from paxx_patch.lock import ComponentRecord, Lock, SourcePin, blob_id
+from paxx_patch.lock import ComponentRecord, Lock, blob_id
+from paxx_patch.lock_source import SourcePin
 from paxx_patch.threeway import Conflict, carry_over
 
 
