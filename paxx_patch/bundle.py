@@ -14,11 +14,14 @@ from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paxx_patch.errors import PaxxError
 from paxx_patch.paths import clean_relative, refuse_links_out
 from paxx_patch.variables import Variable, parse_variables
+
+if TYPE_CHECKING:
+    from paxx_patch.lock_source import SourcePin
 
 BUNDLE_PATH_ENV = "PAXX_PATCH_BUNDLE_PATH"
 SETTING_TYPES = ("str", "int", "bool", "float")
@@ -102,6 +105,8 @@ class Bundle:
     # settings fields that show the project has this component in its own form already
     refuse_when_settings: tuple[str, ...] = ()
     variable_specs: Mapping[str, Variable] = field(default_factory=dict)
+    # set for a bundle read out of a git repository (`--from`): what the lock pins
+    source: SourcePin | None = None
 
     def check_variable(self, key: str, value: str, source: str) -> str:
         """`value` if variable `key` accepts it, else a PaxxError naming `source`

@@ -11,6 +11,10 @@ The lock is the manifest `verify`, `status`, `update` and `remove` work from:
     [components.redis.compose]         # one table per mutator: what it added to shared files
     file = "docker-compose.yml"
     services = ["redis"]
+    [components.redis.source]          # only for a component from a git repository
+    url = "https://git.example.com/platform/bundles.git"
+    rev = "v1.1.0"                     # what was asked for (or the newest tag chosen)
+    commit = "0c5b4f2e..."             # what it resolved to: every later render reads it
 
 Paths are relative to the directory that holds the lock (the project directory).
 This module must stay light: the pre-commit hook imports it on every commit.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 from paxx_patch.errors import PaxxError
 from paxx_patch.lock_reader import read_simple_toml
+from paxx_patch.lock_source import SourcePin, source_from_table
 from paxx_patch.paths import path_problem
 
 # `typing` costs the hook ~5 ms to import; type checkers know this name
@@ -78,6 +83,7 @@ class ComponentRecord:
         files: dict[str, str] | None = None,
         ejected: list[str] | None = None,
         entries: dict[str, dict[str, Any]] | None = None,
+        source: SourcePin | None = None,
     ) -> None:
         self.name = name
         self.version = version
@@ -86,6 +92,7 @@ class ComponentRecord:
         self.ejected = ejected if ejected is not None else []
         # mutator name -> what it added to shared files (keys chosen by the mutator)
         self.entries = entries if entries is not None else {}
+        self.source = source  # None: a bundle from the built-in or a --bundle-path directory
 
     def verified_files(self) -> dict[str, str]:
         return {p: b for p, b in self.files.items() if p not in self.ejected}
@@ -100,6 +107,8 @@ class ComponentRecord:
         for mutator, entry in self.entries.items():
             if entry:
                 table[mutator] = entry
+        if self.source is not None:
+            table["source"] = self.source.to_table()
         return table
 
 
@@ -175,7 +184,7 @@ def _line(text: str, needle: str) -> int:
     return text.count("\n", 0, at) + 1 if at >= 0 else 1
 
 
-_RECORD_KEYS = {"version", "variables", "files", "ejected"}
+_RECORD_KEYS = {"version", "variables", "files", "ejected", "source"}
 
 
 def _is_component_name(name: str) -> bool:
@@ -216,6 +225,7 @@ def _record(where: str, text: str, name: str, table: Any) -> ComponentRecord:
         problem = path_problem(path)
         if problem:
             raise bad("ejected", f"has the path {path!r}, which {problem}", _value(path))
+    source = source_from_table(table.get("source"), bad, f"components.{_key(name)}.source")
     entries = {k: v for k, v in table.items() if k not in _RECORD_KEYS}
     for key, value in entries.items():
         if not isinstance(value, dict):
@@ -230,6 +240,7 @@ def _record(where: str, text: str, name: str, table: Any) -> ComponentRecord:
         files=dict(table.get("files", {})),
         ejected=list(ejected),
         entries=entries,
+        source=source,
     )
 
 

@@ -28,13 +28,27 @@ _EXAMPLES = {
         "  paxx-patch add redis -o patches/         a patch series: git am -3 patches/*.patch\n"
         "  paxx-patch add redis --stdout | git am -3\n"
         "  paxx-patch add redis --dry-run           the unified diff; writes nothing\n"
-        "  paxx-patch add storage --set bucket=avatars --commit"
+        "  paxx-patch add storage --set bucket=avatars --commit\n"
+        "  paxx-patch add our-redis --from https://git.example.com/platform/bundles.git --commit\n"
+        "  paxx-patch add our-redis --from ../bundles@v1.2.0 --commit   a tag, branch or commit\n"
+        "  paxx-patch add our-redis --from ours --commit   [tool.paxx-patch.sources] ours = \"URL\""
     ),
     "update": (
         "  paxx-patch update --commit               every installed component\n"
-        "  paxx-patch update redis --branch redis-2 one of them, on a new branch"
+        "  paxx-patch update redis --branch redis-2 one of them, on a new branch\n"
+        "  paxx-patch update our-redis --commit     its source's newest release tag\n"
+        "  paxx-patch update our-redis --rev v2.0.0 --commit\n"
+        "  paxx-patch update redis --from ours --commit   take it from a source from now on"
     ),
     "remove": "  paxx-patch remove redis --commit\n  paxx-patch remove metrics -o patches/",
+    "check": (
+        "  paxx-patch check                         exit 1 when a component is behind\n"
+        "  paxx-patch check --json                  the same as a report, for CI\n"
+        "  paxx-patch check --offline               sources from the cache only"
+    ),
+    "bundle": (
+        "  paxx-patch bundle check bundles/our-redis   validate it, try it on the sample project"
+    ),
     "status": "  paxx-patch status\n  paxx-patch status --json",
     "verify": "  paxx-patch verify                        every owned file\n"
               "  paxx-patch verify services/cache.py      only these (the pre-commit hook passes them)",
@@ -99,8 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help=name_help)
     p.add_argument("--json", action="store_true", help=json_help)
     _add_common(p)
-    for verb, text in (("add", "add components"),
-                       ("update", "move installed components to the bundled version (three-way)"),
+    add_text = "add components (built in, from --bundle-path, or from a git repository: --from)"
+    update_text = "move installed components to the bundled version or their source's newest tag"
+    for verb, text in (("add", add_text), ("update", update_text + " (three-way)"),
                        ("remove", "take components out again (three-way)")):
         p = _subparser(sub, verb, text)
         p.add_argument("names", metavar="NAME", nargs="*" if verb == "update" else "+",
@@ -111,6 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
         if verb == "update":
             p.add_argument("--allow-downgrade", action="store_true",
                            help="go back to an older bundled version than the one installed")
+        if verb != "remove":
+            p.add_argument("--from", metavar="SOURCE[@REV]", dest="source",
+                           help="a git URL, a local repository or a name from [tool.paxx-patch.sources]; "
+                           "the bundle is its root or bundles/NAME/ (REV: tag, branch or commit; "
+                           "default: the newest release tag)")
+            p.add_argument("--rev", metavar="REV",
+                           help="the revision of the source to take (instead of @REV or the newest tag)")
+        p.add_argument("--offline", action="store_true",
+                       help="read sources from the cache only; never fetch")
         p.add_argument("--no-lock", action="store_true",
                        help="do not run the project's locker (uv/poetry/pdm); warn instead")
         p.add_argument("--json", action="store_true",
@@ -118,6 +142,26 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-q", "--quiet", action="store_true", help="print warnings and errors only")
         _add_common(p)
         _add_output(p)
+    p = _subparser(sub, "check", "exit 1 when an installed component is behind its newest version (for CI)")
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.add_argument("--offline", action="store_true",
+                   help="compare with the cached sources only; never fetch")
+    _add_common(p)
+    p = _subparser(sub, "bundle", "tools for bundle authors")
+    bundle_sub = p.add_subparsers(dest="bundle_command", metavar="SUBCOMMAND", required=True)
+    q = bundle_sub.add_parser(
+        "check", help="validate a bundle directory and try it on the sample project",
+        description="Validate bundle.toml, add the bundle to the built-in sample project in a\n"
+        "temporary repository, show the commits and files, and check the result: compose\n"
+        "config, Python compiles, ruff (check and format) on the files it adds.\n"
+        "Exit 0: all passed; 1: a check failed; 2: the bundle is invalid.\n"
+        "The bundle format: docs/bundles.md.",
+        epilog="examples:\n" + _EXAMPLES["bundle"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    q.add_argument("dir", metavar="DIR", help="the bundle directory (holding bundle.toml)")
+    q.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
+                   help="set a template variable of the bundle")
     p = _subparser(sub, "status", "installed components, versions, modified files")
     p.add_argument("--json", action="store_true", help=json_help)
     _add_common(p)
@@ -183,20 +227,32 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return add(names=args.names, output=_output(args), sets=_sets(args.set),  # type: ignore[arg-type]
                    project_dir=args.project, bundle_path=args.bundle_path,
-                   refresh_lock=not args.no_lock, as_json=args.json, quiet=args.quiet)
+                   refresh_lock=not args.no_lock, as_json=args.json, quiet=args.quiet,
+                   source=args.source, rev=args.rev, offline=args.offline)
     if args.command == "update":
         from paxx_patch.commands.update import update
 
         return update(names=args.names, output=_output(args), sets=_sets(args.set),  # type: ignore[arg-type]
                       allow_downgrade=args.allow_downgrade, project_dir=args.project,
                       bundle_path=args.bundle_path, refresh_lock=not args.no_lock,
-                      as_json=args.json, quiet=args.quiet)
+                      as_json=args.json, quiet=args.quiet, source=args.source, rev=args.rev,
+                      offline=args.offline)
     if args.command == "remove":
         from paxx_patch.commands.update import remove
 
         return remove(names=args.names, output=_output(args),  # type: ignore[arg-type]
                       project_dir=args.project, bundle_path=args.bundle_path,
-                      refresh_lock=not args.no_lock, as_json=args.json, quiet=args.quiet)
+                      refresh_lock=not args.no_lock, as_json=args.json, quiet=args.quiet,
+                      offline=args.offline)
+    if args.command == "check":
+        from paxx_patch.commands.check import check
+
+        return check(as_json=args.json, project_dir=args.project, bundle_path=args.bundle_path,
+                     offline=args.offline)
+    if args.command == "bundle":
+        from paxx_patch.commands.bundle_check import bundle_check
+
+        return bundle_check(directory=args.dir, sets=_sets(args.set))
     if args.command == "status":
         from paxx_patch.commands.status import status
 

@@ -261,7 +261,8 @@ def _config(pyproject: dict[str, Any], path: str) -> dict[str, str]:
     if not isinstance(config, dict):
         raise PaxxError(f"{path}: [tool.paxx-patch] must be a table of settings, such as "
                         '`services_dir = "app/services"`.')
-    config = dict(config)
+    # [tool.paxx-patch.sources]: bundle repositories by name, read by paxx_patch.sources
+    config = {k: v for k, v in config.items() if k != "sources"}
     for key, value in config.items():
         if key not in CONFIG_KEYS:
             raise PaxxError(

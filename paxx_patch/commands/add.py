@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from paxx_patch.bundle import load_bundle
+from paxx_patch.bundle import Bundle, load_bundle
 from paxx_patch.commands.common import open_plan, open_project, report
 from paxx_patch.engine import (
     Output,
@@ -17,6 +17,7 @@ from paxx_patch.engine import (
     resolve_variables,
     run_mutators,
 )
+from paxx_patch.errors import PaxxError
 from paxx_patch.faults import checkpoint
 
 
@@ -31,11 +32,28 @@ def add(
     as_json: bool = False,
     quiet: bool = False,
     cwd: Path | None = None,
+    source: str | None = None,
+    rev: str | None = None,
+    offline: bool = False,
 ) -> int:
-    bundles = [load_bundle(name, bundle_path) for name in dict.fromkeys(names)]
+    """`source` (`--from`): read the bundles out of that git repository instead."""
+    bundles: list[Bundle] = []
+    if rev is not None and source is None:
+        raise PaxxError(f"--rev {rev}: a revision belongs to a source; name it with --from SOURCE.")
+    if source is None:
+        bundles = [load_bundle(name, bundle_path) for name in dict.fromkeys(names)]
     git, base, root = open_project(cwd, project_dir)
     with exclusive(git):
         plan, project = open_plan(git, base, root)
+        if source is not None:
+            from paxx_patch import sources
+
+            spec = sources.parse_source(
+                source, rev, project_dir=git.top / project.root, cwd=(cwd or Path.cwd()).resolve(),
+                named=sources.named_sources(plan.snapshot, project.root),
+            )
+            pin = sources.resolve(spec, offline)
+            bundles = [sources.bundle_at(spec, pin, name) for name in dict.fromkeys(names)]
         lock = read_lock(plan.snapshot, project)
         variables = resolve_variables(bundles, sets or {}, {})
         for bundle in bundles:

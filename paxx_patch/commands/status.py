@@ -23,7 +23,9 @@ def collect_status(project_dir: str | None, bundle_path: Sequence[str], cwd: Pat
     bundles = available(bundle_path)
     components = {}
     for name, record in sorted(lock.components.items()):
-        bundled = load_bundle_dir(bundles[name]).version if name in bundles else None
+        # a component from a git repository is compared with its source by `check`
+        bundled = (load_bundle_dir(bundles[name]).version
+                   if name in bundles and record.source is None else None)
         modified, missing = [], []
         for relative, oid in sorted(record.verified_files().items()):
             repo_path = project.path(relative)
@@ -42,6 +44,7 @@ def collect_status(project_dir: str | None, bundle_path: Sequence[str], cwd: Pat
             "missing": missing,
             "ejected": sorted(record.ejected),
             "variables": record.variables,
+            "source": record.source.to_table() if record.source is not None else None,
         }
     return {"project": project.to_json(), "components": components}
 
@@ -73,7 +76,8 @@ def status(*, as_json: bool, project_dir: str | None, bundle_path: Sequence[str]
         print("no components installed; see `paxx-patch list`.")
     for name, c in info["components"].items():
         newer = f" (bundled {c['bundled_version']}: `paxx-patch update {name}`)" if c["update_available"] else ""
-        print(f"{name} {c['version']}{newer}")
+        origin = f" from {c['source']['url']} at {c['source']['rev']}" if c["source"] else ""
+        print(f"{name} {c['version']}{origin}{newer}")
         for label in ("modified", "missing", "ejected"):
             for path in c[label]:
                 print(f"  {label}: {path}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from paxx_patch.bundle import Bundle, available, load_bundle
@@ -31,7 +32,9 @@ from paxx_patch.errors import PaxxError
 from paxx_patch.faults import checkpoint
 from paxx_patch.git.build import REF_PREFIX, keep_files
 from paxx_patch.git.repo import Git
+from paxx_patch.git.snapshot import Snapshot
 from paxx_patch.lock import ComponentRecord, Lock, blob_id
+from paxx_patch.lock_source import SourcePin
 from paxx_patch.threeway import Conflict, carry_over
 
 
@@ -56,9 +59,14 @@ def update(
     as_json: bool = False,
     quiet: bool = False,
     cwd: Path | None = None,
+    source: str | None = None,
+    rev: str | None = None,
+    offline: bool = False,
 ) -> int:
+    """`source` (`--from`) switches the components to that git repository; `rev`
+    picks a revision of their source instead of its newest release tag."""
     return _three_way("update", names, output, sets or {}, allow_downgrade, project_dir, bundle_path,
-                      cwd, refresh_lock, (as_json, quiet))
+                      cwd, refresh_lock, (as_json, quiet), Sourcing(source, rev, offline))
 
 
 def remove(
@@ -71,12 +79,22 @@ def remove(
     as_json: bool = False,
     quiet: bool = False,
     cwd: Path | None = None,
+    offline: bool = False,
 ) -> int:
     return _three_way("remove", names, output, {}, False, project_dir, bundle_path, cwd,
-                      refresh_lock, (as_json, quiet))
+                      refresh_lock, (as_json, quiet), Sourcing(None, None, offline))
 
 
-def _installed_bundle(name: str, bundle_path: Sequence[str], lock: Lock, verb: str) -> Bundle:
+@dataclass(frozen=True)
+class Sourcing:
+    """--from, --rev and --offline: where bundles from git repositories come from."""
+
+    source: str | None = None
+    rev: str | None = None
+    offline: bool = False
+
+
+def _require_installed(name: str, bundle_path: Sequence[str], lock: Lock, verb: str) -> None:
     if name not in lock.components:
         installed = ", ".join(sorted(lock.components)) or "none"
         known = name in available(bundle_path)
@@ -85,25 +103,74 @@ def _installed_bundle(name: str, bundle_path: Sequence[str], lock: Lock, verb: s
         raise PaxxError(
             f"{name} is not installed here (installed: {installed}); nothing to {verb}. {hint}".strip()
         )
-    return load_bundle(name, bundle_path)
+
+
+def _target_bundles(
+    names: list[str], verb: str, lock: Lock, bundle_path: Sequence[str], sourcing: Sourcing,
+    files: Snapshot, root: str, project_dir: Path, cwd: Path | None,
+) -> list[Bundle]:
+    """The bundle each component moves to (update) or is removed with (remove): its
+    source's at the revision asked for (or the newest tag, or, for remove, the pinned
+    commit), a `--from` source's, or the built-in one."""
+    from paxx_patch import sources
+
+    pins: dict[sources.Source, SourcePin] = {}  # one fetch per source and revision
+
+    def pinned(source: sources.Source) -> SourcePin:
+        if source not in pins:
+            pins[source] = sources.resolve(source, sourcing.offline)
+        return pins[source]
+
+    switch = None
+    if sourcing.source is not None and verb == "update":
+        switch = sources.parse_source(
+            sourcing.source, sourcing.rev, project_dir=project_dir,
+            cwd=(cwd or Path.cwd()).resolve(), named=sources.named_sources(files, root),
+        )
+    bundles = []
+    for name in names:
+        record = lock.components[name]
+        if verb == "remove" and record.source is not None:
+            bundles.append(sources.load_pinned(record.source, name, project_dir, sourcing.offline))
+        elif verb == "update" and switch is not None:
+            bundles.append(sources.bundle_at(switch, pinned(switch), name))
+        elif verb == "update" and record.source is not None:
+            source = sources.from_pin(record.source, project_dir, sourcing.rev)
+            bundles.append(sources.bundle_at(source, pinned(source), name))
+        elif sourcing.rev is not None:
+            raise PaxxError(
+                f"--rev {sourcing.rev}: {name} comes from the built-in bundles, which have no "
+                f"revisions. To take it from a git repository: `paxx-patch update {name} --from "
+                f"SOURCE@{sourcing.rev}`."
+            )
+        else:
+            bundles.append(load_bundle(name, bundle_path))
+    return bundles
 
 
 def _three_way(
     verb: str, names: Sequence[str], output: Output, sets: dict[str, str],
     allow_downgrade: bool, project_dir: str | None, bundle_path: Sequence[str],
     cwd: Path | None, refresh_lock: bool = True, reporting: tuple[bool, bool] = (False, False),
+    sourcing: Sourcing = Sourcing(),
 ) -> int:
     as_json, quiet = reporting
     git, base, root = open_project(cwd, project_dir)
     with exclusive(git):
         plan, project = open_plan(git, base, root)
         lock = read_lock(plan.snapshot, project)
+        if sourcing.source is not None and not names:
+            raise PaxxError(f"--from {sourcing.source}: name the components to take from it, "
+                            f"e.g. `paxx-patch update redis --from {sourcing.source}`.")
         targets = list(dict.fromkeys(names or sorted(lock.components)))
         if not targets:
             print(f"no components are installed here ({project.lock_file} lists none); "
                   "nothing to update. See `paxx-patch list`.")
             return 0
-        bundles = [_installed_bundle(n, bundle_path, lock, verb) for n in targets]
+        for name in targets:
+            _require_installed(name, bundle_path, lock, verb)
+        bundles = _target_bundles(targets, verb, lock, bundle_path, sourcing, plan.snapshot,
+                                  project.root, git.top / project.root, cwd)
         previous = {n: lock.components[n].variables for n in targets}
         variables = resolve_variables(bundles, sets, previous)
         todo = []
@@ -118,7 +185,9 @@ def _three_way(
                         f"{bundle.name} {record.version} is installed and the bundle is the "
                         f"older {bundle.version}; pass --allow-downgrade to go back to it."
                     )
-                if order == 0 and variables[bundle.name] == record.variables:
+                if order == 0 and bundle.source == record.source and (
+                    variables[bundle.name] == record.variables
+                ):
                     plan.notes.append(f"{bundle.name} is up to date ({record.version}).")
                     continue
             todo.append((bundle, record))

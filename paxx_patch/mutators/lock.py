@@ -36,6 +36,7 @@ class LockMutator:
                     k: {**v, "file": _relative(root, v["file"])} if "file" in v else v
                     for k, v in ctx.entries.items() if v
                 },
+                source=ctx.bundle.source,
             )
             if ctx.previous is not None:
                 record.ejected = list(ctx.previous.ejected)
