@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
-from paxx_patch.bundle import load_bundle
+from paxx_patch.bundle import Bundle, load_bundle
 from paxx_patch.commands.common import open_plan, open_project, report
 from paxx_patch.engine import (
     Output,
@@ -20,6 +21,17 @@ from paxx_patch.engine import (
 from paxx_patch.faults import checkpoint
 
 
+def with_requirements(asked: Sequence[Bundle], installed: AbstractSet[str]) -> list[Bundle]:
+    """The bundles to add: each one asked for, after the bundles it requires that are
+    not installed yet (those come first, so their commits do too)."""
+    ordered: dict[str, Bundle] = {}
+    for bundle in asked:
+        for needed in bundle.with_requirements():
+            if needed.name not in ordered and (needed is bundle or needed.name not in installed):
+                ordered[needed.name] = next((b for b in asked if b.name == needed.name), needed)
+    return list(ordered.values())
+
+
 def add(
     *,
     names: Sequence[str],
@@ -32,11 +44,16 @@ def add(
     quiet: bool = False,
     cwd: Path | None = None,
 ) -> int:
-    bundles = [load_bundle(name, bundle_path) for name in dict.fromkeys(names)]
+    asked = [load_bundle(name, bundle_path) for name in dict.fromkeys(names)]
     git, base, root = open_project(cwd, project_dir)
     with exclusive(git):
         plan, project = open_plan(git, base, root)
         lock = read_lock(plan.snapshot, project)
+        bundles = with_requirements(asked, set(lock.components))
+        for bundle in bundles:
+            if bundle.name not in names:
+                needed = ", ".join(b.name for b in asked if bundle.name in b.requires)
+                plan.notes.append(f"{bundle.name} is added first: {needed} requires it.")
         variables = resolve_variables(bundles, sets or {}, {})
         for bundle in bundles:
             if bundle.name in lock.components:
