@@ -129,3 +129,32 @@ def test_a_project_without_an_app_service_gets_no_worker(tmp_path: Path, run) ->
     services = _compose(repo)["services"]
     assert set(services) == {"redis"}
     assert run(repo, "verify")[0] == 0
+
+
+def _bundle(root: Path, name: str, requires: list[str]) -> Path:
+    directory = root / name
+    (directory / "templates").mkdir(parents=True)
+    (directory / "bundle.toml").write_text(
+        f'name = "{name}"\nversion = "1.0.0"\ndescription = "d"\nrequires = {requires!r}\n'
+        .replace("'", '"'))
+    return directory
+
+
+def test_requires_names_known_bundles_without_cycles(tmp_path: Path) -> None:
+    import pytest
+
+    from paxx_patch.bundle import load_bundle_dir
+    from paxx_patch.errors import PaxxError
+
+    _bundle(tmp_path, "one", ["two"])
+    _bundle(tmp_path, "two", ["one"])
+    with pytest.raises(PaxxError, match=r"two/bundle.toml: key `requires`: 'one' makes a cycle "
+                       r"\(one -> two -> one\)"):
+        load_bundle_dir(tmp_path / "one")
+    _bundle(tmp_path, "three", ["nosuch"])
+    with pytest.raises(PaxxError, match="key `requires`: 'nosuch' is not a known component"):
+        load_bundle_dir(tmp_path / "three")
+    # found beside it, or on the search path (the built-in redis)
+    _bundle(tmp_path, "four", ["redis", "five"])
+    _bundle(tmp_path, "five", [])
+    assert load_bundle_dir(tmp_path / "four").requires == ("redis", "five")
