@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +107,30 @@ class Bundle:
     variable_specs: Mapping[str, Variable] = field(default_factory=dict)
     # set for a bundle read out of a git repository (`--from`): what the lock pins
     source: SourcePin | None = None
+    # the bundles this one needs installed first (`requires = ["redis"]`), loaded
+    required: tuple[Bundle, ...] = ()
+    # compose service -> keys it takes from the app service (`build`, `environment`, ...)
+    compose_from_app: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        return tuple(b.name for b in self.required)
+
+    def with_requirements(self) -> list[Bundle]:
+        """The bundles this one requires, recursively, each before what needs it, then
+        this one."""
+        ordered: list[Bundle] = []
+        for required in self.required:
+            ordered += [b for b in required.with_requirements() if b.name not in
+                        {o.name for o in ordered}]
+        return [*ordered, self]
+
+    @property
+    def template_settings(self) -> tuple[SettingField, ...]:
+        """The settings its templates may name: its own, then its requirements'."""
+        seen = {s.name for s in self.settings}
+        extra = [s for b in self.with_requirements()[:-1] for s in b.settings]
+        return self.settings + tuple(s for s in extra if s.name not in seen)
 
     def check_variable(self, key: str, value: str, source: str) -> str:
         """`value` if variable `key` accepts it, else a PaxxError naming `source`
@@ -183,10 +207,12 @@ def load_bundle(name: str, extra: Sequence[str] = ()) -> Bundle:
             "Run `paxx-patch list` to see them, or add a directory with "
             "--bundle-path DIR."
         )
-    return load_bundle_dir(dirs[name])
+    return load_bundle_dir(dirs[name], extra)
 
 
-def load_bundle_dir(directory: Path) -> Bundle:
+def load_bundle_dir(directory: Path, extra: Sequence[str] = (), _stack: tuple[str, ...] = ()) -> Bundle:
+    """The bundle in `directory`; the bundles it requires are looked up on the search
+    path (`extra` first), else beside it."""
     path = directory / "bundle.toml"
     refuse_links_out(directory)
     try:
@@ -200,7 +226,34 @@ def load_bundle_dir(directory: Path) -> Bundle:
             f"{path}: not a bundle file ({type(e).__name__}: nested too deeply or a number "
             "too long). Fix the file."
         ) from None
-    return _validate(directory, path, data)
+    bundle = _validate(directory, path, data)
+    return _with_required(bundle, data.get("requires", []), extra, _stack)
+
+
+_COMPOSE_FROM_APP = ("build", "image", "env_file", "environment", "depends_on", "volumes",
+                     "working_dir", "user")
+
+
+def _with_required(bundle: Bundle, names: Any, extra: Sequence[str], stack: tuple[str, ...]) -> Bundle:
+    c = _Checker(bundle.toml_path, {})
+    names = c.strings("requires", names)
+    stack = (*stack, bundle.name)
+    required = []
+    for name in dict.fromkeys(names):
+        if name in stack:
+            cycle = " -> ".join([*stack[stack.index(name):], name])
+            raise c.fail("requires", f"{name!r} makes a cycle ({cycle}); a bundle cannot "
+                         "require itself, directly or through another. Fix the bundle.")
+        found = available(extra).get(name)
+        beside = bundle.directory.parent / name
+        if found is None and (beside / "bundle.toml").is_file():
+            found = beside
+        if found is None:
+            known = ", ".join(sorted(available(extra))) or "(none)"
+            raise c.fail("requires", f"{name!r} is not a known component (known: {known}); "
+                         "name a bundle on the search path or beside this one.")
+        required.append(load_bundle_dir(found, extra, stack))
+    return replace(bundle, required=tuple(required))
 
 
 class _Checker:
@@ -234,7 +287,7 @@ class _Checker:
 _KNOWN_KEYS = {
     "name", "version", "description", "templates", "dependencies", "settings",
     "variables", "app_environment", "next_steps", "wiring", "conditional_dependencies",
-    "refuse_when",
+    "refuse_when", "requires", "compose_from_app",
 }
 
 
@@ -327,7 +380,12 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
             # the key is written into the compose file as it is
             raise c.fail(f"app_environment.{key}", "must be an environment variable name "
                          "such as REDIS_URL (letters, digits and _)")
+    from_app = _compose_from_app(c, c.get("compose_from_app", dict, {}))
+    if from_app and not (directory / "compose.yaml").is_file():
+        raise c.fail("compose_from_app", "names compose services, but the bundle has no "
+                     "compose.yaml")
     return Bundle(
+        compose_from_app=from_app,
         name=name,
         version=version,
         description=c.get("description", str),
@@ -343,6 +401,24 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
         conditional_dependencies=conditional,
         refuse_when_settings=_refuse_when(c, c.get("refuse_when", dict, {})),
     )
+
+
+def _compose_from_app(c: _Checker, data: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """`[compose_from_app] worker = ["build", "environment"]`: the keys each service takes
+    from the app service, so it runs the app's own image with its environment."""
+    table = {}
+    for service, keys in data.items():
+        where = f"compose_from_app.{service}"
+        if not _NAME.match(service.replace("_", "-")):
+            raise c.fail(where, "must be a compose service name of the bundle's compose.yaml")
+        keys = c.strings(where, keys)
+        unknown = [k for k in keys if k not in _COMPOSE_FROM_APP]
+        if unknown or not keys:
+            raise c.fail(where, f"{unknown[0]!r} cannot be taken from the app service; "
+                         f"the keys that can are {', '.join(_COMPOSE_FROM_APP)}"
+                         if unknown else "must list at least one key, e.g. [\"build\"]")
+        table[service] = keys
+    return table
 
 
 _REFERENCE = re.compile(r"^([A-Za-z_]\w*(\.[A-Za-z_]\w*)*:)?[A-Za-z_]\w*$")

@@ -115,8 +115,9 @@ def template_context(
         "version": bundle.version,
         "settings_import": project.settings_import,
         "settings_expr": project.settings_expr,
-        "field": {s.name: project.field_name(s.name) for s in bundle.settings},
-        "env": {s.name: project.env_key(s.name) for s in bundle.settings},
+        # the settings of the bundles it requires too: tasks reads redis's URL
+        "field": {s.name: project.field_name(s.name) for s in bundle.template_settings},
+        "env": {s.name: project.env_key(s.name) for s in bundle.template_settings},
         "services_package": project.services_package,
         "vars": variables,
     }

@@ -83,7 +83,7 @@ def fresh_pip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     "components, uses_sqlalchemy",
     # every bundle together (SQLAlchemy instrumentation included), and metrics alone in
     # a project without SQLAlchemy: each pip resolution costs ~25 s
-    [(["redis", "storage", "metrics"], True), (["metrics"], False)],
+    [(["redis", "storage", "metrics", "tasks"], True), (["metrics"], False)],
     ids=["all-with-sqlalchemy", "metrics-without-sqlalchemy"],
 )
 def test_resulting_dependencies_install_with_pip(

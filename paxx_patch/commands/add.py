@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from paxx_patch.bundle import Bundle, load_bundle
@@ -19,6 +20,17 @@ from paxx_patch.engine import (
 )
 from paxx_patch.errors import PaxxError
 from paxx_patch.faults import checkpoint
+
+
+def with_requirements(asked: Sequence[Bundle], installed: AbstractSet[str]) -> list[Bundle]:
+    """The bundles to add: each one asked for, after the bundles it requires that are
+    not installed yet (those come first, so their commits do too)."""
+    ordered: dict[str, Bundle] = {}
+    for bundle in asked:
+        for needed in bundle.with_requirements():
+            if needed.name not in ordered and (needed is bundle or needed.name not in installed):
+                ordered[needed.name] = next((b for b in asked if b.name == needed.name), needed)
+    return list(ordered.values())
 
 
 def add(
@@ -55,6 +67,12 @@ def add(
             pin = sources.resolve(spec, offline)
             bundles = [sources.bundle_at(spec, pin, name) for name in dict.fromkeys(names)]
         lock = read_lock(plan.snapshot, project)
+        asked = bundles
+        bundles = with_requirements(asked, set(lock.components))
+        for bundle in bundles:
+            if bundle.name not in names:
+                needed = ", ".join(b.name for b in asked if bundle.name in b.requires)
+                plan.notes.append(f"{bundle.name} is added first: {needed} requires it.")
         variables = resolve_variables(bundles, sets or {}, {})
         for bundle in bundles:
             if bundle.name in lock.components:

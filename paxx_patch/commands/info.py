@@ -63,9 +63,11 @@ def describe(bundle: Bundle) -> dict[str, Any]:
         "name": bundle.name,
         "version": bundle.version,
         "description": bundle.description,
+        "requires": list(bundle.requires),
         "files": [f"services/{t}" for t in bundle.templates],
         "services": services,
         "volumes": volumes,
+        "services_from_app": {k: list(v) for k, v in bundle.compose_from_app.items()},
         "dependencies": list(bundle.dependencies),
         "conditional_dependencies": [
             {"when": group.when, "dependencies": list(group.dependencies)}
@@ -88,11 +90,13 @@ def show(*, name: str, as_json: bool, bundle_path: Sequence[str]) -> int:
         print(json.dumps(info, indent=2))
         return 0
     print(f"{info['name']} {info['version']}: {info['description']}")
-    for label, key in (("files", "files"), ("compose services", "services"),
+    for label, key in (("requires", "requires"), ("files", "files"), ("compose services", "services"),
                        ("volumes", "volumes"), ("dependencies", "dependencies"),
                        ("env vars", "env")):
         if info[key]:
             print(f"  {label}: {', '.join(info[key])}")
+    for service, keys in info["services_from_app"].items():
+        print(f"  {service} takes the app service's {', '.join(keys)}")
     for group in info["conditional_dependencies"]:
         print(f"  when the project depends on {group['when']}: {', '.join(group['dependencies'])}")
     for s in info["settings"]:

@@ -148,6 +148,36 @@ def _target_bundles(
     return bundles
 
 
+def _removal_order(
+    bundles: list[Bundle], lock: Lock, bundle_path: Sequence[str], lock_file: str
+) -> list[Bundle]:
+    """The components to remove, each before the ones it requires; refused while an
+    installed component that stays requires one of them."""
+    leaving = {b.name for b in bundles}
+    available_dirs = available(bundle_path)
+    for name in sorted(set(lock.components) - leaving):
+        if name not in available_dirs:
+            continue  # not a bundle here any more: nothing says what it requires
+        staying = load_bundle(name, bundle_path)
+        needed = sorted(leaving & {b.name for b in staying.with_requirements()[:-1]})
+        if needed:
+            raise PaxxError(
+                f"{lock_file}: {name} is installed and requires {', '.join(needed)}, so "
+                f"{' and '.join(needed)} cannot be removed while it stays. Remove {name} "
+                f"first (`paxx-patch remove {name}`), or both at once "
+                f"(`paxx-patch remove {name} {' '.join(needed)}`); nothing was changed."
+            )
+    ordered: list[Bundle] = []
+    pending = list(bundles)
+    while pending:
+        # a component goes once nothing still pending requires it
+        ready = next(b for b in pending if not any(
+            b.name in {r.name for r in o.with_requirements()[:-1]} for o in pending if o is not b))
+        ordered.append(ready)
+        pending.remove(ready)
+    return ordered
+
+
 def _three_way(
     verb: str, names: Sequence[str], output: Output, sets: dict[str, str],
     allow_downgrade: bool, project_dir: str | None, bundle_path: Sequence[str],
@@ -171,6 +201,9 @@ def _three_way(
             _require_installed(name, bundle_path, lock, verb)
         bundles = _target_bundles(targets, verb, lock, bundle_path, sourcing, plan.snapshot,
                                   project.root, git.top / project.root, cwd)
+        if verb == "remove":
+            bundles = _removal_order(bundles, lock, bundle_path, project.lock_file)
+            targets = [b.name for b in bundles]
         previous = {n: lock.components[n].variables for n in targets}
         variables = resolve_variables(bundles, sets, previous)
         todo = []

@@ -80,6 +80,13 @@ class ComposeMutator:
         check_shape(f"{ctx.bundle.directory}/compose.yaml", fragment)
         services = dict(fragment.get("services") or {})
         volumes = list(fragment.get("volumes") or {})
+        from_app = [n for n in services if n in ctx.bundle.compose_from_app]
+        if old is None and from_app:
+            # a worker runs the app's image: without an app service it has none
+            ctx.warnings.append(self._no_app_warning(path, from_app, ctx))
+            if len(from_app) == len(services):
+                return None
+            old = b""
         if old is None:
             ctx.entries[self.name] = {
                 "file": path, "services": list(services), "volumes": volumes, "created": True,
@@ -102,6 +109,8 @@ class ComposeMutator:
         existing = root.get("services") or {}
         reused = same_image_services(existing, services)
         new_services = [s for s in services if s not in existing and s not in reused]
+        from_app = [s for s in new_services if s in from_app]
+        new_services = [s for s in new_services if s not in from_app]
         for name in services:
             if name in existing and ctx.previous is None:
                 ctx.warnings.append(
@@ -132,7 +141,7 @@ class ComposeMutator:
                 }
             edits.append(_into_mapping(path, root, lines, "services", blocks))
         existing_volumes = root.get("volumes") or {}
-        needed = volumes_used(services, new_services)
+        needed = volumes_used(services, new_services + from_app)
         new_volumes = [v for v in volumes if v not in existing_volumes and v in needed]
         if new_volumes:
             blocks = _service_blocks(fragment_text, "volumes", new_volumes)
@@ -150,18 +159,62 @@ class ComposeMutator:
                 f"{path}: {', '.join(new_services)} went into this file, the base one; "
                 f"{', '.join(ctx.project.compose_overrides)} stays as it is."
             )
-        if not edits:
-            return old
         # bottom-up so line numbers stay valid; at one line, a replacement goes first
         # and higher `order` ends up later in the file
         for edit in sorted(edits, key=lambda e: (e.start, e.end > e.start, e.order), reverse=True):
             lines[edit.start : edit.end] = [edit.text]
         text = "".join(lines)
+        if from_app:
+            text = self._add_from_app(path, text, fragment, from_app, app, ctx, entry)
+        if not edits and entry["services"] == new_services:
+            return old
         check = load_yaml(path, text, lines=False)
-        if not all(s in check["services"] for s in new_services):
+        if not all(s in check["services"] for s in entry["services"]):
             raise AssertionError(f"compose edit of {path} did not take")
         ctx.entries[self.name] = entry
         return doc.encode(text)
+
+    def _add_from_app(
+        self, path: str, text: str, fragment: Any, names: list[str], app: str | None,
+        ctx: Context, entry: dict[str, Any],
+    ) -> str:
+        """`text` with the services that run the app's own code added (see
+        compose_from_app), once the app service has its new environment."""
+        from paxx_patch.mutators.compose_from_app import runs_the_app, service_text
+
+        data = load_yaml(path, text, lines=False) or {}
+        existing = data.get("services") or {}
+        app_service = existing.get(app) if app is not None else None
+        if not runs_the_app(app_service):
+            if ctx.previous is None:
+                ctx.warnings.append(self._no_app_warning(path, names, ctx))
+            return text
+        plain = load_yaml(f"{ctx.bundle.directory}/compose.yaml", ctx.compose_fragment, lines=False)
+        blocks = {
+            name: service_text(name, plain["services"][name], app_service,
+                               ctx.bundle.compose_from_app[name], set(existing)).splitlines(True)
+            for name in names
+        }
+        networks = app_networks(app_service)
+        if networks:
+            blocks = {n: b if "networks" in plain["services"][n] else join_networks(b, networks)
+                      for n, b in blocks.items()}
+        root = load_yaml(path, text)
+        lines = text.splitlines(keepends=True)
+        edit = _into_mapping(path, root, lines, "services", blocks)
+        lines[edit.start : edit.end] = [edit.text]
+        entry["services"] = [*entry["services"], *names]
+        return "".join(lines)
+
+    def _no_app_warning(self, path: str, names: list[str], ctx: Context) -> str:
+        keys = sorted({k for n in names for k in ctx.bundle.compose_from_app[n]})
+        return (
+            f"{path}: {', '.join(names)} not added: it runs your app's own code, from the "
+            "app service's build or image, and no app service with `build:` or `image:` "
+            f"was found there. Add it by hand with the app's {', '.join(keys)} (see "
+            f"`paxx-patch show {ctx.bundle.name}`), or set app_service in [tool.paxx-patch], "
+            f"remove {ctx.bundle.name} and add it again."
+        )
 
     def _remove(self, path: str, old: bytes | None, entry: dict[str, Any]) -> bytes | None:
         if old is None or not entry:
@@ -195,7 +248,7 @@ class ComposeMutator:
         # wait for services to be healthy, and for one-shot jobs to have finished
         depends = {}
         for name, svc in services.items():
-            if not isinstance(svc, dict) or svc.get("profiles"):
+            if not isinstance(svc, dict) or svc.get("profiles") or name in ctx.bundle.compose_from_app:
                 continue  # an optional tool (under a profile) is not the app's to wait for
             target = reused.get(name, name)
             if target in healthy:  # a service of the file's: its own healthcheck decides

@@ -35,7 +35,7 @@ def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 def test_every_component_is_rendered(project: Project) -> None:
     names = {path.name for path in project.files}
-    assert {"cache.py", "storage.py", "metrics.py", "tracing.py"} <= names
+    assert {"cache.py", "storage.py", "metrics.py", "tracing.py", "tasks.py"} <= names
 
 
 def test_files_say_who_made_them_and_end_with_one_newline(project: Project) -> None:
@@ -146,8 +146,14 @@ def test_compose_fragment(name: str) -> None:
     fragment = _yaml(render_file(bundle, "compose.yaml", context))
     services: dict[str, Any] = fragment["services"]
     volumes = fragment.get("volumes") or {}
+    # services of the bundles it requires (tasks' worker waits for redis)
+    required = set()
+    for other_bundle in bundle.required:
+        other = _yaml(render_file(other_bundle, "compose.yaml", template_context(other_bundle, MODULE_STYLE)))
+        required |= {n for n, svc in other["services"].items() if "healthcheck" in svc}
     for service_name, service in services.items():
-        assert "image" in service, service_name
+        # a service that runs the app's code takes its build or image from the app
+        assert "image" in service or service_name in bundle.compose_from_app, service_name
         for port in service.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{service_name}: {port}"
         for volume in service.get("volumes", []):
@@ -156,7 +162,7 @@ def test_compose_fragment(name: str) -> None:
                 assert source in volumes, f"{service_name}: undeclared volume {source}"
         depends = service.get("depends_on", {})
         for other, condition in depends.items():
-            assert "healthcheck" in services[other], other
+            assert other in required or "healthcheck" in services[other], other
             assert condition == {"condition": "service_healthy"}
         # long-running services have a healthcheck; a one-shot job waits for one; an
         # optional tool under a profile is nobody's dependency
