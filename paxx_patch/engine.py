@@ -41,6 +41,7 @@ class Output:
 
     kind: str
     value: str = ""
+    only: bool = False  # the command has no other output (eject): refusals offer none
 
 
 @dataclass
@@ -330,7 +331,7 @@ def deliver(
             if restore:
                 land.pick_onto_head(git, start, tip, plan.touched(), what)
                 return []
-            warnings = land.land_on_head(git, base, tip, plan.touched())
+            warnings = land.land_on_head(git, base, tip, plan.touched(), not output.only)
             return [f"{sha[:10]} {c.message().splitlines()[0]}" for sha, c in zip(shas, plan.commits, strict=True)] + warnings
         if output.kind == "branch":
             outputs.create_branch(git, output.value, replay.replay_trees(git, base, made) if restore else tip)

@@ -25,6 +25,8 @@ def test_status_json_reports_versions_drift_and_discovery(sample_repo: Path, run
     assert project["compose_file"] == "docker-compose.yml"
     assert project["dependency_file"] == "pyproject.toml" and project["dependency_style"] == "pep621"
     assert project["app_file"] == "main.py" and project["app_name"] == "app"
+    # not configured, but the lock says which service got redis's environment
+    assert project["app_service"] == "app"
 
 
 def test_status_with_nothing_installed(sample_repo: Path, run) -> None:
@@ -54,6 +56,20 @@ def test_eject_of_a_file_the_component_does_not_own(sample_repo: Path, run) -> N
     assert run(sample_repo, "add", "redis", "--commit")[0] == 0
     code, _out, err = run(sample_repo, "eject", "redis", "main.py")
     assert code == 2 and "not a file of this component" in err
+
+
+def test_eject_during_a_rebase_offers_only_what_eject_can_do(sample_repo: Path, run, state) -> None:
+    assert run(sample_repo, "add", "redis", "--commit")[0] == 0
+    (sample_repo / ".git" / "rebase-merge").mkdir()
+    before = state(sample_repo)
+    code, out, err = run(sample_repo, "eject", "redis")
+    assert code == 2, out + err
+    assert "a rebase is in progress" in err and "git rebase --abort" in err
+    assert "--branch" not in err and "-o DIR" not in err  # eject has neither
+    assert state(sample_repo) == before
+    # add, which has them, still offers them
+    code, _, err = run(sample_repo, "add", "storage", "--commit")
+    assert code == 2 and "--branch NAME or -o DIR" in err
 
 
 def test_list_and_show(sample_repo: Path, run) -> None:

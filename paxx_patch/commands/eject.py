@@ -37,7 +37,7 @@ def eject(*, name: str, files: Sequence[str], project_dir: str | None, cwd: Path
         plan.commits.append(PlannedCommit(
             name, record.version, "eject", f"eject {', '.join(fresh)}", {lock_file: new},
         ))
-        output = Output("commit")
+        output = Output("commit", only=True)
         for line in deliver(git, base, plan, output, ""):
             print(line)
         print(f"{', '.join(fresh)}: yours now; `paxx-patch verify` no longer checks "

@@ -46,7 +46,15 @@ def collect_status(project_dir: str | None, bundle_path: Sequence[str], cwd: Pat
             "variables": record.variables,
             "source": record.source.to_table() if record.source is not None else None,
         }
-    return {"project": project.to_json(), "components": components}
+    described = project.to_json()
+    if described["app_service"] is None:
+        # not configured: the service the components' environment went into, as recorded
+        described["app_service"] = next((
+            entry["app_service"] for record in lock.components.values()
+            if isinstance(entry := record.entries.get("compose"), dict)
+            and isinstance(entry.get("app_service"), str)
+        ), None)
+    return {"project": described, "components": components}
 
 
 def _as_git_sees_them(

@@ -259,10 +259,13 @@ class Landing:
         return False
 
 
-def land_on_head(git: Git, base: str, tip: str, touched: Sequence[str]) -> list[str]:
+def land_on_head(
+    git: Git, base: str, tip: str, touched: Sequence[str], elsewhere: bool = True
+) -> list[str]:
     """Move the current branch from `base` to `tip` and update the touched paths in the
-    index and working tree, as one transaction; returns warnings for the user."""
-    obstacles.refuse_in_progress(git)
+    index and working tree, as one transaction; returns warnings for the user.
+    `elsewhere`: refusals may point at --branch and -o (the command has them)."""
+    obstacles.refuse_in_progress(git, elsewhere)
     ref = git.head_ref() or "HEAD"
     landing = Landing(git)
     warnings: list[str] = []
@@ -275,13 +278,13 @@ def land_on_head(git: Git, base: str, tip: str, touched: Sequence[str]) -> list[
                 f"{ref} moved while paxx-patch was working (it is no longer {base[:12]}); "
                 "nothing was changed. Run the command again."
             )
-        obstacles.refuse_dirty(git, touched)
+        obstacles.refuse_dirty(git, touched, elsewhere)
         before, after = _entries(git, base, touched), _entries(git, tip, touched)
         changed = [p for p in sorted(touched) if before.get(p) != after.get(p)]
         written = [p for p in changed if p in after]
-        new_dirs = obstacles.refuse_in_the_way(git.top, changed, written, before)
+        new_dirs = obstacles.refuse_in_the_way(git.top, changed, written, before, elsewhere)
         staging = landing.staging()
-        obstacles.refuse_other_file_systems(git.top, changed, staging)
+        obstacles.refuse_other_file_systems(git.top, changed, staging, elsewhere)
         journal = Journal(ref, base, tip, changed, [p for p in changed if p in before],
                           written, new_dirs, str(staging))
         landing.prepare(journal)

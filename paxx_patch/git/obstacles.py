@@ -28,7 +28,16 @@ _IN_PROGRESS = (
 )
 
 
-def refuse_in_progress(git: Git) -> None:
+_ELSEWHERE = ", or use --branch NAME or -o DIR, which leave your checkout alone"
+
+
+def _elsewhere(offered: bool) -> str:
+    """The way around a refusal that the other outputs give, where the command has them
+    (eject commits on the current branch or not at all)."""
+    return _ELSEWHERE if offered else ""
+
+
+def refuse_in_progress(git: Git, elsewhere: bool = True) -> None:
     """A rebase, merge, cherry-pick, revert or bisect owns HEAD: commits landed now
     would go where the operation puts them (a rebase's detached HEAD, dropped by
     `--abort`), not on the user's branch."""
@@ -37,12 +46,12 @@ def refuse_in_progress(git: Git) -> None:
             raise PaxxError(
                 f"{what} is in progress in {git.top} ({git.git_dir / entry} exists), and "
                 "--commit would land on top of it. Finish it (`"
-                f"{finish}`) or abort it (`{abort}`) first, or use --branch NAME, "
-                "which leaves your checkout alone. Nothing was changed."
+                f"{finish}`) or abort it (`{abort}`) first{_elsewhere(elsewhere)}. "
+                "Nothing was changed."
             )
 
 
-def refuse_dirty(git: Git, paths: Sequence[str]) -> None:
+def refuse_dirty(git: Git, paths: Sequence[str], elsewhere: bool = True) -> None:
     """Touched paths with staged or unstaged changes, or held by an untracked or
     ignored file: the change would overwrite them."""
     if not paths:
@@ -66,21 +75,22 @@ def refuse_dirty(git: Git, paths: Sequence[str]) -> None:
         )
         raise PaxxError(
             "these files are in the way of the change, and git does not track them:\n"
-            f"{listing}\nMove or rename them (or commit them) first, or use --branch NAME "
-            "or -o DIR, which leave your checkout alone. Nothing was changed."
+            f"{listing}\nMove or rename them (or commit them) first{_elsewhere(elsewhere)}. "
+            "Nothing was changed."
         )
     if changed:
         listing = "\n".join(f"  {p}" for p in sorted(changed))
         raise PaxxError(
             "these files would be changed but have uncommitted changes:\n"
             f"{listing}\n"
-            "Commit or stash them first (`git stash`), or use --branch NAME or -o DIR, "
-            "which leave your checkout alone. Nothing was changed."
+            f"Commit or stash them first (`git stash`){_elsewhere(elsewhere)}. "
+            "Nothing was changed."
         )
 
 
 def refuse_in_the_way(
-    top: Path, changed: Sequence[str], written: Collection[str], tracked: Collection[str]
+    top: Path, changed: Sequence[str], written: Collection[str], tracked: Collection[str],
+    elsewhere: bool = True,
 ) -> list[str]:
     """Check the working tree along the paths to change; return the directories that
     must be created for the `written` ones (parents first).
@@ -118,8 +128,8 @@ def refuse_in_the_way(
         listing = "\n".join(f"  {p}" for p in dict.fromkeys(problems))
         raise PaxxError(
             f"the change cannot be written in your working tree:\n{listing}\n"
-            "Move what is in the way (or fix the permissions) and run again, or use --branch "
-            "NAME or -o DIR, which leave your checkout alone. Nothing was changed."
+            "Move what is in the way (or fix the permissions) and run again"
+            f"{_elsewhere(elsewhere)}. Nothing was changed."
         )
     return new_dirs
 
@@ -131,7 +141,9 @@ def _nearest_existing(top: Path, directory: str) -> Path:
     return where
 
 
-def refuse_other_file_systems(top: Path, changed: Sequence[str], staging: Path) -> None:
+def refuse_other_file_systems(
+    top: Path, changed: Sequence[str], staging: Path, offered: bool = True
+) -> None:
     """Files are swapped by rename, which cannot cross file systems (a mount point
     inside the working tree)."""
     device = os.stat(staging).st_dev
@@ -142,5 +154,5 @@ def refuse_other_file_systems(top: Path, changed: Sequence[str], staging: Path) 
     if elsewhere:
         raise PaxxError(
             f"{', '.join(elsewhere)}: on another file system than {top}, so paxx-patch cannot "
-            "swap them in one step. Use --branch NAME or -o DIR instead. Nothing was changed."
+            f"swap them in one step{_elsewhere(offered)}. Nothing was changed."
         )
