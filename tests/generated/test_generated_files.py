@@ -92,6 +92,19 @@ def test_ruff_format(project: Project) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.parametrize("line_length", [100, 120])
+def test_ruff_format_at_the_line_lengths_projects_choose(project: Project, line_length: int) -> None:
+    # the formatter joins what fits: every split of a generated module is one it keeps
+    # at any usual width (one item per line with a magic trailing comma), so a
+    # project's `ruff format --check` / `black --check` passes at 100 or 120 too
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--diff", "--isolated", "--no-cache",
+         "--line-length", str(line_length), *map(str, project.files)],
+        cwd=project.root, capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_mypy(project: Project, tmp_path_factory: pytest.TempPathFactory) -> None:
     cache = tmp_path_factory.getbasetemp() / "mypy-cache"
     done = subprocess.run(
