@@ -148,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compare with the cached sources only; never fetch")
     _add_common(p)
     p = _subparser(sub, "bundle", "tools for bundle authors")
-    bundle_sub = p.add_subparsers(dest="bundle_command", metavar="SUBCOMMAND", required=True)
+    bundle_sub = p.add_subparsers(dest="bundle_command", metavar="SUBCOMMAND", required=True,
+                                   help="what to do: check")
     q = bundle_sub.add_parser(
         "check", help="validate a bundle directory and try it on the sample project",
         description="Validate bundle.toml, add the bundle to the built-in sample project in a\n"
