@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from paxx_patch.lockfiles import failure_reason
 from tests.conftest import REDIS_REQUIREMENT, git, init_repo
 
 UV = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
@@ -154,3 +155,46 @@ def test_a_project_without_a_lock_gets_no_lock_and_no_warning(tmp_path: Path, ru
     assert not (repo / "uv.lock").exists()
     assert "warning:" not in out
     assert "Install the new dependency (`pip install -e .`)" in out
+
+
+# what the lockers print when they fail, as they print it (the index's host changed)
+POETRY_OFFLINE = """Creating virtualenv svc in /tmp/paxx-patch-lock-1/.venv
+
+All attempts to connect to index.example.org failed.
+
+Probable Causes:
+    - the server is not responding to requests at the moment
+    - the hostname cannot be resolved by your DNS
+    - your network is not connected to the internet
+
+You can also run your poetry command with -v to see more information.
+"""
+PDM_OFFLINE = """See /tmp/state/pdm/log/pdm-lock-a9f35q0x.log for detailed debug log.
+[ConnectError]: [Errno 111] Connection refused
+WARNING: Add '-v' to see the detailed traceback
+"""
+UV_OFFLINE = """Using CPython 3.11.7 interpreter at: /usr/bin/python3
+error: Request failed after 3 retries in 4.5s
+  cause: Failed to fetch: https://index.example.org/simple/redis/
+  cause: tcp connect error
+  cause: Connection refused (os error 111)
+"""
+UV_NO_SOLUTION = """Using CPython 3.11.7 interpreter at: /usr/bin/python3
+  × No solution found when resolving dependencies:
+  ╰─▶ Because your project depends on redis>=5.0.2 and redis<5, we can conclude that your project's requirements are unsatisfiable.
+"""
+
+
+@pytest.mark.parametrize("output, reason", [
+    (POETRY_OFFLINE, "All attempts to connect to index.example.org failed."),
+    (PDM_OFFLINE, "[ConnectError]: [Errno 111] Connection refused"),
+    (UV_OFFLINE, "error: Request failed after 3 retries in 4.5s cause: Connection refused (os error 111)"),
+    (UV_NO_SOLUTION, ("× No solution found when resolving dependencies: Because your project depends "
+                      "on redis>=5.0.2 and redis<5, we can conclude that your project's requirements "
+                      "are unsatisfiable.")),
+    ("one line\n", "one line"),
+    ("", "no output"),
+], ids=["poetry-offline", "pdm-offline", "uv-offline", "uv-no-solution", "plain", "silent"])
+def test_the_warning_quotes_the_lockers_reason_not_its_hint(output: str, reason: str) -> None:
+    assert failure_reason(output.encode()) == reason
+

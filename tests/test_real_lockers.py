@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import tarfile
@@ -222,7 +223,8 @@ KINDS = ["uv", "poetry", "poetry-pep621", "pdm"]
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_dependencies_commit_carries_the_lock_its_tool_accepts(
-    kind: str, tmp_path: Path, locker_env: Lockers, run: Callable[..., tuple[int, str, str]]
+    kind: str, tmp_path: Path, locker_env: Lockers, run: Callable[..., tuple[int, str, str]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     tool = TOOLS[kind.split("-")[0]]
     locker_env.need(tool.program)
@@ -230,6 +232,9 @@ def test_the_dependencies_commit_carries_the_lock_its_tool_accepts(
     before = pins(files[tool.lock_name])
     assert before["fastapi"].startswith("0.110.") and "redis" not in before
     repo = init_repo(tmp_path / "svc", files)
+    venvs = tmp_path / "venvs"  # where Poetry and pdm keep the virtualenvs they make
+    monkeypatch.setenv("POETRY_VIRTUALENVS_PATH", str(venvs / "poetry"))
+    monkeypatch.setenv("PDM_VENV_LOCATION", str(venvs / "pdm"))
 
     code, out, err = run(repo, "add", "redis", "--commit")
 
@@ -244,5 +249,66 @@ def test_the_dependencies_commit_carries_the_lock_its_tool_accepts(
     assert git(repo, "status", "--porcelain", "--ignored") == ""
     assert sorted(os.listdir(os.environ["HOME"])) == []
     assert sorted(os.listdir(tempfile.gettempdir())) == []  # the locker's copy is gone
+    assert not venvs.exists() or not any(venvs.rglob("*")), "a virtualenv outlived the copy"
     check = tool_run(committed(repo, tmp_path / "check"), tool.check)
     assert check.returncode == 0, f"{' '.join(tool.check)}:\n{check.stdout}\n{check.stderr}"
+
+
+@pytest.mark.parametrize("kind", ["uv", "poetry", "pdm"])
+def test_an_offline_locker_lands_the_change_and_names_the_command(
+    kind: str, tmp_path: Path, locker_env: Lockers, run: Callable[..., tuple[int, str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The index unreachable (a proxy that refuses, nothing cached): the real locker fails."""
+    tool = TOOLS[kind]
+    locker_env.need(tool.program)
+    repo = init_repo(tmp_path / "svc", aged_project(kind, tool, tmp_path / "locking"))
+    lock = (repo / tool.lock_name).read_bytes()
+    for cache in ("XDG_CACHE_HOME", "UV_CACHE_DIR", "POETRY_CACHE_DIR", "PDM_CACHE_DIR"):
+        monkeypatch.setenv(cache, str(tmp_path / "empty-cache" / cache))
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{s.getsockname()[1]}"
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(proxy, refused)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    code, out, err = run(repo, "add", "redis", "--commit")
+
+    assert code == 0, err
+    assert REDIS_REQUIREMENT.split(">")[0] in (repo / "pyproject.toml").read_text()
+    assert (repo / tool.lock_name).read_bytes() == lock
+    warning = next(line for line in out.splitlines() if line.startswith("warning:"))
+    command = " ".join(tool.lock)
+    assert warning.startswith(f"warning: {tool.lock_name} was not refreshed (`{command}` failed: ")
+    assert warning.endswith(f"Run `{command}` and commit {tool.lock_name}.")
+    reason = warning.split("failed: ", 1)[1]
+    assert "connect" in reason.lower() and " -v" not in reason, reason  # the tool's error, not its hint
+    assert git(repo, "status", "--porcelain", "--ignored") == ""
+    assert sorted(os.listdir(tempfile.gettempdir())) == []
+
+
+def test_an_unsatisfiable_lock_lands_the_change_and_names_the_command(
+    tmp_path: Path, locker_env: Lockers, run: Callable[..., tuple[int, str, str]]
+) -> None:
+    """The project constrains redis below what the bundle needs: uv finds no solution."""
+    tool = TOOLS["uv"]
+    locking = tmp_path / "locking"
+    locking.mkdir()
+    files = {**SOURCES, "pyproject.toml": pyproject("uv", FASTAPI)
+             + '\n[tool.uv]\nconstraint-dependencies = ["redis<5"]\n'}
+    for name, text in files.items():
+        (locking / name).write_text(text)
+    assert tool_run(locking, tool.lock).returncode == 0
+    repo = init_repo(tmp_path / "svc", {**files, "uv.lock": (locking / "uv.lock").read_text()})
+
+    code, out, err = run(repo, "add", "redis", "--commit")
+
+    assert code == 0, err
+    warning = next(line for line in out.splitlines() if line.startswith("warning:"))
+    assert warning.startswith("warning: uv.lock was not refreshed (`uv lock` failed: ")
+    assert "unsatisfiable" in warning
+    assert warning.endswith("Run `uv lock` and commit uv.lock.")
+    assert git(repo, "show", "--name-only", "--format=", "HEAD~0").strip() != "uv.lock"
+    assert git(repo, "status", "--porcelain", "--ignored") == ""
