@@ -62,6 +62,19 @@ def find_locker(snapshot: Snapshot, dependency_file: str) -> Locker | None:
     return None
 
 
+def workspace_lock(snapshot: Snapshot, dependency_file: str) -> str:
+    """A uv.lock above the dependency file: the lock of a workspace the project is a member of.
+
+    It is not refreshed (the copy would need every member's pyproject.toml); the caller warns.
+    """
+    parents = PurePosixPath(dependency_file).parents
+    for parent in list(parents)[1:]:
+        lock = _join("" if str(parent) == "." else str(parent), "uv.lock")
+        if snapshot.exists(lock):
+            return lock
+    return ""
+
+
 def install_command(snapshot: Snapshot, dependency_file: str, style: str) -> str:
     """How this project installs its dependencies, for the next steps."""
     locker = find_locker(snapshot, dependency_file)

@@ -253,3 +253,17 @@ def test_a_hand_written_requirements_file_in_a_poetry_project_is_not_noted(
     assert code == 0, err
     assert (repo / "requirements.txt").read_text() == "fastapi>=0.110\n"
     assert "poetry export" not in out
+
+
+def test_the_lock_of_a_uv_workspace_the_project_is_a_member_of_is_named(tmp_path: Path, run) -> None:
+    files = {f"api/{name}": text for name, text in PROJECT.items() if name != "docker-compose.yml"}
+    files["pyproject.toml"] = '[tool.uv.workspace]\nmembers = ["api"]\n'
+    files["uv.lock"] = "version = 1\n"
+    repo = init_repo(tmp_path / "ws", files)
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, err
+    assert REDIS_REQUIREMENT in (repo / "api" / "pyproject.toml").read_text()
+    assert (repo / "uv.lock").read_text() == "version = 1\n"
+    assert ("warning: uv.lock (the lock of the workspace api/pyproject.toml is a member of) was "
+            "not refreshed; it no longer matches the new dependencies. Run `uv lock` and commit "
+            "uv.lock.") in out
