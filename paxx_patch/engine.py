@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from paxx_patch import lockfiles
@@ -209,6 +209,14 @@ def run_mutators(
 def _refreshed_lock(snapshot: Snapshot, ctx: Context) -> dict[str, bytes | None]:
     locker = lockfiles.find_locker(snapshot, ctx.project.dependency_file)
     if locker is None:
+        workspace = lockfiles.workspace_lock(snapshot, ctx.project.dependency_file)
+        if workspace:
+            where = str(PurePosixPath(workspace).parent)
+            run = "uv lock" if where == "." else f"cd {where} && uv lock"
+            ctx.warnings.append(
+                f"{workspace} (the lock of the workspace {ctx.project.dependency_file} is a member "
+                f"of) was not refreshed; it no longer matches the new dependencies. Run `{run}` "
+                f"and commit {workspace}.")
         return {}
     if not ctx.refresh_lock:
         lock_path = ctx.project.path(locker.lock_name)

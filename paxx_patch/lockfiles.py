@@ -29,6 +29,10 @@ class Locker:
     command: tuple[str, ...]  # run in the project directory; keeps existing pins
     install: str  # what the user runs to install the new dependencies
     inputs: tuple[str, ...]  # files beside the dependency file the locker reads
+    # settings for the run on the temporary copy: Poetry makes a virtualenv for the
+    # project it locks, named after its directory and by default kept in the user's
+    # cache; one made for the copy would never be used again, so it goes into the copy
+    environment: tuple[tuple[str, str], ...] = ()
 
     def shown(self, directory: str) -> str:
         run = " ".join(self.command)
@@ -39,9 +43,10 @@ LOCKERS = (
     Locker("uv.lock", "uv", ("uv", "lock"), "uv sync",
            ("pyproject.toml", "uv.toml", ".python-version", "README.md")),
     Locker("poetry.lock", "poetry", ("poetry", "lock"), "poetry install",
-           ("pyproject.toml", "poetry.toml", "README.md")),
+           ("pyproject.toml", "poetry.toml", "README.md"),
+           (("POETRY_VIRTUALENVS_IN_PROJECT", "true"),)),
     Locker("pdm.lock", "pdm", ("pdm", "lock", "--update-reuse"), "pdm install",
-           ("pyproject.toml", "pdm.toml", "README.md")),
+           ("pyproject.toml", "pdm.toml", "README.md"), (("PDM_VENV_IN_PROJECT", "true"),)),
 )
 
 
@@ -55,6 +60,19 @@ def find_locker(snapshot: Snapshot, dependency_file: str) -> Locker | None:
         if snapshot.exists(_join(directory, locker.lock_name)):
             return locker
     return None
+
+
+def workspace_lock(snapshot: Snapshot, dependency_file: str) -> str:
+    """A uv.lock above the dependency file: the lock of a workspace the project is a member of.
+
+    It is not refreshed (the copy would need every member's pyproject.toml); the caller warns.
+    """
+    parents = PurePosixPath(dependency_file).parents
+    for parent in list(parents)[1:]:
+        lock = _join("" if str(parent) == "." else str(parent), "uv.lock")
+        if snapshot.exists(lock):
+            return lock
+    return ""
 
 
 def install_command(snapshot: Snapshot, dependency_file: str, style: str) -> str:
@@ -92,7 +110,8 @@ def refresh(snapshot: Snapshot, dependency_file: str, locker: Locker) -> Refresh
         command = _command(locker)
         try:
             proc = subprocess.run(
-                command, cwd=work, env=_environment(), capture_output=True,
+                command, cwd=work, env={**_environment(), **dict(locker.environment)},
+                capture_output=True,
                 stdin=subprocess.DEVNULL, timeout=LOCKER_TIMEOUT, check=False,
             )
         except subprocess.TimeoutExpired:
@@ -101,7 +120,7 @@ def refresh(snapshot: Snapshot, dependency_file: str, locker: Locker) -> Refresh
         except OSError as e:
             return Refresh({}, _stale(lock_path, locker, directory, str(e)))
         if proc.returncode != 0:
-            why = _last_line(proc.stderr or proc.stdout)
+            why = failure_reason(proc.stderr or proc.stdout)
             return Refresh({}, _stale(lock_path, locker, directory,
                                       f"`{' '.join(command)}` failed: {why}"))
         new = (work / locker.lock_name).read_bytes()
@@ -134,9 +153,26 @@ def _stale(lock_path: str, locker: Locker, directory: str, why: str) -> str:
             f"dependencies. Run `{locker.shown(directory)}` and commit {lock_path}.")
 
 
-def _last_line(output: bytes) -> str:
-    lines = [line.strip() for line in output.decode("utf-8", "replace").splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "no output"
+# what lockers print besides their error: Poetry's "run with -v" and its virtualenv,
+# pdm's "see the log" and "add -v"; quoting that in the warning would hide the reason
+_HINT = re.compile(r"(^|\s)'?-v'?(\s|$)|--verbose|detailed (debug log|traceback)"
+                   r"|^(Creating|Using) virtualenv")
+# where the reason starts: uv's "error:" or "× No solution found", pdm's "[ConnectError]:"
+_ERROR = re.compile(r"^(error:|×|\[\w+\]:)", re.IGNORECASE)
+
+
+def failure_reason(output: bytes) -> str:
+    """The line of a locker's output that says why it failed, in a few hundred characters."""
+    lines = [line.strip() for line in output.decode("utf-8", "replace").splitlines()]
+    lines = [line for line in lines if line and not _HINT.search(line)]
+    if not lines:
+        return "no output"
+    start = next((i for i, line in enumerate(lines) if _ERROR.match(line)), 0)
+    reason, rest = lines[start], lines[start + 1:]
+    if rest and (reason.endswith(":") or rest[0].startswith("cause:")):
+        # uv: the headline, then the last cause or the resolver's conclusion
+        reason = f"{reason} {rest[-1].lstrip('╰─▶ ')}"
+    return reason[:300]
 
 
 def _join(directory: str, name: str) -> str:

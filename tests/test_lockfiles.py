@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from paxx_patch.lockfiles import failure_reason
 from tests.conftest import REDIS_REQUIREMENT, git, init_repo
 
 UV = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
@@ -154,3 +155,115 @@ def test_a_project_without_a_lock_gets_no_lock_and_no_warning(tmp_path: Path, ru
     assert not (repo / "uv.lock").exists()
     assert "warning:" not in out
     assert "Install the new dependency (`pip install -e .`)" in out
+
+
+# what the lockers print when they fail, as they print it (the index's host changed)
+POETRY_OFFLINE = """Creating virtualenv svc in /tmp/paxx-patch-lock-1/.venv
+
+All attempts to connect to index.example.org failed.
+
+Probable Causes:
+    - the server is not responding to requests at the moment
+    - the hostname cannot be resolved by your DNS
+    - your network is not connected to the internet
+
+You can also run your poetry command with -v to see more information.
+"""
+PDM_OFFLINE = """See /tmp/state/pdm/log/pdm-lock-a9f35q0x.log for detailed debug log.
+[ConnectError]: [Errno 111] Connection refused
+WARNING: Add '-v' to see the detailed traceback
+"""
+UV_OFFLINE = """Using CPython 3.11.7 interpreter at: /usr/bin/python3
+error: Request failed after 3 retries in 4.5s
+  cause: Failed to fetch: https://index.example.org/simple/redis/
+  cause: tcp connect error
+  cause: Connection refused (os error 111)
+"""
+UV_NO_SOLUTION = """Using CPython 3.11.7 interpreter at: /usr/bin/python3
+  × No solution found when resolving dependencies:
+  ╰─▶ Because your project depends on redis>=5.0.2 and redis<5, we can conclude that your project's requirements are unsatisfiable.
+"""
+
+
+@pytest.mark.parametrize("output, reason", [
+    (POETRY_OFFLINE, "All attempts to connect to index.example.org failed."),
+    (PDM_OFFLINE, "[ConnectError]: [Errno 111] Connection refused"),
+    (UV_OFFLINE, "error: Request failed after 3 retries in 4.5s cause: Connection refused (os error 111)"),
+    (UV_NO_SOLUTION, ("× No solution found when resolving dependencies: Because your project depends "
+                      "on redis>=5.0.2 and redis<5, we can conclude that your project's requirements "
+                      "are unsatisfiable.")),
+    ("one line\n", "one line"),
+    ("", "no output"),
+], ids=["poetry-offline", "pdm-offline", "uv-offline", "uv-no-solution", "plain", "silent"])
+def test_the_warning_quotes_the_lockers_reason_not_its_hint(output: str, reason: str) -> None:
+    assert failure_reason(output.encode()) == reason
+
+
+# `poetry export` output (poetry-plugin-export): no header, every package pinned
+EXPORTED = (
+    'anyio==4.4.0 ; python_version >= "3.11" and python_version < "4.0" \\\n'
+    "    --hash=sha256:5aadc6a1bbb7cdb0bede386cac5e2940f5e2ff3aa20277e991cf028e0585ce94 \\\n"
+    "    --hash=sha256:c1b2d8f46a8a812513012e1107cb0e68c17159a7a594208005a57dc776e1bdc7\n"
+    'fastapi==0.110.3 ; python_version >= "3.11" and python_version < "4.0" \\\n'
+    "    --hash=sha256:fd7600612f755e4050beb74001310b5a7e1796d149c2ee363124abdfa0289d32\n"
+)
+POETRY2 = (
+    '[project]\nname = "svc"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n\n'
+    '[tool.poetry]\npackage-mode = false\n\n'
+    '[tool.poetry.dependencies]\nfastapi = ">=0.110"\n'
+)
+
+
+def poetry_without_poetry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str]) -> Path:
+    repo = init_repo(tmp_path / "svc", {**PROJECT, "poetry.lock": "# an existing lock\n", **files})
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    (empty / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
+    monkeypatch.setenv("PATH", str(empty))
+    return repo
+
+
+@pytest.mark.parametrize("requirements, command", [
+    (EXPORTED, "`poetry export -f requirements.txt -o requirements.txt`"),
+    ("\n".join(line for line in EXPORTED.splitlines() if "--hash" not in line).replace(" \\", "") + "\n",
+     "`poetry export --without-hashes -f requirements.txt -o requirements.txt`"),
+], ids=["hashes", "without-hashes"])
+def test_an_exported_requirements_file_is_left_alone_and_noted(
+    tmp_path: Path, run, monkeypatch, requirements: str, command: str
+) -> None:
+    """Poetry 2: [tool.poetry.dependencies] beside a [project] table without dependencies."""
+    repo = poetry_without_poetry(tmp_path, monkeypatch, {
+        "pyproject.toml": POETRY2, "requirements.txt": requirements})
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, err
+    assert (repo / "requirements.txt").read_text() == requirements
+    assert f'redis = "{REDIS_REQUIREMENT.removeprefix("redis")}"' in (repo / "pyproject.toml").read_text()
+    assert ("note: redis: requirements.txt pins every package like `poetry export` output, so "
+            "the dependencies went into pyproject.toml; once poetry.lock is refreshed, "
+            f"regenerate requirements.txt ({command}, from poetry-plugin-export).") in out
+    assert "warning: poetry.lock was not refreshed (poetry is not installed)" in out
+
+
+def test_a_hand_written_requirements_file_in_a_poetry_project_is_not_noted(
+    tmp_path: Path, run, monkeypatch
+) -> None:
+    repo = poetry_without_poetry(tmp_path, monkeypatch, {
+        "pyproject.toml": POETRY2, "requirements.txt": "fastapi>=0.110\n"})
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, err
+    assert (repo / "requirements.txt").read_text() == "fastapi>=0.110\n"
+    assert "poetry export" not in out
+
+
+def test_the_lock_of_a_uv_workspace_the_project_is_a_member_of_is_named(tmp_path: Path, run) -> None:
+    files = {f"api/{name}": text for name, text in PROJECT.items() if name != "docker-compose.yml"}
+    files["pyproject.toml"] = '[tool.uv.workspace]\nmembers = ["api"]\n'
+    files["uv.lock"] = "version = 1\n"
+    repo = init_repo(tmp_path / "ws", files)
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, err
+    assert REDIS_REQUIREMENT in (repo / "api" / "pyproject.toml").read_text()
+    assert (repo / "uv.lock").read_text() == "version = 1\n"
+    assert ("warning: uv.lock (the lock of the workspace api/pyproject.toml is a member of) was "
+            "not refreshed; it no longer matches the new dependencies. Run `uv lock` and commit "
+            "uv.lock.") in out

@@ -3,7 +3,9 @@
 - PEP 621 `[project].dependencies` when the table has them;
 - `dynamic = ["dependencies"]`: the file setuptools reads them from
   (`[tool.setuptools.dynamic]`, requirements.txt by default);
-- Poetry's `[tool.poetry.dependencies]`;
+- Poetry's `[tool.poetry.dependencies]`, also beside a `[project]` table without
+  dependencies (Poetry 2); a requirements.txt pinned like `poetry export` output next to
+  a poetry.lock is then noted as one to regenerate;
 - requirements.txt, also beside a `[project]` table that lists no dependencies.
 A generated requirements file (pip-compile, `uv pip compile`, `uv export`) is never
 edited: its source is, when it is a requirements `.in` file or a pyproject.toml
@@ -27,6 +29,8 @@ _COMMAND = re.compile(r"^#\s*((?:uv pip compile|pip-compile|uv export)\b.*)$", r
 _TAKES_VALUE = {"-o", "--output-file", "-c", "--constraint", "--extra", "-p", "--python",
                 "--python-version", "--index-url", "-i", "--extra-index-url", "--group"}
 CONFIGURE = "[tool.paxx-patch] dependency_file"
+# a pinned requirement as `poetry export` writes it: `name==1.2.3 ; markers \`
+_PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?==[^\s;\\]+\s*(;[^\\]*)?\\?\s*$")
 
 
 @dataclass(frozen=True)
@@ -53,13 +57,18 @@ def find_dependency_file(
             name = spec[0] if isinstance(spec, list) else spec
             return _requirements(files, here, str(name), pyproject)
         requirements = files.get(here("requirements.txt"))
+        if "dependencies" not in project and "dependencies" in pyproject.get("tool", {}).get("poetry", {}):
+            # Poetry 2 reads [tool.poetry.dependencies] beside a [project] table without
+            # them; a requirements.txt next to it is exported from the lock, not the source
+            return DependencyTarget(here("pyproject.toml"), "poetry", _export_note(files, here))
         if "dependencies" not in project and requirements is not None:
             return _requirements(files, here, "requirements.txt", pyproject)
         text = decode(here("requirements.txt"), requirements) if requirements else ""
         note = _note(here("requirements.txt"), generator(text)[0], here("pyproject.toml"))
-        return DependencyTarget(here("pyproject.toml"), "pep621", note if is_generated(text) else "")
+        return DependencyTarget(here("pyproject.toml"), "pep621",
+                                note if is_generated(text) else _export_note(files, here))
     if "dependencies" in pyproject.get("tool", {}).get("poetry", {}):
-        return DependencyTarget(here("pyproject.toml"), "poetry")
+        return DependencyTarget(here("pyproject.toml"), "poetry", _export_note(files, here))
     if files.get(here("requirements.txt")) is not None:
         return _requirements(files, here, "requirements.txt", pyproject)
     if pyproject:
@@ -106,6 +115,30 @@ def _requirements(
         f"{CONFIGURE} to the file paxx-patch should edit (a requirements .in file or "
         "pyproject.toml)."
     )
+
+
+def is_exported(text: str) -> bool:
+    """Pinned like `poetry export` output: every requirement `name==version`, with markers
+    and hashes at most. Poetry writes no header, so the shape is all there is to go by."""
+    requirements = [line for line in text.splitlines()
+                    if line.strip() and not line.lstrip().startswith(("#", "--hash"))]
+    return bool(requirements) and all(_PINNED.match(line) for line in requirements)
+
+
+def _export_note(files: FileReader, here: Callable[[str], str]) -> str:
+    """A requirements.txt exported from the poetry.lock beside it goes stale with it."""
+    path = here("requirements.txt")
+    raw = files.get(path)
+    if raw is None or here("poetry.lock") not in files.listing().split("\0"):
+        return ""
+    text = decode(path, raw)
+    if not is_exported(text):
+        return ""
+    hashes = "" if "--hash" in text else " --without-hashes"
+    return (f"{path} pins every package like `poetry export` output, so the dependencies went "
+            f"into {here('pyproject.toml')}; once poetry.lock is refreshed, regenerate {path} "
+            f"(`poetry export{hashes} -f requirements.txt -o requirements.txt`, from "
+            "poetry-plugin-export).")
 
 
 def _note(generated: str, tool: str, source: str) -> str:
