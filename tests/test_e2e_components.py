@@ -111,3 +111,48 @@ def test_no_recognisable_app_prints_the_lines_to_add(sample_repo: Path, run) -> 
     assert "add_middleware(MetricsMiddleware)" in out + err
     assert "setup_tracing(" in out + err
     assert (sample_repo / "main.py").read_text() == '"""Nothing creates an app here."""\n\nprint("hello")\n'
+
+
+WIRED_TASKS_CHECK = r"""
+import asyncio, os
+import httpx
+from main import app  # wired by paxx-patch: close_tasks() in its lifespan
+from services import tasks
+
+@app.post("/hello/{name}")
+async def hello(name: str) -> dict[str, str]:
+    job = await tasks.enqueue("say_hello", name)
+    assert job is not None
+    return {"job": job.job_id, "result": await job.result(timeout=30)}
+
+async def main():
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.post("/hello/world")
+        assert response.status_code == 200, response.text
+        assert response.json()["result"] == "Hello, world!", response.json()
+        assert len(tasks._pools) == 1
+    assert len(tasks._pools) == 0  # the lifespan's shutdown closed the pool
+    print("ok", flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_wired_app_enqueues_a_job_a_real_worker_runs(sample_repo: Path, run, redis_url: str) -> None:
+    code, out, err = run(sample_repo, "add", "tasks", "--commit")
+    assert code == 0, out + err
+    assert "await close_tasks()" in (sample_repo / "main.py").read_text()
+    env = {**os.environ, "REDIS_URL": redis_url, "PYTHONDONTWRITEBYTECODE": "1"}
+    arq = Path(sys.executable).with_name("arq")
+    worker = subprocess.Popen([str(arq), "services.tasks.WorkerSettings"], cwd=sample_repo, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        done = subprocess.run([sys.executable, "-c", WIRED_TASKS_CHECK], cwd=sample_repo, env=env,
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        worker.terminate()
+        logged = worker.communicate(timeout=30)[0]
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr + logged
+    assert "say_hello" in logged
