@@ -169,6 +169,32 @@ def test_remove_all_components_gives_back_the_original_tree(sample_repo: Path, r
     assert git(sample_repo, "status", "--porcelain") == ""
 
 
+def test_the_package_init_stays_while_another_component_has_modules_beside_it(
+    sample_repo: Path, run
+) -> None:
+    original = git(sample_repo, "rev-parse", "HEAD^{tree}")
+    assert run(sample_repo, "add", "redis", "--commit")[0] == 0  # creates services/__init__.py
+    assert run(sample_repo, "add", "storage", "--commit")[0] == 0
+    code, out, err = run(sample_repo, "remove", "redis", "--commit")
+    assert code == 0, out + err
+    assert sorted(p.name for p in (sample_repo / "services").iterdir()) == ["__init__.py", "storage.py"]
+    lock = (sample_repo / "paxx-patch.lock").read_text()
+    assert '"services/__init__.py"' in lock.split("[components.storage.files]")[1]
+    init = sample_repo / "services" / "__init__.py"
+    init.write_text("# edited\n")  # still checked: storage owns it now
+    assert run(sample_repo, "verify", "services/__init__.py")[0] == 1
+    init.write_text("")
+    assert run(sample_repo, "remove", "storage", "--commit")[0] == 0
+    assert git(sample_repo, "rev-parse", "HEAD^{tree}") == original
+
+
+def test_removing_two_components_at_once_takes_the_shared_init_too(sample_repo: Path, run) -> None:
+    original = git(sample_repo, "rev-parse", "HEAD^{tree}")
+    assert run(sample_repo, "add", "redis", "storage", "--commit")[0] == 0
+    assert run(sample_repo, "remove", "storage", "redis", "--commit")[0] == 0
+    assert git(sample_repo, "rev-parse", "HEAD^{tree}") == original
+
+
 def test_remove_after_a_user_edit_is_a_modify_delete_conflict(sample_repo: Path, run) -> None:
     cache = installed(sample_repo, run)
     edit(cache, "async def close_redis() -> None:", "async def close_redis() -> None:  # mine", sample_repo)

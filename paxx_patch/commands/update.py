@@ -35,6 +35,7 @@ from paxx_patch.git.repo import Git
 from paxx_patch.git.snapshot import Snapshot
 from paxx_patch.lock import ComponentRecord, Lock, blob_id
 from paxx_patch.lock_source import SourcePin
+from paxx_patch.mutators.files import shared_files
 from paxx_patch.threeway import Conflict, carry_over
 
 
@@ -232,10 +233,16 @@ def _three_way(
         plan.snapshot.rebase(restore)
         for bundle, record in todo:
             if verb == "remove":
+                # as the lock stands now: a component removed earlier in this run may
+                # have handed it a shared file
+                current = read_lock(plan.snapshot, project).components
+                record = current.get(bundle.name, record)
                 # remove with the installed version's bundle when the built-in one moved on
                 ctx = make_context(bundle, project, variables[bundle.name], removing=record,
                                    snapshot=plan.snapshot, refresh_lock=refresh_lock,
                                    object_format=git.object_format())
+                ctx.shared = shared_files(
+                    record, [r for n, r in current.items() if n != bundle.name])
             else:
                 ctx = make_context(bundle, project, variables[bundle.name],
                                    snapshot=plan.snapshot, refresh_lock=refresh_lock,

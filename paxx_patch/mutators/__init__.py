@@ -39,6 +39,9 @@ class Context:
     notes: list[str] = field(default_factory=list)  # told to the user after the run
     warnings: list[str] = field(default_factory=list)  # what the user must act on
     refresh_lock: bool = True  # run the project's locker when its dependencies change
+    # files of the component being removed that components staying need too (the
+    # services package's __init__.py while they have modules beside it): left in place
+    shared: frozenset[str] = frozenset()
     object_format: str = "sha1"  # the repository's: the lock's blob ids are in it
 
 

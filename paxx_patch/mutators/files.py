@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import posixpath
+from collections.abc import Iterable, Sequence
 
 from paxx_patch.errors import PaxxError
+from paxx_patch.lock import ComponentRecord
 from paxx_patch.mutators import Context
+
+
+def shared_files(leaving: ComponentRecord, staying: Iterable[ComponentRecord]) -> frozenset[str]:
+    """The `__init__.py` files of `leaving` that make a package of a directory where a
+    staying component has files too (or that it records as well)."""
+    theirs = {p for record in staying for p in record.files}
+    return frozenset(
+        p for p in leaving.files if posixpath.basename(p) == "__init__.py" and any(
+            q == p or q.startswith(posixpath.dirname(p) + "/") for q in theirs
+        )
+    )
 
 
 class FilesMutator:
@@ -30,7 +43,7 @@ class FilesMutator:
                                  f"{ctx.bundle.name} left it as it is.")
             return old
         if ctx.removing is not None:
-            return None
+            return old if relative in ctx.shared else None
         previous = ctx.previous.files if ctx.previous else {}
         if path == self._init(ctx) and path not in ctx.rendered:
             if old is None or relative in previous:

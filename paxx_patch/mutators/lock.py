@@ -22,6 +22,7 @@ class LockMutator:
         name = ctx.bundle.name
         if ctx.removing is not None:
             lock.components.pop(name, None)
+            _hand_over(lock, ctx.removing, ctx.shared)
         else:
             root = ctx.project.root
             record = ComponentRecord(
@@ -59,6 +60,19 @@ class LockMutator:
 def _relative(root: str, path: str) -> str:
     """`path` relative to the project directory (`../compose.yaml` for one above it)."""
     return posixpath.relpath(path, root) if root else path
+
+
+def _hand_over(lock: Lock, leaving: ComponentRecord, shared: frozenset[str]) -> None:
+    """A shared file the leaving component recorded goes on being checked as another's:
+    the first staying component with files beside it records it (and removes it last)."""
+    for path in sorted(shared & set(leaving.files)):
+        if path in leaving.ejected or any(path in r.files for r in lock.components.values()):
+            continue
+        directory = posixpath.dirname(path) + "/"
+        heir = next((r for _, r in sorted(lock.components.items())
+                     if any(p.startswith(directory) for p in r.files)), None)
+        if heir is not None:
+            heir.files[path] = leaving.files[path]
 
 
 def _share_short_form(lock: Lock, record: ComponentRecord) -> None:
