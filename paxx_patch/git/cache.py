@@ -184,18 +184,9 @@ class CachedSource:
 
 
 def _cat_blobs(git: Git, oids: list[str]) -> dict[str, bytes]:
-    if not oids:
-        return {}
-    out = git.run("cat-file", "--batch", input="".join(f"{o}\n" for o in oids).encode()).stdout
-    result: dict[str, bytes] = {}
-    pos = 0
-    for oid in oids:
-        end = out.index(b"\n", pos)
-        header = out[pos:end].split()
-        if header[-1] == b"missing":
-            raise PaxxError(f"the cached source lacks the object {oid}; delete {git.git_dir} "
-                            "and run again to fetch it afresh.")
-        size = int(header[2])
-        result[oid] = out[end + 1 : end + 1 + size]
-        pos = end + 1 + size + 1
+    result = git.cat_blobs(oids)
+    missing = next((oid for oid in oids if oid not in result), None)
+    if missing is not None:
+        raise PaxxError(f"the cached source lacks the object {missing}; delete {git.git_dir} "
+                        "and run again to fetch it afresh.")
     return result

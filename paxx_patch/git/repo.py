@@ -79,6 +79,24 @@ class Git:
         found = proc.stdout.decode().strip() if proc.returncode == 0 else ""
         return found if found in ("sha1", "sha256") else "sha1"
 
+    def cat_blobs(self, oids: list[str]) -> dict[str, bytes]:
+        """Blob contents by id from one `cat-file --batch`; absent ones are left out."""
+        if not oids:
+            return {}
+        out = self.run("cat-file", "--batch", input="".join(f"{o}\n" for o in oids).encode()).stdout
+        result: dict[str, bytes] = {}
+        pos = 0
+        for oid in oids:
+            end = out.index(b"\n", pos)
+            header = out[pos:end].split()
+            if header[-1] == b"missing":
+                pos = end + 1
+                continue
+            size = int(header[2])
+            result[oid] = out[end + 1 : end + 1 + size]
+            pos = end + 1 + size + 1
+        return result
+
     def ident(self, kind: str = "COMMITTER") -> str:
         """`Name <email> epoch tz`, or a PaxxError telling how to set an identity."""
         proc = self.run("var", f"GIT_{kind}_IDENT", check=False)

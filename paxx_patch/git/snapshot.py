@@ -44,28 +44,10 @@ class Snapshot:
             path = name.decode("utf-8", errors="surrogateescape")
             if kind == "blob":
                 found[path] = (mode, oid)
-        contents = self._cat([oid for _, oid in found.values()])
+        contents = self.git.cat_blobs([oid for _, oid in found.values()])
         for path in missing:
             entry = found.get(path)
             self._base[path] = None if entry is None else (entry[0], contents[entry[1]])
-
-    def _cat(self, oids: list[str]) -> dict[str, bytes]:
-        """Blob contents by id from one `cat-file --batch`; absent ones are left out."""
-        if not oids:
-            return {}
-        out = self.git.run("cat-file", "--batch", input="".join(f"{o}\n" for o in oids).encode()).stdout
-        result: dict[str, bytes] = {}
-        pos = 0
-        for oid in oids:
-            end = out.index(b"\n", pos)
-            header = out[pos:end].split()
-            if header[-1] == b"missing":
-                pos = end + 1
-                continue
-            size = int(header[2])
-            result[oid] = out[end + 1 : end + 1 + size]
-            pos = end + 1 + size + 1
-        return result
 
     def base_content(self, path: str) -> bytes | None:
         self.load([path])
@@ -112,7 +94,7 @@ class Snapshot:
 
     def read_blobs(self, oids: list[str]) -> dict[str, bytes]:
         """Contents of blobs by id (e.g. pristine files recorded in the lock)."""
-        contents = self._cat(oids)
+        contents = self.git.cat_blobs(oids)
         absent = [o for o in oids if o not in contents]
         if absent:
             raise PaxxError(
