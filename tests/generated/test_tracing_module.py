@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -201,3 +203,28 @@ def test_a_second_setup_exports_each_span_once(
     servers = [(res, s) for res, s in receiver.spans() if s.kind == ProtoSpan.SpanKind.SPAN_KIND_SERVER]
     assert len(servers) == 1
     assert servers[0][0]["service.name"] == "myapp"  # the bundle's default
+
+
+def test_a_library_release_the_instrumentation_does_not_support_gets_one_warning(
+    render_component: RenderComponent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    instrumentor = SQLAlchemyInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:  # by an earlier test of this process
+        instrumentor.uninstrument()
+    # the installed metadata says SQLAlchemy 9.0.0: newer than the instrumentation allows
+    dist = tmp_path / "sqlalchemy-9.0.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: SQLAlchemy\nVersion: 9.0.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    tracing = render_component("metrics", {}).module("tracing")
+    with caplog.at_level(logging.WARNING):
+        tracing.setup_tracing(make_app(tracing))
+    assert [r for r in caplog.records if r.name.startswith("opentelemetry")] == []
+    ours = [r.getMessage() for r in caplog.records if r.name == tracing.__name__]
+    assert len(ours) == 1 and ours[0].startswith("not tracing sqlalchemy calls: "), ours
+    assert "9.0.0" in ours[0]
+    assert not instrumentor.is_instrumented_by_opentelemetry
