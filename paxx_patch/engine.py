@@ -147,12 +147,18 @@ def make_context(
 
 
 def _in_project_style(target: str, text: str, project: Project) -> str:
-    """A generated module laid out as the project's import sorter wants it."""
-    if not target.endswith(".py") or not project.lines_between_types:
+    """A generated module laid out as the project's formatter and import sorter want it."""
+    if not target.endswith(".py"):
         return text
-    from paxx_patch.import_order import separate_kinds
+    if project.lines_between_types:
+        from paxx_patch.import_order import separate_kinds
 
-    return separate_kinds(text, project.lines_between_types)
+        text = separate_kinds(text, project.lines_between_types)
+    if project.quote_style == "single":
+        from paxx_patch.quotes import prefer_single_quotes
+
+        text = prefer_single_quotes(text)
+    return text
 
 
 def resolve_variables(

@@ -53,6 +53,7 @@ class Project:
     dependency_note: str = ""  # why the dependency file is not the obvious one
     line_length: int = 88  # the project's ruff / black line length
     lines_between_types: int = 0  # isort's blank lines between `import x` and `from x import`
+    quote_style: str = "double"  # ruff format's quote-style
     secret_module: str = "pydantic"  # SecretStr's module: pydantic.v1 for v1 classes there
     first_party: tuple[str, ...] = ()  # top-level modules and packages at the import root
     findings: tuple[Finding, ...] = ()  # each convention found: where and by which rule
@@ -208,6 +209,7 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         dependency_note=dependencies.note,
         line_length=style.line_length,
         lines_between_types=style.lines_between_types,
+        quote_style=style.quote_style,
         secret_module=settings.secret_module,
         first_party=_top_level_names(modules, root_dir),
         findings=tuple(findings),

@@ -18,10 +18,11 @@ class CodeStyle:
     line_length: int = 88
     lines_between_types: int = 0  # isort: blank lines between `import x` and `from x import`
     file: str = ""  # where the configuration was read, "" for the defaults
+    quote_style: str = "double"  # ruff format's quote-style: "single" is followed too
 
     def finding(self) -> Finding:
-        value = f"line length {self.line_length}, {self.lines_between_types} blank line(s) " \
-                "between `import` and `from` imports"
+        value = (f"line length {self.line_length}, {self.quote_style} quotes, "
+                 f"{self.lines_between_types} blank line(s) between `import` and `from` imports")
         return Finding("code style", value, self.file,
                        rule="formatter configuration" if self.file else "defaults (ruff, black)")
 
@@ -42,6 +43,8 @@ def find_style(files: FileReader, root: str, pyproject: dict[str, Any]) -> CodeS
             line_length=_length(ruff.get("line-length"), 88),
             lines_between_types=_int(_ruff_isort(ruff).get("lines-between-types"), 0),
             file=path,
+            quote_style="single" if _table(ruff, "format").get("quote-style") == "single"
+            else "double",
         )
     black, isort = _table(tool, "black"), _table(tool, "isort")
     if black or isort:
