@@ -15,7 +15,9 @@ Deep checks on a change that landed: the generated modules are shipped by the
 Dockerfile that ships the app (its COPY lines) and by the wheel's package list
 when one is declared; their imports resolve from the same import root; the app
 was wired; every changed Python file compiles; `ruff check` under the project's
-own configuration finds no more problems in the touched files than before; no
+own configuration finds no more problems in the touched files than before, and
+`ruff format --check` passes on the added ones where the project configures ruff or
+black; no
 compose file or env example was created while the repository had one elsewhere,
 and a committed `.env` was not edited. Prints a table and the totals.
 """
@@ -253,7 +255,28 @@ def deep_checks(work: Path, base: str, files_before: list[str]) -> list[str]:
         if more:
             codes = ", ".join(f"{code} x{n}" for code, n in sorted(more.items()))
             problems.append(f"ruff: {sum(more.values())} more finding(s) in the touched files ({codes})")
+    # the generated modules formatted as the project's own formatter configuration wants
+    new_py = [a for a in added if a.endswith(".py")]
+    if new_py and RUFF.exists() and formats_with_ruff_or_black(work):
+        out = run([str(RUFF), "format", "--check", "--no-cache", *new_py], work)
+        if out.returncode != 0:
+            said = (out.stderr.strip() or out.stdout.strip()).splitlines()[-1:]
+            problems.append(f"ruff format --check fails on added files: {' '.join(said)}")
     return problems
+
+
+def formats_with_ruff_or_black(work: Path) -> bool:
+    """A ruff or black configuration anywhere the project keeps one."""
+    for config in work.rglob("pyproject.toml"):
+        if ".git" in config.parts:
+            continue
+        try:
+            tool = tomllib.loads(config.read_text(errors="replace")).get("tool", {})
+        except (tomllib.TOMLDecodeError, OSError):
+            continue
+        if "ruff" in tool or "black" in tool:
+            return True
+    return any(work.rglob("ruff.toml")) or any(work.rglob(".ruff.toml"))
 
 
 def try_project(source: Path, scratch: Path) -> Result:

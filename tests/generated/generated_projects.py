@@ -40,6 +40,7 @@ class SettingsStyle:
     settings_expr: str
     services_dir: str
     upper_case_fields: bool
+    env_prefix: str = ""  # the class's env_prefix: every environment variable name is longer
 
     @property
     def services_package(self) -> str:
@@ -68,6 +69,16 @@ FACTORY_STYLE = SettingsStyle(
     upper_case_fields=True,
 )
 STYLES = (MODULE_STYLE, FACTORY_STYLE)
+# for the static checks: environment variable names as long as real projects make them
+PREFIXED_STYLE = SettingsStyle(
+    name="prefixed",
+    settings_module="orders_service/config.py",
+    settings_import="from orders_service.config import settings",
+    settings_expr="settings",
+    services_dir="orders_service/services",
+    upper_case_fields=False,
+    env_prefix="ORDERS_SERVICE_",
+)
 _TOP_LEVEL_MODULES = ("settings", "services", "app")
 
 
@@ -107,10 +118,11 @@ def _settings_source(style: SettingsStyle) -> str:
     factory = style.settings_expr != "settings"
     lines = [
         *(["from functools import lru_cache", ""] if factory else []),
-        "from pydantic_settings import BaseSettings",
+        "from pydantic_settings import BaseSettings, SettingsConfigDict",
         "",
         "",
         "class Settings(BaseSettings):",
+        f"    model_config = SettingsConfigDict(env_prefix={style.env_prefix!r})",
         f"    {style.attribute('app_name')}: str = 'demo'",
         "",
         "",

@@ -15,6 +15,7 @@ from generated_projects import (
     BUNDLES_DIR,
     COMPONENTS,
     MODULE_STYLE,
+    PREFIXED_STYLE,
     STYLES,
     Project,
     SettingsStyle,
@@ -27,7 +28,7 @@ from paxx_patch.render import render_file
 from paxx_patch.render_compose import render_compose
 
 
-@pytest.fixture(scope="module", params=STYLES, ids=lambda style: style.name)
+@pytest.fixture(scope="module", params=[*STYLES, PREFIXED_STYLE], ids=lambda style: style.name)
 def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Project:
     style: SettingsStyle = request.param
     return render_project(tmp_path_factory.mktemp(style.name), COMPONENTS, style)
