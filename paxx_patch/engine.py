@@ -150,11 +150,11 @@ def _in_project_style(target: str, text: str, project: Project) -> str:
     """A generated module laid out as the project's formatter and import sorter want it."""
     if not target.endswith(".py"):
         return text
-    if project.lines_between_types:
+    if project.style.lines_between_types:
         from paxx_patch.import_order import separate_kinds
 
-        text = separate_kinds(text, project.lines_between_types)
-    if project.quote_style == "single":
+        text = separate_kinds(text, project.style.lines_between_types)
+    if project.style.quote_style == "single":
         from paxx_patch.quotes import prefer_single_quotes
 
         text = prefer_single_quotes(text)

@@ -9,7 +9,7 @@ All paths here are repository paths (posix, relative to the repository root).
 from __future__ import annotations
 
 import posixpath
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from paxx_patch.discover import FileReader, Finding, join, read_toml
@@ -20,7 +20,7 @@ from paxx_patch.discover.env import find_env
 from paxx_patch.discover.layout import check_shipped, find_import_root, place_services
 from paxx_patch.discover.modules import Modules
 from paxx_patch.discover.settings import find_settings
-from paxx_patch.discover.style import find_style
+from paxx_patch.discover.style import CodeStyle, find_style
 from paxx_patch.discover.tree import Tree, dotted
 from paxx_patch.errors import PaxxError
 from paxx_patch.paths import clean_relative
@@ -51,9 +51,7 @@ class Project:
     lock_file: str
     compose_overrides: tuple[str, ...] = ()  # override files beside the compose file
     dependency_note: str = ""  # why the dependency file is not the obvious one
-    line_length: int = 88  # the project's ruff / black line length
-    lines_between_types: int = 0  # isort's blank lines between `import x` and `from x import`
-    quote_style: str = "double"  # ruff format's quote-style
+    style: CodeStyle = field(default_factory=CodeStyle)  # what its formatter and sorter keep
     secret_module: str = "pydantic"  # SecretStr's module: pydantic.v1 for v1 classes there
     first_party: tuple[str, ...] = ()  # top-level modules and packages at the import root
     findings: tuple[Finding, ...] = ()  # each convention found: where and by which rule
@@ -207,9 +205,7 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         lock_file=here("paxx-patch.lock"),
         compose_overrides=overrides(tree, compose.path),
         dependency_note=dependencies.note,
-        line_length=style.line_length,
-        lines_between_types=style.lines_between_types,
-        quote_style=style.quote_style,
+        style=style,
         secret_module=settings.secret_module,
         first_party=_top_level_names(modules, root_dir),
         findings=tuple(findings),

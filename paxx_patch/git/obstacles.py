@@ -142,17 +142,17 @@ def _nearest_existing(top: Path, directory: str) -> Path:
 
 
 def refuse_other_file_systems(
-    top: Path, changed: Sequence[str], staging: Path, offered: bool = True
+    top: Path, changed: Sequence[str], staging: Path, elsewhere: bool = True
 ) -> None:
     """Files are swapped by rename, which cannot cross file systems (a mount point
     inside the working tree)."""
     device = os.stat(staging).st_dev
-    elsewhere = [
+    crossing = [
         path for path in changed
         if os.stat(_nearest_existing(top, posixpath.dirname(path))).st_dev != device
     ]
-    if elsewhere:
+    if crossing:
         raise PaxxError(
-            f"{', '.join(elsewhere)}: on another file system than {top}, so paxx-patch cannot "
-            f"swap them in one step{_elsewhere(offered)}. Nothing was changed."
+            f"{', '.join(crossing)}: on another file system than {top}, so paxx-patch cannot "
+            f"swap them in one step{_elsewhere(elsewhere)}. Nothing was changed."
         )

@@ -96,7 +96,7 @@ def _add_secret_import(tree: ast.Module, lines: list[str], ctx: Context) -> dict
     existing = existing_from(tree, ctx.project.secret_module)
     if existing is not None:
         start, end = existing.lineno - 1, int(existing.end_lineno or existing.lineno)
-        merged = merged_lines(lines, existing, ["SecretStr"], ctx.project.line_length)
+        merged = merged_lines(lines, existing, ["SecretStr"], ctx.project.style.line_length)
         if merged is not None:
             before = "".join(lines[start:end])
             lines[start:end] = ["".join(merged)]
@@ -161,7 +161,7 @@ class SettingsMutator:
         fields = _fields(cls)
         anchor = fields[-1] if fields else cls.body[-1]
         indent = lines[anchor.lineno - 1][: anchor.col_offset]
-        width = ctx.project.line_length
+        width = ctx.project.style.line_length
         block = f"\n{indent}# {ctx.bundle.name}\n" + "".join(
             "".join(f"{line}\n" for line in _comment_lines(indent, s.description, width))
             + f"{indent}{field_source(s, a)}\n" for s, a in new_fields
@@ -197,7 +197,7 @@ class SettingsMutator:
                 drop |= set(range(node.lineno - 1, int(node.end_lineno or node.lineno)))
                 indent = lines[node.lineno - 1][: node.col_offset]
                 comment = _comment_lines(indent, described.get(_name(node), ""),
-                                         ctx.project.line_length)
+                                         ctx.project.style.line_length)
                 start = node.lineno - 1 - len(comment)
                 if comment and start >= 0 and [
                     line.rstrip("\r\n") for line in lines[start:node.lineno - 1]
