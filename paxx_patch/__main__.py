@@ -2,12 +2,16 @@ import sys
 
 try:
     from paxx_patch.main import main
-
-    code = main()
     from paxx_patch.signals import ignore
 
-    ignore()  # the run is over: a late Ctrl-C must not turn its exit into a death by signal
-except KeyboardInterrupt as e:  # before main() installed its handler, or after it returned
+    try:
+        code = main()
+    finally:
+        # the run is over, whether it returned or exited (argparse's --version and
+        # --help raise SystemExit): a late Ctrl-C must not turn its exit into a death
+        # by signal, or a traceback from the interpreter's shutdown
+        ignore()
+except KeyboardInterrupt as e:  # before main() installed its handler
     from paxx_patch.errors import interrupted_message
 
     print(interrupted_message(e), file=sys.stderr)
