@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from inspect import signature
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
@@ -193,7 +194,7 @@ def forget_project_modules() -> None:
         # import of the module in the next test must be able to register again.
         for value in list(vars(module).values()):
             cache_info = getattr(value, "cache_info", None)
-            if callable(cache_info) and cache_info().currsize:
+            if callable(cache_info) and cache_info().currsize and not signature(value).parameters:
                 value = value()  # made on first use and kept, e.g. latency_histogram()
             if isinstance(value, MetricWrapperBase):
                 try:

@@ -42,6 +42,14 @@ WorkerSettings = worker_settings(
 '''
 
 
+BUSY_WORKER = '''\
+from {package}.tasks import worker_settings
+
+WorkerSettings = worker_settings()
+WorkerSettings.poll_delay = 0.001  # polling all the time: a signal finds it on the wire
+'''
+
+
 def _environment(redis_url: str) -> dict[str, str]:
     """A queue of its own per test: the redis-server is shared by the session."""
     return {"REDIS_URL": redis_url, "TASKS_QUEUE_NAME": f"test:queue:{next(_queues)}",
@@ -194,3 +202,37 @@ def test_cron_jobs_of_the_users_own_worker_module(
             time.sleep(0.2)
     client.delete("cron-ran")
     client.close()
+
+
+def test_a_worker_told_to_stop_stops_whatever_it_was_sending(
+    render_component: RenderComponent, redis_url: str
+) -> None:
+    """SIGTERM (`docker compose stop`) ends the worker in every one of these rounds.
+
+    With the worker's commands sent through asyncio.wait_for (Python 3.11), ARQ's
+    cancel of its main loop was lost in most rounds and the worker polled on.
+    """
+    import redis
+
+    project = _render(render_component, redis_url)
+    package = project.style.services_package
+    (project.root / "busy_worker.py").write_text(BUSY_WORKER.format(package=package))
+    client = redis.Redis.from_url(redis_url)
+    health = os.environ["TASKS_QUEUE_NAME"] + ":health-check"
+    try:
+        for attempt in range(5):
+            client.delete(health)
+            with worker(project, "busy_worker.WorkerSettings") as process:
+                deadline = time.monotonic() + 30
+                while not client.exists(health):  # written by the worker's poll loop
+                    assert process.poll() is None and time.monotonic() < deadline
+                    time.sleep(0.05)
+                time.sleep(0.1 + attempt / 20)
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pytest.fail(f"round {attempt}: the worker ignored SIGTERM")
+                assert process.returncode == 0, process.stdout.read() if process.stdout else ""
+    finally:
+        client.close()
