@@ -93,14 +93,18 @@ def test_ruff_format(project: Project) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("line_length", [100, 120])
-def test_ruff_format_at_the_line_lengths_projects_choose(project: Project, line_length: int) -> None:
+@pytest.mark.parametrize(("line_length", "preview"), [(100, False), (120, False), (88, True), (120, True)])
+def test_ruff_format_at_the_line_lengths_projects_choose(
+    project: Project, line_length: int, preview: bool
+) -> None:
     # the formatter joins what fits: every split of a generated module is one it keeps
     # at any usual width (one item per line with a magic trailing comma), so a
-    # project's `ruff format --check` / `black --check` passes at 100 or 120 too
+    # project's `ruff format --check` / `black --check` passes at 100 or 120 too, and
+    # in ruff's preview style (which hugs a lone bracketed argument), as projects set
     done = subprocess.run(
         [sys.executable, "-m", "ruff", "format", "--check", "--diff", "--isolated", "--no-cache",
-         "--line-length", str(line_length), *map(str, project.files)],
+         "--line-length", str(line_length), *(["--preview"] if preview else []),
+         *map(str, project.files)],
         cwd=project.root, capture_output=True, text=True, check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
