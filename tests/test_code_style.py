@@ -123,11 +123,16 @@ def test_generated_modules_pass_ruff_format_with_single_quotes(
     pyproject.write_text(pyproject.read_text() + '[tool.ruff.format]\nquote-style = "single"\n'
                          '[tool.ruff.lint]\nselect = ["E", "F", "I", "Q"]\n'
                          '[tool.ruff.lint.flake8-quotes]\ninline-quotes = "single"\n')
+    edited = ["settings.py", "main.py"]  # the fields and the wiring go into these
+    subprocess.run([sys.executable, "-m", "ruff", "format", "--no-cache", *edited], cwd=repo, check=True,
+                   capture_output=True)
     git(repo, "commit", "-qam", "single quotes")
     code, out, err = run(repo, "add", "redis", "storage", "metrics", "logging", "tasks", "--commit", "-q")
     assert code == 0, out + err
     generated = sorted(str(p) for p in (repo / "services").glob("*.py"))
     assert len(generated) >= 6
+    generated += edited
+    assert "redis_url: str = 'redis://" in (repo / "settings.py").read_text()
     for command in (["format", "--check", "--diff"], ["check"]):
         done = subprocess.run([sys.executable, "-m", "ruff", *command, "--no-cache", *generated],
                               cwd=repo, capture_output=True, text=True, check=False)

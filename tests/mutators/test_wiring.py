@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from paxx_patch.bundle import Bundle, Wiring, load_bundle_dir
+from paxx_patch.discover.style import CodeStyle
 from paxx_patch.errors import PaxxError
 from paxx_patch.lock import ComponentRecord
 from paxx_patch.mutators import Context
@@ -49,6 +50,7 @@ def make_project(**overrides: Any) -> Project:
         "app_service": None, "lock_file": "paxx-patch.lock",
         # the top-level names the fixtures import, as discovery lists them
         "first_party": ("app", "main", "routes", "services", "settings"),
+        "style": CodeStyle(),
         **overrides,
     }
     return Project(**{f.name: values.get(f.name, "") for f in dataclasses.fields(Project)})
