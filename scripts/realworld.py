@@ -34,6 +34,7 @@ import sys
 import tempfile
 import tomllib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -279,7 +280,7 @@ def formats_with_ruff_or_black(work: Path) -> bool:
     return any(work.rglob("ruff.toml")) or any(work.rglob(".ruff.toml"))
 
 
-def try_project(source: Path, scratch: Path) -> Result:
+def try_project(source: Path, scratch: Path, components: Sequence[str] = COMPONENTS) -> Result:
     name = source.name
     work = scratch / name / "repo"
     run(["git", "clone", "-q", str(source), str(work)], scratch, check=True)
@@ -293,7 +294,7 @@ def try_project(source: Path, scratch: Path) -> Result:
             detect = json.loads(detect_run.stdout)
         except ValueError:
             detect = detect_run.stdout
-    added = paxx(work, "add", *COMPONENTS, "--commit")
+    added = paxx(work, "add", *components, "--commit")
     message = (added.stderr.strip() or added.stdout.strip()).splitlines()
     if added.returncode == 2:
         text = " ".join(message)
@@ -314,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--only", nargs="*", default=[])
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--components", nargs="+", default=list(COMPONENTS),
+                        help=f"what to add (default: {' '.join(COMPONENTS)})")
     args = parser.parse_args(argv)
     sources = sorted(p for p in args.corpus.iterdir() if (p / ".git").exists())
     if args.only:
@@ -322,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="paxx-realworld-") as tmp:
         for source in sources:
             try:
-                result = try_project(source, Path(tmp))
+                result = try_project(source, Path(tmp), args.components)
             except (subprocess.SubprocessError, OSError, UnicodeDecodeError) as e:
                 result = Result(source.name, "?", "crash", f"harness: {e}")
             results.append(result)
