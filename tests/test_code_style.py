@@ -120,7 +120,9 @@ def test_generated_modules_pass_ruff_format_with_single_quotes(
     # the sample project keeps line-length = 100; this one also wants single quotes
     repo = init_repo(tmp_path / "app", SAMPLE)
     pyproject = repo / "pyproject.toml"
+    # docstring-code-format: ruff also formats the examples in reST `::` blocks
     pyproject.write_text(pyproject.read_text() + '[tool.ruff.format]\nquote-style = "single"\n'
+                         'docstring-code-format = true\n'
                          '[tool.ruff.lint]\nselect = ["E", "F", "I", "Q"]\n'
                          '[tool.ruff.lint.flake8-quotes]\ninline-quotes = "single"\n')
     edited = ["settings.py", "main.py"]  # the fields and the wiring go into these
