@@ -10,7 +10,9 @@ process group cannot kill a git command half-way through either.
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,8 +41,23 @@ def install() -> Callable[[], None]:
             continue
         previous[sig] = current
         signal.signal(sig, _raise)
+    hook = sys.unraisablehook
+
+    def raise_again(unraisable: sys.UnraisableHookArgs) -> None:
+        # The handler ran inside a callback Python cannot raise from (a weakref
+        # callback of the import system, a __del__): it would print "Exception
+        # ignored" and go on. The signal is sent again a moment later, once this
+        # hook has returned, to be raised where it can.
+        if isinstance(unraisable.exc_value, Interrupted):
+            again = (os.getpid(), unraisable.exc_value.signum)
+            threading.Timer(0.01, os.kill, again).start()
+        else:
+            hook(unraisable)
+
+    sys.unraisablehook = raise_again
 
     def restore() -> None:
+        sys.unraisablehook = hook
         for sig, handler in previous.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
