@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -98,20 +98,25 @@ def test_two_event_loops_one_after_the_other(render_component: RenderComponent, 
     assert len(cache._clients) == 0
 
 
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A TCP server that accepts connections and never answers."""
+@contextlib.contextmanager
+def serving(
+    on_accept: Callable[[socket.socket, threading.Event], list[socket.socket]],
+) -> Iterator[str]:
+    """A TCP server on a free loopback port: `on_accept` takes each connection and
+    returns the sockets to close at the end; yields a redis:// URL to it."""
     listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # inherited on accept
+    opened: list[socket.socket] = []
     stop = threading.Event()
 
     def serve() -> None:
         listener.settimeout(0.1)
         while not stop.is_set():
             try:
-                accepted.append(listener.accept()[0])
+                conn = listener.accept()[0]
             except TimeoutError:
                 continue
+            opened.extend(on_accept(conn, stop))
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -120,9 +125,16 @@ def silent_server() -> Iterator[str]:
     finally:
         stop.set()
         thread.join()
-        for conn in accepted:
+        for conn in opened:
             conn.close()
         listener.close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP server that accepts connections and never answers."""
+    with serving(lambda conn, _stop: [conn]) as url:
+        yield url
 
 
 def test_a_server_that_never_answers_times_out(render_component: RenderComponent, silent_server: str) -> None:
@@ -146,41 +158,23 @@ def deaf_proxy(redis_url: str) -> Iterator[str]:
     """A TCP proxy to the redis-server that stops reading from the client once the
     client sends b"deaf:": the handshake goes through, that command's bytes stall."""
     host, port = redis_url.split("//", 1)[1].split("/", 1)[0].split(":")
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # inherited on accept
-    opened: list[socket.socket] = []
-    stop = threading.Event()
 
-    def pump(source: socket.socket, sink: socket.socket, deafen: bool) -> None:
+    def pump(source: socket.socket, sink: socket.socket, stop: threading.Event | None) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(4096):
                 sink.sendall(data)
-                if deafen and b"deaf:" in data:
+                if stop is not None and b"deaf:" in data:
                     stop.wait()
                     return
 
-    def serve() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                client = listener.accept()[0]
-            except TimeoutError:
-                continue
-            server = socket.create_connection((host, int(port)))
-            opened.extend([client, server])
-            for args in ((client, server, True), (server, client, False)):
-                threading.Thread(target=pump, args=args, daemon=True).start()
+    def connect(client: socket.socket, stop: threading.Event) -> list[socket.socket]:
+        server = socket.create_connection((host, int(port)))
+        for args in ((client, server, stop), (server, client, None)):
+            threading.Thread(target=pump, args=args, daemon=True).start()
+        return [client, server]
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in opened:
-            conn.close()
-        listener.close()
+    with serving(connect) as url:
+        yield url
 
 
 def test_a_write_the_server_never_reads_times_out(
