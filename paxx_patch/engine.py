@@ -154,11 +154,7 @@ def _in_project_style(target: str, text: str, project: Project) -> str:
         from paxx_patch.import_order import separate_kinds
 
         text = separate_kinds(text, project.style.lines_between_types)
-    if project.style.quote_style == "single":
-        from paxx_patch.quotes import prefer_single_quotes
-
-        text = prefer_single_quotes(text)
-    return text
+    return project.style.quoted(text)
 
 
 def resolve_variables(

@@ -26,6 +26,14 @@ class CodeStyle:
         return Finding("code style", value, self.file,
                        rule="formatter configuration" if self.file else "defaults (ruff, black)")
 
+    def quoted(self, code: str) -> str:
+        """`code` with the string quotes the project's formatter writes."""
+        if self.quote_style != "single":
+            return code
+        from paxx_patch.quotes import prefer_single_quotes
+
+        return prefer_single_quotes(code)
+
 
 def find_style(files: FileReader, root: str, pyproject: dict[str, Any]) -> CodeStyle:
     tool = pyproject.get("tool", {})

@@ -166,10 +166,7 @@ class SettingsMutator:
             "".join(f"{line}\n" for line in _comment_lines(indent, s.description, width))
             + f"{indent}{field_source(s, a)}\n" for s, a in new_fields
         )
-        if ctx.project.style.quote_style == "single":
-            from paxx_patch.quotes import prefer_single_quotes
-
-            block = prefer_single_quotes(block)
+        block = ctx.project.style.quoted(block)
         lines[int(anchor.end_lineno or anchor.lineno):int(anchor.end_lineno or anchor.lineno)] = [block]
         import_entry = {}
         if any(s.secret for s, _ in new_fields) and not _imports_secret(tree):

@@ -113,8 +113,7 @@ def _render(ctx: Context, app: str) -> list[_Wanted]:
         wanted.append(_Wanted(f"{app}.add_middleware({name})", "middleware", name, module, name))
     for url, text in wiring.routes:
         module, name = reference(f"routes.{url}", text)
-        quoted = repr(url) if ctx.project.style.quote_style == "single" else json.dumps(url)
-        code = f"{app}.add_route({quoted}, {name}, include_in_schema=False)"
+        code = ctx.project.style.quoted(f"{app}.add_route({json.dumps(url)}, {name}, include_in_schema=False)")
         wanted.append(_Wanted(code, "routes", url, module, name))
     for text in wiring.calls:
         module, name = reference("calls", text)
