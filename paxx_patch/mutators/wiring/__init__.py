@@ -28,7 +28,7 @@ from paxx_patch.mutators import Context
 if TYPE_CHECKING:
     import libcst as cst
 
-    from paxx_patch.mutators.wiring_target import Target
+    from paxx_patch.mutators.wiring.target import Target
 
 # calls on the app whose first argument is a URL path it serves
 _ROUTE_METHODS = frozenset({
@@ -170,8 +170,8 @@ def _lifespan(
     ctx: Context, path: str, module: cst.Module, hooks: Sequence[_Wanted]
 ) -> tuple[cst.Module, bool]:
     """`module` with the hooks in the app's lifespan, and whether that was possible."""
-    from paxx_patch.mutators import wiring_lifespan
-    from paxx_patch.mutators.wiring_target import find_target
+    from paxx_patch.mutators.wiring import lifespan as wiring_lifespan
+    from paxx_patch.mutators.wiring.target import find_target
 
     target = find_target(module, ctx.project.app_name)
     assert target is not None
@@ -185,7 +185,7 @@ def _lifespan(
         if message not in ctx.notes:
             ctx.notes.append(message)
         return module, False
-    from paxx_patch.mutators.wiring_imports import add_imports
+    from paxx_patch.mutators.wiring.imports import add_imports
 
     return add_imports(result, imports), True
 
@@ -194,7 +194,7 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
     import libcst as cst
 
     module = _parse_cst(path, old)
-    from paxx_patch.mutators.wiring_target import find_target, import_position
+    from paxx_patch.mutators.wiring.target import find_target, import_position
 
     target = find_target(module, ctx.project.app_name)
     if target is None:
@@ -408,7 +408,7 @@ def _remove(path: str, old: bytes, entry: dict[str, Any], component: str) -> byt
     if len(pending) == before:
         return old
     if any(str(line).startswith("await ") for line in entry.get("lines") or []):
-        from paxx_patch.mutators.wiring_lifespan import remove_scaffolding
+        from paxx_patch.mutators.wiring.lifespan import remove_scaffolding
 
         result = remove_scaffolding(result)
     return result.bytes

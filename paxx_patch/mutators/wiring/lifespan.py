@@ -29,8 +29,8 @@ from typing import Literal
 
 import libcst as cst
 
-from paxx_patch.mutators.wiring_imports import drop_import, import_root
-from paxx_patch.mutators.wiring_target import Target
+from paxx_patch.mutators.wiring.imports import drop_import, import_root
+from paxx_patch.mutators.wiring.target import Target
 
 _CREATED_NAMES = ("lifespan", "app_lifespan", "components_lifespan")
 _SCAFFOLD_IMPORTS = (("collections.abc", "AsyncIterator"), ("contextlib", "asynccontextmanager"))
