@@ -147,14 +147,7 @@ def make_context(
 
 
 def _in_project_style(target: str, text: str, project: Project) -> str:
-    """A generated module laid out as the project's formatter and import sorter want it."""
-    if not target.endswith(".py"):
-        return text
-    if project.style.lines_between_types:
-        from paxx_patch.import_order import separate_kinds
-
-        text = separate_kinds(text, project.style.lines_between_types)
-    return project.style.quoted(text)
+    return project.style.module(text) if target.endswith(".py") else text
 
 
 def resolve_variables(

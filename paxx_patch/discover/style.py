@@ -34,6 +34,14 @@ class CodeStyle:
 
         return prefer_single_quotes(code)
 
+    def module(self, text: str) -> str:
+        """A generated module laid out as the project's formatter and import sorter want it."""
+        if self.lines_between_types:
+            from paxx_patch.import_order import separate_kinds
+
+            text = separate_kinds(text, self.lines_between_types)
+        return self.quoted(text)
+
 
 def find_style(files: FileReader, root: str, pyproject: dict[str, Any]) -> CodeStyle:
     tool = pyproject.get("tool", {})

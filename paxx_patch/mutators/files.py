@@ -8,15 +8,17 @@ from collections.abc import Iterable, Sequence
 from paxx_patch.errors import PaxxError
 from paxx_patch.lock import ComponentRecord
 from paxx_patch.mutators import Context
+from paxx_patch.mutators.wiring.hooks import hooks_path
 
 
 def shared_files(leaving: ComponentRecord, staying: Iterable[ComponentRecord]) -> frozenset[str]:
-    """The `__init__.py` files of `leaving` that make a package of a directory where a
-    staying component has files too (or that it records as well)."""
+    """The files of `leaving` that a staying component records as well (the wiring's
+    lifespan hooks module), and its `__init__.py` files that make a package of a
+    directory where a staying component has files too."""
     theirs = {p for record in staying for p in record.files}
     return frozenset(
-        p for p in leaving.files if posixpath.basename(p) == "__init__.py" and any(
-            q == p or q.startswith(posixpath.dirname(p) + "/") for q in theirs
+        p for p in leaving.files if p in theirs or posixpath.basename(p) == "__init__.py" and any(
+            q.startswith(posixpath.dirname(p) + "/") for q in theirs
         )
     )
 
@@ -51,6 +53,8 @@ class FilesMutator:
                 return b""
             return old
         if path not in ctx.rendered:
+            if path == hooks_path(ctx.project):
+                return old  # the wiring's, which keeps or writes it
             return None  # owned by the installed version, gone from the new one
         new = ctx.rendered[path]
         if old is not None and old != new and relative not in previous:

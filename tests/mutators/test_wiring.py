@@ -208,11 +208,16 @@ def test_statements_already_there_are_not_added(bundle: Bundle) -> None:
         b"    return ''\n"
     )
     new, ctx = add(bundle, before)
-    assert new == before
-    assert "wiring" not in ctx.entries
-    # a different call of the same thing is the user's: kept and reported
+    # ours, called otherwise: the user's call is kept and reported
     assert any("main.py:8" in n and "setup_tracing(app, service_name='x')" in n for n in ctx.notes)
-    assert any("main.py:11" in n and "/metrics" in n for n in ctx.notes)
+    # the user's own /metrics: ours is served on a path of its own, and the warning says so
+    free = 'app.add_route("/paxx/metrics", metrics_endpoint, include_in_schema=False)'
+    assert new == before.replace(b"\n\n\n@app", f"\n\n# metrics\n{free}\n\n\n@app".encode())
+    assert ctx.entries["wiring"]["lines"] == [free]
+    [warning] = ctx.warnings
+    assert "main.py:11 already serves /metrics" in warning and "/paxx/metrics" in warning
+    assert add(bundle, new)[0] == new
+    assert remove(bundle, new, ctx) == before
 
 
 def test_same_thing_through_a_module_is_already_there(bundle: Bundle) -> None:
@@ -313,7 +318,7 @@ def test_render_error_names_bundle_key(tmp_path: Path, reference: str) -> None:
         add(bundle, b"from fastapi import FastAPI\napp = FastAPI()\n")
 
 
-def test_existing_route_kept_and_its_import_not_added(bundle: Bundle) -> None:
+def test_existing_route_kept_and_ours_served_beside_it(bundle: Bundle) -> None:
     before = (
         b"from fastapi import FastAPI, Response\n"
         b"\n"
@@ -328,12 +333,13 @@ def test_existing_route_kept_and_its_import_not_added(bundle: Bundle) -> None:
     assert new.startswith(
         b"from fastapi import FastAPI, Response\n"
         b"\n"
-        b"from services.metrics import MetricsMiddleware\n"
+        b"from services.metrics import MetricsMiddleware, metrics_endpoint\n"
         b"from services.tracing import setup_tracing\n"
     )
-    assert b"add_route" not in new
-    assert ctx.entries["wiring"]["lines"] == [LINES[0], LINES[2]]
-    assert any("main.py:6" in n and "app.get('/metrics')" in n for n in ctx.notes)
+    assert ctx.entries["wiring"]["lines"] == [
+        LINES[0], LINES[1].replace('"/metrics"', '"/paxx/metrics"'), LINES[2],
+    ]
+    assert any("main.py:6" in w and "app.get('/metrics')" in w for w in ctx.warnings)
     assert remove(bundle, new, ctx) == before
 
 

@@ -19,8 +19,11 @@ HOOKS = """
 startup = ["{{ services_package }}.cache:open_redis"]
 shutdown = ["{{ services_package }}.cache:close_redis"]
 """
-WIRED = sorted(p.name for p in FIXTURES.iterdir() if (p / "after").is_file())
-BY_HAND = sorted(p.name for p in FIXTURES.iterdir() if not (p / "after").is_file())
+# lifespans edited in place, and those the hooks are composed around (defined in
+# another module, built by a call, reached through an attribute, sync or startup-only
+# handlers): `add_lifespan_hooks(app, ...)` after the app is made
+COMPOSED = ["attribute_lifespan", "call_lifespan", "imported_lifespan", "startup_only", "sync_handler"]
+WIRED = sorted(p.name for p in FIXTURES.iterdir() if p.name not in COMPOSED)
 
 
 def bundle_with(tmp_path: Path, wiring: str = HOOKS, name: str = "metrics") -> Bundle:
@@ -79,13 +82,23 @@ def test_hooks_already_there_are_not_added_again(tmp_path: Path, case: str) -> N
     assert "wiring" not in entries and notes == []
 
 
-@pytest.mark.parametrize("case", BY_HAND)
-def test_a_lifespan_it_cannot_edit_is_left_alone_with_the_lines_to_add(tmp_path: Path, case: str) -> None:
+@pytest.mark.parametrize("case", COMPOSED)
+def test_hooks_are_composed_around_a_lifespan_it_cannot_edit(tmp_path: Path, case: str) -> None:
+    bundle = bundle_with(tmp_path)
     before = (FIXTURES / case / "before").read_bytes()
-    new, entries, [note] = add(bundle_with(tmp_path), before)
-    assert new == before and "wiring" not in entries
-    for line in ("from services.cache import open_redis, close_redis", "await open_redis()", "await close_redis()"):
-        assert f"\n    {line}\n" in note
+    new, entries, notes = add(bundle, before)
+    assert new.decode() == (FIXTURES / case / "after").read_text()
+    assert notes == []
+    assert entries["wiring"] == {
+        "file": "main.py",
+        "imports": [
+            "from services.cache import open_redis, close_redis",
+            "from services.lifespan_hooks import add_lifespan_hooks",
+        ],
+        "lines": ["add_lifespan_hooks(app, startup=[open_redis], shutdown=[close_redis])"],
+    }
+    assert add(bundle, new)[0] == new
+    assert remove(bundle, new, entries) == before
 
 
 def test_components_share_a_created_lifespan_and_leave_it_one_by_one(tmp_path: Path) -> None:

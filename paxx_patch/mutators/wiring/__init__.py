@@ -44,6 +44,11 @@ class _Wanted:
     key: str  # the middleware class, the URL path or the function
     module: str  # where `name` is imported from ("": no import)
     name: str
+    alias: str = ""  # imported as this name: the module binds `name` to something else
+
+    @property
+    def local(self) -> str:
+        return self.alias or self.name
 
 
 class WiringMutator:
@@ -58,9 +63,18 @@ class WiringMutator:
         if ctx.project.app_file is None:
             _by_hand(ctx, None, "no module that creates the FastAPI app was found")
             return []
+        if ctx.bundle.wiring.startup or ctx.bundle.wiring.shutdown:
+            from paxx_patch.mutators.wiring.hooks import hooks_path
+
+            # after the app module, whose edit tells whether the hooks need it
+            return [ctx.project.app_file, hooks_path(ctx.project)]
         return [ctx.project.app_file]
 
     def apply(self, path: str, old: bytes | None, ctx: Context) -> bytes | None:
+        from paxx_patch.mutators.wiring.hooks import hooks_path
+
+        if path == hooks_path(ctx.project) and path != ctx.project.app_file:
+            return _hooks_module(path, old, ctx)
         if old is None:
             if ctx.removing is None:
                 _by_hand(ctx, path, "the file does not exist")
@@ -78,6 +92,28 @@ class WiringMutator:
         return f"wire {ctx.bundle.name} into {where}"
 
 
+def _hooks_module(path: str, old: bytes | None, ctx: Context) -> bytes | None:
+    """The services package's `lifespan_hooks.py`, where this component's wiring calls
+    it (or the installed version recorded it): written and recorded as its file."""
+    from paxx_patch.mutators.wiring.hooks import HOOKS_FUNCTION, hooks_source
+
+    relative = path[len(ctx.project.root) + 1:] if ctx.project.root else path
+    lines = (ctx.entries.get("wiring") or {}).get("lines") or []
+    recorded = ctx.previous is not None and relative in ctx.previous.files
+    if not recorded and not any(f"{HOOKS_FUNCTION}(" in str(line) for line in lines):
+        return old
+    new = hooks_source(ctx.project)
+    if old is not None and old != new and not recorded:
+        raise PaxxError(
+            f"{path} already exists and was not written by paxx-patch; wiring "
+            f"{ctx.bundle.name} into the app needs that name for its lifespan hooks. Move "
+            "or rename your file, or set [tool.paxx-patch] services_dir to another "
+            "directory. Nothing was changed."
+        )
+    ctx.owned_files[path] = new
+    return new
+
+
 def _parse(path: str, source: bytes) -> ast.Module:
     """The module as an `ast` tree; a syntax error is the user's to fix, so say where."""
     try:
@@ -91,11 +127,14 @@ def _parse(path: str, source: bytes) -> ast.Module:
         ) from e
 
 
-def _render(ctx: Context, app: str) -> list[_Wanted]:
-    """The statements the bundle asks for, for an app called `app`."""
+def _render(ctx: Context, app: str, bound: dict[str, str] | None = None) -> list[_Wanted]:
+    """The statements the bundle asks for, for an app called `app`; a name the module
+    binds to something else already (`bound`) is imported under an alias."""
     from paxx_patch.render import render_string
 
-    def reference(key: str, text: str) -> tuple[str, str]:
+    bound = bound or {}
+
+    def reference(key: str, text: str) -> tuple[str, str, str]:
         value = render_string(ctx.bundle, text, ctx.template_context, f"wiring.{key}").strip()
         module, _, name = value.rpartition(":")
         if not name.isidentifier() or not all(p.isidentifier() for p in module.split(".") if module):
@@ -104,41 +143,95 @@ def _render(ctx: Context, app: str) -> list[_Wanted]:
                 f"{value!r}, which is not a reference such as `package.module:name`. "
                 "Fix the bundle."
             )
-        return module, name
+        theirs = bound.get(name, f"{module}.{name}")
+        return module, name, "" if theirs == f"{module}.{name}" else _alias(name)
 
     wiring = ctx.bundle.wiring
     wanted = []
     for text in wiring.middleware:
-        module, name = reference("middleware", text)
-        wanted.append(_Wanted(f"{app}.add_middleware({name})", "middleware", name, module, name))
+        module, name, alias = reference("middleware", text)
+        local = alias or name
+        wanted.append(_Wanted(f"{app}.add_middleware({local})", "middleware", name, module, name, alias))
     for url, text in wiring.routes:
-        module, name = reference(f"routes.{url}", text)
-        code = ctx.project.style.quoted(f"{app}.add_route({json.dumps(url)}, {name}, include_in_schema=False)")
-        wanted.append(_Wanted(code, "routes", url, module, name))
+        module, name, alias = reference(f"routes.{url}", text)
+        code = ctx.project.style.quoted(
+            f"{app}.add_route({json.dumps(url)}, {alias or name}, include_in_schema=False)")
+        wanted.append(_Wanted(code, "routes", url, module, name, alias))
     for text in wiring.calls:
-        module, name = reference("calls", text)
-        wanted.append(_Wanted(f"{name}({app})", "calls", name, module, name))
+        module, name, alias = reference("calls", text)
+        wanted.append(_Wanted(f"{alias or name}({app})", "calls", name, module, name, alias))
     for phase in ("startup", "shutdown"):
         for text in getattr(wiring, phase):
-            module, name = reference(phase, text)
-            wanted.append(_Wanted(f"await {name}()", phase, name, module, name))
+            module, name, alias = reference(phase, text)
+            wanted.append(_Wanted(f"await {alias or name}()", phase, name, module, name, alias))
     return wanted
 
 
+def _hooks_call(ctx: Context, app: str, hooks: Sequence[_Wanted], bound: dict[str, str]) -> _Wanted:
+    """`add_lifespan_hooks(app, shutdown=[...])`: the hooks composed around the app's
+    own lifespan, wherever that lifespan is defined."""
+    from paxx_patch.mutators.wiring.hooks import HOOKS_FUNCTION, hooks_module
+
+    module = hooks_module(ctx.project)
+    phases = [
+        f"{phase}=[{', '.join(h.local for h in hooks if h.kind == phase)}]"
+        for phase in ("startup", "shutdown") if any(h.kind == phase for h in hooks)
+    ]
+    ours = bound.get(HOOKS_FUNCTION, f"{module}.{HOOKS_FUNCTION}") == f"{module}.{HOOKS_FUNCTION}"
+    alias = "" if ours else _alias(HOOKS_FUNCTION)
+    code = f"{alias or HOOKS_FUNCTION}({app}, {', '.join(phases)})"
+    return _Wanted(code, "calls", HOOKS_FUNCTION, module, HOOKS_FUNCTION, alias)
+
+
 def _imports(wanted: Sequence[_Wanted], tree: ast.Module | None = None) -> list[str]:
-    """`from module import a, b` lines for `wanted`, without what `tree` imports already."""
-    have = {
-        (node.module, a.name) for node in (tree.body if tree else [])
-        if isinstance(node, ast.ImportFrom) and node.level == 0
-        for a in node.names if a.asname is None
-    }
+    """`from module import a, b as c` lines for `wanted`, without what `tree` binds already."""
+    have = bindings(tree) if tree is not None else {}
     names: dict[str, list[str]] = {}
     for item in wanted:
-        if item.module and (item.module, item.name) not in have:
+        if item.module and have.get(item.local) != f"{item.module}.{item.name}":
             listed = names.setdefault(item.module, [])
-            if item.name not in listed:
-                listed.append(item.name)
+            spelled = f"{item.name} as {item.alias}" if item.alias else item.name
+            if spelled not in listed:
+                listed.append(spelled)
     return [f"from {module} import {', '.join(listed)}" for module, listed in names.items()]
+
+
+def bindings(tree: ast.Module) -> dict[str, str]:
+    """What each top-level name of the module stands for: the dotted name an import
+    binds it to, or `<module>` for what the module defines itself."""
+    bound: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for a in node.names:
+                bound[a.asname or a.name] = f"{node.module}.{a.name}"
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname:
+                    bound[a.asname] = a.name
+                else:
+                    bound[a.name.split(".")[0]] = a.name.split(".")[0]
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound[node.name] = "<module>"
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    bound[target.id] = "<module>"
+    return bound
+
+
+def _resolved(dotted: str, bound: dict[str, str]) -> str:
+    """`metrics.MetricsMiddleware` as the full dotted name the module's imports make of it."""
+    head, _, rest = dotted.partition(".")
+    base = bound.get(head)
+    if base is None or base == "<module>":
+        return dotted if base is None else f"<module>.{dotted}"
+    return f"{base}.{rest}" if rest else base
+
+
+def _alias(name: str) -> str:
+    """The name ours is imported as where the module's own `name` is something else."""
+    return f"Paxx{name}" if name[:1].isupper() else f"paxx_{name}"
 
 
 def _by_hand(ctx: Context, path: str | None, why: str) -> None:
@@ -168,26 +261,18 @@ def _by_hand_lines(wanted: Sequence[_Wanted]) -> str:
 
 def _lifespan(
     ctx: Context, path: str, module: cst.Module, hooks: Sequence[_Wanted]
-) -> tuple[cst.Module, bool]:
-    """`module` with the hooks in the app's lifespan, and whether that was possible."""
+) -> cst.Module | None:
+    """`module` with the hooks in the app's own lifespan, or None where that lifespan
+    cannot be edited in place (then they are composed around it)."""
     from paxx_patch.mutators.wiring import lifespan as wiring_lifespan
+    from paxx_patch.mutators.wiring.imports import add_imports
     from paxx_patch.mutators.wiring.target import find_target
 
     target = find_target(module, ctx.project.app_name)
     assert target is not None
-    wanted = [wiring_lifespan.Hook(h.kind, h.name) for h in hooks]  # type: ignore[arg-type]
+    wanted = [wiring_lifespan.Hook(h.kind, h.local) for h in hooks]  # type: ignore[arg-type]
     result, imports, why = wiring_lifespan.add_hooks(module, target, wanted)
-    if why is not None:
-        message = (
-            f"{ctx.bundle.name}: could not add its startup/shutdown calls to the app's "
-            f"lifespan in {path} ({why}). Add them by hand, {_by_hand_lines(hooks)}"
-        )
-        if message not in ctx.notes:
-            ctx.notes.append(message)
-        return module, False
-    from paxx_patch.mutators.wiring.imports import add_imports
-
-    return add_imports(result, imports), True
+    return None if why is not None else add_imports(result, imports)
 
 
 def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
@@ -201,16 +286,23 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
         why = "no `app = FastAPI(...)` at module level and no function that creates and returns one"
         _by_hand(ctx, path, why)
         return old
+    bound = bindings(tree)
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
     awaited = {ast.dump(ast.Expr(n)) for n in ast.walk(tree) if isinstance(n, ast.Await)}
     added = []
-    for item in _render(ctx, target.app):
+    for item in _render(ctx, target.app, bound):
         exact = _dump(item.code)
         if exact in awaited or any(ast.dump(ast.Expr(call)) == exact for call in calls):
             continue
-        similar = next((c for c in calls if _same_key(c, item, target.app)), None)
+        if item.kind in ("startup", "shutdown") and _composed(calls, item, bound):
+            continue
+        similar = next((c for c in calls if _same_key(c, item, target.app, bound)), None)
         if similar is None:
             added.append(item)
+        elif item.kind == "routes" and not _serves_ours(similar, item, bound):
+            moved = _elsewhere(ctx, path, item, similar, target.app)
+            if not any(ast.dump(ast.Expr(call)) == _dump(moved.code) for call in calls):
+                added.append(moved)
         elif (note := (
             f"{ctx.bundle.name}: {path}:{similar.lineno} already has "
             f"`{ast.unparse(similar)}`; left it as it is instead of adding `{item.code}`."
@@ -219,12 +311,15 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
     if not added:
         return old
     hooks = [item for item in added if item.kind in ("startup", "shutdown")]
+    placed = list(added)  # what the module holds afterwards, imports included
     if hooks:
-        module, done = _lifespan(ctx, path, module, hooks)
-        if not done:
+        edited = _lifespan(ctx, path, module, hooks)
+        if edited is None:  # composed around the app's own lifespan instead
             added = [item for item in added if item not in hooks]
-            if not added:
-                return old
+            added.append(_hooks_call(ctx, target.app, hooks, bound))
+            placed = [*placed, added[-1]]
+        else:
+            module = edited
         target = find_target(module, ctx.project.app_name)
         assert target is not None
     config = module.config_for_parsing
@@ -232,7 +327,7 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
         cst.parse_statement(item.code, config=config) for item in added if item not in hooks
     ]
     body = _insert_statements(module, target, statements, ctx.bundle.name)
-    imports = _imports(added, tree)
+    imports = _imports(placed, tree)
     first_party = ctx.project.own_packages()
     if len(tree.body) == len(module.body):
         from paxx_patch.import_order import place
@@ -267,12 +362,54 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
     else:  # `a; b` lines: the two trees count statements differently
         at = import_position(module, target.top_level)
         body[at:at] = [cst.parse_statement(line, config=config) for line in imports]
+    shared = [line for line in _imports([i for i in placed if i.name == _hooks_name()])
+              if line not in imports]  # another component's import: recorded, not written
     ctx.entries["wiring"] = {
         "file": path,  # the lock records it relative to the project
-        "imports": imports,
+        "imports": [*imports, *shared],
         "lines": [item.code for item in added],
     }
     return module.with_changes(body=body).bytes
+
+
+def _composed(calls: Sequence[ast.Call], hook: _Wanted, bound: dict[str, str]) -> bool:
+    """Is `hook` among the calls an `add_lifespan_hooks(app, ...)` of the module composes?"""
+    for call in calls:
+        func = _dotted(call.func) or ""
+        if not _resolved(func, bound).endswith(f".{_hooks_name()}"):
+            continue
+        for keyword in call.keywords:
+            if keyword.arg == hook.kind and isinstance(keyword.value, ast.List | ast.Tuple) and any(
+                isinstance(e, ast.Name) and e.id == hook.local for e in keyword.value.elts
+            ):
+                return True
+    return False
+
+
+def _hooks_name() -> str:
+    from paxx_patch.mutators.wiring.hooks import HOOKS_FUNCTION
+
+    return HOOKS_FUNCTION
+
+
+def _serves_ours(route: ast.Call, item: _Wanted, bound: dict[str, str]) -> bool:
+    """Does the app's route for `item`'s path already serve our endpoint?"""
+    endpoint = route.args[1] if len(route.args) > 1 else None
+    dotted = _dotted(endpoint) if endpoint is not None else None
+    return dotted is not None and _resolved(dotted, bound) == f"{item.module}.{item.name}"
+
+
+def _elsewhere(ctx: Context, path: str, item: _Wanted, theirs: ast.Call, app: str) -> _Wanted:
+    """The route on a path of its own where the app serves `item.key` already, said so."""
+    free = f"/paxx{item.key}"
+    code = ctx.project.style.quoted(
+        f"{app}.add_route({json.dumps(free)}, {item.local}, include_in_schema=False)")
+    ctx.warnings.append(
+        f"{ctx.bundle.name}: {path}:{theirs.lineno} already serves {item.key} "
+        f"(`{ast.unparse(theirs)}`), so {ctx.bundle.name}'s endpoint is at {free}: "
+        f"`{code}`. Point whatever reads {item.key} at {free}, or take one of the two out."
+    )
+    return _Wanted(code, "routes", free, item.module, item.name, item.alias)
 
 
 def _insert_statements(
@@ -327,15 +464,17 @@ def _dotted(node: ast.expr) -> str | None:
     return None
 
 
-def _same_key(call: ast.Call, item: _Wanted, app: str) -> bool:
-    """Does `call` already do what `item` would (same middleware, path or setup call)?"""
+def _same_key(call: ast.Call, item: _Wanted, app: str, bound: dict[str, str]) -> bool:
+    """Does `call` already do what `item` would (our middleware, our setup call, or any
+    route on the same path)? A name of the user's that only looks like ours is not."""
     func = _dotted(call.func) or ""
     first = call.args[0] if call.args else None
+    ours = f"{item.module}.{item.name}"
     if item.kind in ("calls", "startup", "shutdown"):  # `setup_tracing(app)`, `close_redis()`
-        return func.rpartition(".")[2] == item.key
+        return func.rpartition(".")[2] in (item.name, item.local) and _resolved(func, bound) == ours
     if item.kind == "middleware":
         name = _dotted(first) if first is not None else None
-        return func == f"{app}.add_middleware" and (name or "").rpartition(".")[2] == item.key
+        return func == f"{app}.add_middleware" and name is not None and _resolved(name, bound) == ours
     return (
         func.startswith(f"{app}.") and func.split(".")[-1] in _ROUTE_METHODS
         and isinstance(first, ast.Constant) and first.value == item.key
@@ -343,19 +482,52 @@ def _same_key(call: ast.Call, item: _Wanted, app: str) -> bool:
 
 
 def _remove(path: str, old: bytes, entry: dict[str, Any], component: str) -> bytes:
-    """Take out the statements and imports `entry` records; skip those no longer there."""
+    """Take out the statements and imports `entry` records; skip those no longer there.
+    An import whose names something left in the module still uses (the lifespan hooks'
+    function, which another component calls too) stays."""
+    module = _parse_cst(path, old)
+    lines = _dumps(entry.get("lines"))
+    result, removed = _prune(module, lines, component)
+    if entry.get("imports"):
+        used = {node.id for node in ast.walk(ast.parse(result.code)) if isinstance(node, ast.Name)}
+        unused = [line for line in entry["imports"] if not used & _bound_by(str(line))]
+        result, dropped = _prune(result, _dumps(unused), component)
+        removed += dropped
+    if not removed:
+        return old
+    if any(str(line).startswith("await ") for line in entry.get("lines") or []):
+        from paxx_patch.mutators.wiring.lifespan import remove_scaffolding
+
+        result = remove_scaffolding(result)
+    return result.bytes
+
+
+def _dumps(recorded: Any) -> list[str]:
+    dumps = []
+    for line in recorded or []:
+        try:
+            dumps.append(_dump(str(line)))
+        except (SyntaxError, IndexError):
+            continue  # not code paxx-patch wrote: nothing of it to take out
+    return dumps
+
+
+def _bound_by(line: str) -> set[str]:
+    """The names an import line binds."""
+    try:
+        nodes = ast.parse(line.strip()).body
+    except SyntaxError:
+        return set()
+    return {a.asname or a.name.split(".")[0] for node in nodes for a in getattr(node, "names", [])}
+
+
+def _prune(module: cst.Module, pending: list[str], component: str) -> tuple[cst.Module, int]:
+    """`module` without the statements whose dumps are `pending`, and how many went."""
     import libcst as cst
 
-    pending = []
-    for key in ("lines", "imports"):
-        for line in entry.get(key) or []:
-            try:
-                pending.append(_dump(str(line)))
-            except (SyntaxError, IndexError):
-                continue  # not code paxx-patch wrote: nothing of it to take out
+    pending = list(pending)
     if not pending:
-        return old
-    module = _parse_cst(path, old)
+        return module, 0
     empty = cst.Module([])
     ours = f"# {component}"
 
@@ -405,10 +577,4 @@ def _remove(path: str, old: bytes, entry: dict[str, Any], component: str) -> byt
 
     before = len(pending)
     result = module.visit(Pruner())
-    if len(pending) == before:
-        return old
-    if any(str(line).startswith("await ") for line in entry.get("lines") or []):
-        from paxx_patch.mutators.wiring.lifespan import remove_scaffolding
-
-        result = remove_scaffolding(result)
-    return result.bytes
+    return result, before - len(pending)

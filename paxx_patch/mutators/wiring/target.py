@@ -120,19 +120,43 @@ def _assigned_app(stmt: cst.BaseStatement, classes: frozenset[str]) -> tuple[str
 
 
 def _factory(func: cst.FunctionDef, index: int, classes: frozenset[str]) -> Target | None:
-    """A function whose body creates `NAME = FastAPI(...)` and later `return NAME`."""
+    """A function that makes `NAME = FastAPI(...)` (at the top of its body or inside
+    its `if`/`with`/`try` blocks, under any name) and ends with `return NAME`."""
     if not isinstance(func.body, cst.IndentedBlock):
         return None
-    local = None
-    for i, stmt in enumerate(func.body.body):
-        if local is None:
-            local = _assigned_app(stmt, classes)
-        elif isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Return):
-            value = stmt.body[0].value
-            if isinstance(value, cst.Name) and value.value == local[0]:
-                return Target(app=local[0], factory=index, insert_at=i, top_level=index,
-                              app_class=local[1])
+    body = func.body.body
+    returns = [
+        (i, stmt.body[0].value.value) for i, stmt in enumerate(body)
+        if isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Return)
+        and isinstance(stmt.body[0].value, cst.Name)
+    ]
+    if not returns:
+        return None
+    at, name = returns[-1]
+    for stmt in body[:at]:
+        for node in _walk_statements(stmt):
+            made = _assigned_app(node, classes)
+            if made is not None and made[0] == name:
+                return Target(app=name, factory=index, insert_at=at, top_level=index,
+                              app_class=made[1])
     return None
+
+
+def _walk_statements(stmt: cst.BaseStatement) -> Iterator[cst.BaseStatement]:
+    """`stmt` and the statements of its blocks, not those of nested functions or classes."""
+    yield stmt
+    if isinstance(stmt, cst.FunctionDef | cst.ClassDef | cst.SimpleStatementLine):
+        return
+    for child in stmt.children:
+        yield from _inner_statements(child)
+
+
+def _inner_statements(node: cst.CSTNode) -> Iterator[cst.BaseStatement]:
+    if isinstance(node, cst.BaseStatement):
+        yield from _walk_statements(node)
+        return
+    for child in node.children:
+        yield from _inner_statements(child)
 
 
 def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
