@@ -1,0 +1,261 @@
+"""Apps of the shapes public projects have and the tool once left to the user: the
+app made by a factory in one module, its lifespan in another, a mock app beside
+them, names of the app's own that look like ours. Each is wired by `add --commit`
+on a real repository, and the wired app is then run: the components' shutdown
+calls must happen at the app's shutdown, after the app's own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, init_repo
+
+SETTINGS = '''\
+from pydantic_settings import BaseSettings
+
+
+class Settings(BaseSettings):
+    app_name: str = "orders"
+
+
+settings = Settings()
+'''
+
+# Shape seen in apps generated from a FastAPI project template with a `web` package:
+# the Dockerfile runs the factory `orders.web.application:get_app`, its lifespan is
+# built in `orders.web.lifetime`, and a mock streaming app under `web/api` also calls
+# FastAPI(); the app variable is not called `app` and is made inside a branch.
+FACTORY_APP = {
+    "pyproject.toml": '[project]\nname = "orders"\nversion = "0.1.0"\n'
+                      'dependencies = ["fastapi", "pydantic-settings"]\n',
+    "Dockerfile": 'FROM python:3.12-slim\nCOPY . .\n'
+                  'CMD ["uvicorn", "--factory", "orders.web.application:get_app", "--host", "0.0.0.0"]\n',
+    "orders/__init__.py": "",
+    "orders/settings.py": SETTINGS,
+    "orders/web/__init__.py": "",
+    "orders/web/lifetime.py": '''\
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+EVENTS: list[str] = []
+
+
+@asynccontextmanager
+async def lifespan_setup(app: FastAPI) -> AsyncIterator[None]:
+    EVENTS.append("app startup")
+    yield
+    EVENTS.append("app shutdown")
+''',
+    "orders/web/application.py": '''\
+from typing import Any
+
+from fastapi import FastAPI
+
+from orders.settings import settings
+from orders.web.lifetime import lifespan_setup
+
+
+def get_app(**kwargs: Any) -> FastAPI:
+    """Make the app."""
+    if kwargs.get("docs"):
+        application = FastAPI(title=settings.app_name, lifespan=lifespan_setup, **kwargs)
+    else:
+        application = FastAPI(title=settings.app_name, lifespan=lifespan_setup, docs_url=None)
+    application.state.ready = True
+    return application
+''',
+    "orders/web/api/__init__.py": "",
+    "orders/web/api/stream_mock.py": '''\
+from fastapi import FastAPI
+
+app = FastAPI(title="a mock of the upstream stream")
+''',
+}
+
+RUN_FACTORY_APP = r"""
+import asyncio
+from orders.services import cache
+from orders.web import lifetime
+from orders.web.application import get_app
+
+app = get_app()
+
+async def main():
+    async with app.router.lifespan_context(app):
+        await cache.cache_set("k", {"v": 1})
+        assert await cache.cache_get("k") == {"v": 1}
+        assert len(cache._clients) == 1
+    assert len(cache._clients) == 0, "close_redis did not run at shutdown"
+    assert lifetime.EVENTS == ["app startup", "app shutdown"], lifetime.EVENTS
+    print("ok", flush=True)
+
+asyncio.run(main())
+"""
+
+
+def run_check(repo: Path, code: str, redis_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REDIS_URL": redis_url, "PYTHONDONTWRITEBYTECODE": "1",
+           "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"}
+    return subprocess.run([sys.executable, "-c", code], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_factory_in_one_module_lifespan_in_another_is_wired_and_runs(
+    tmp_path: Path, run, redis_url: str
+) -> None:
+    repo = init_repo(tmp_path / "orders", FACTORY_APP)
+    code, out, err = run(repo, "add", "redis", "metrics", "--commit")
+    assert code == 0, out + err
+    assert "by hand" not in out + err
+    application = (repo / "orders/web/application.py").read_text()
+    # the factory the Dockerfile runs is wired, before its `return`, not the mock
+    assert "    application.add_middleware(MetricsMiddleware)\n" in application
+    assert "    setup_tracing(application)\n" in application
+    assert ("    add_lifespan_hooks(application, shutdown=[close_redis])\n" in application)
+    assert ("    add_lifespan_hooks(application, shutdown=[shutdown_tracing])\n"
+            "    return application\n") in application
+    assert (repo / "orders/web/api/stream_mock.py").read_text() == FACTORY_APP["orders/web/api/stream_mock.py"]
+    assert (repo / "orders/web/lifetime.py").read_text() == FACTORY_APP["orders/web/lifetime.py"]
+    # one hooks module, recorded by both components; verify holds
+    assert (repo / "orders/services/lifespan_hooks.py").is_file()
+    lock = tomllib.loads((repo / "paxx-patch.lock").read_text())["components"]
+    assert [n for n, c in lock.items() if "orders/services/lifespan_hooks.py" in c["files"]] == [
+        "metrics", "redis"]
+    assert run(repo, "verify")[0] == 0
+    proc = run_check(repo, RUN_FACTORY_APP, redis_url)
+    assert proc.stdout.strip() == "ok", proc.stdout + proc.stderr
+
+
+def test_the_hooks_module_stays_until_the_last_component_using_it_goes(tmp_path: Path, run) -> None:
+    repo = init_repo(tmp_path / "orders", FACTORY_APP)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    assert run(repo, "add", "redis", "storage", "--commit")[0] == 0
+    hooks = repo / "orders/services/lifespan_hooks.py"
+    assert run(repo, "remove", "redis", "--commit")[0] == 0
+    assert hooks.is_file()
+    application = (repo / "orders/web/application.py").read_text()
+    assert "add_lifespan_hooks(application, shutdown=[close_storage])" in application
+    assert "from orders.services.lifespan_hooks import add_lifespan_hooks" in application
+    assert run(repo, "verify")[0] == 0
+    assert run(repo, "remove", "storage", "--commit")[0] == 0
+    assert not hooks.exists()
+    # the tree is the user's again, byte for byte
+    assert git(repo, "diff", "--stat", base, "HEAD", "--", "orders") == ""
+
+
+# Shape seen in apps that keep a Redis client of their own: the app module imports
+# its own `close_redis` and `MetricsMiddleware`, and already serves /metrics.
+OWN_NAMES_MAIN = '''\
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Response
+
+from app.core.metrics import MetricsMiddleware
+from app.core.redis import close_redis
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await close_redis()
+
+
+app = FastAPI(lifespan=lifespan)
+app.add_middleware(MetricsMiddleware)
+
+
+@app.get("/metrics")
+def own_metrics() -> Response:
+    return Response("own 1\\n")
+'''
+OWN_NAMES_APP = {
+    "pyproject.toml": '[project]\nname = "app"\nversion = "0.1.0"\n'
+                      'dependencies = ["fastapi", "pydantic-settings"]\n',
+    "app/__init__.py": "",
+    "app/main.py": OWN_NAMES_MAIN,
+    "app/settings.py": SETTINGS,
+    "app/core/__init__.py": "",
+    "app/core/redis.py": '''\
+CLOSED: list[str] = []
+
+
+async def close_redis() -> None:
+    CLOSED.append("own redis")
+''',
+    "app/core/metrics.py": '''\
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+''',
+}
+
+RUN_OWN_NAMES_APP = r"""
+import asyncio
+import httpx
+from app.core import redis as own
+from app.main import app
+from app.services import cache
+
+async def main():
+    async with app.router.lifespan_context(app):
+        await cache.cache_set("k", 1)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            assert (await client.get("/metrics")).text == "own 1\n"
+            ours = await client.get("/paxx/metrics")
+            assert ours.status_code == 200 and "http_requests_total" in ours.text, ours.text
+    assert own.CLOSED == ["own redis"], own.CLOSED
+    assert len(cache._clients) == 0, "ours was not closed"
+    print("ok", flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_names_of_the_apps_own_are_kept_and_ours_wired_beside_them(
+    tmp_path: Path, run, redis_url: str
+) -> None:
+    repo = init_repo(tmp_path / "app", OWN_NAMES_APP)
+    code, out, err = run(repo, "add", "redis", "metrics", "--commit")
+    assert code == 0, out + err
+    main = (repo / "app/main.py").read_text()
+    assert "from app.services.cache import close_redis as paxx_close_redis\n" in main
+    assert "from app.services.metrics import MetricsMiddleware as PaxxMetricsMiddleware" in main
+    assert "    await close_redis()\n    await paxx_close_redis()\n" in main
+    assert "app.add_middleware(PaxxMetricsMiddleware)" in main
+    assert 'app.add_route("/paxx/metrics", metrics_endpoint, include_in_schema=False)' in main
+    assert "already serves /metrics" in out + err
+    proc = run_check(repo, RUN_OWN_NAMES_APP, redis_url)
+    assert proc.stdout.strip() == "ok", proc.stdout + proc.stderr
+    # and out again, leaving the app's own names as they were
+    assert run(repo, "remove", "metrics", "redis", "--commit")[0] == 0
+    assert (repo / "app/main.py").read_text() == OWN_NAMES_MAIN
+
+
+@pytest.mark.parametrize("second", [False, True])
+def test_wiring_twice_changes_nothing(tmp_path: Path, run, second: bool) -> None:
+    repo = init_repo(tmp_path / "orders", FACTORY_APP)
+    assert run(repo, "add", "redis", "--commit")[0] == 0
+    head = git(repo, "rev-parse", "HEAD")
+    if second:
+        code, out, err = run(repo, "update", "redis", "--commit")
+        assert code == 0, out + err
+        assert git(repo, "rev-parse", "HEAD") == head
+    else:
+        code, out, err = run(repo, "add", "redis", "--commit")
+        assert code == 0 and "already installed" in out + err, out + err
+        assert git(repo, "rev-parse", "HEAD") == head
