@@ -179,6 +179,8 @@ def render_project(
     services = root / style.services_dir
     for bundle in bundles:
         project.files += [services / target for target in bundle.templates]
+    if (services / "lifespan_hooks.py").is_file():  # the wiring's, where the app needs it
+        project.files.append(services / "lifespan_hooks.py")
     return project
 
 

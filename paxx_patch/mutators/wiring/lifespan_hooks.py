@@ -17,7 +17,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+    from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
     from fastapi import FastAPI
 
@@ -32,7 +32,7 @@ def add_lifespan_hooks(
     inner = app.router.lifespan_context
 
     @asynccontextmanager
-    async def lifespan(running: FastAPI) -> AsyncIterator[Any]:
+    async def lifespan(running: FastAPI) -> AsyncGenerator[Any, None]:
         async with AsyncExitStack() as stack:
             for call in reversed(shutdown):  # the stack runs them last in, first out
                 stack.push_async_callback(call)
