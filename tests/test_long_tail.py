@@ -6,6 +6,7 @@ calls must happen at the app's shutdown, after the app's own."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -259,3 +260,44 @@ def test_wiring_twice_changes_nothing(tmp_path: Path, run, second: bool) -> None
         code, out, err = run(repo, "add", "redis", "--commit")
         assert code == 0 and "already installed" in out + err, out + err
         assert git(repo, "rev-parse", "HEAD") == head
+
+
+def detected_app(run, repo: Path) -> dict[str, object]:
+    code, out, err = run(repo, "detect", "--json")
+    assert code == 0, err
+    return next(c for c in json.loads(out)["conventions"] if c["convention"] == "app")
+
+
+# Shape: the image runs `python -m orders`, whose __main__ starts uvicorn with the app
+# object it imports (`uvicorn.run(app, ...)`); other modules make FastAPI apps too.
+MODULE_RUN_APP = {
+    "pyproject.toml": '[project]\nname = "orders"\nversion = "0.1.0"\ndependencies = ["fastapi"]\n',
+    "Dockerfile": 'FROM python:3.12-slim\nCOPY . .\nCMD ["python", "-m", "orders"]\n',
+    "orders/__init__.py": "",
+    "orders/settings.py": SETTINGS,
+    "orders/__main__.py": "import uvicorn\n\nfrom orders.http.server import app\n\n"
+                          "if __name__ == '__main__':\n    uvicorn.run(app, host='0.0.0.0')\n",
+    "orders/http/__init__.py": "",
+    "orders/http/server.py": "from fastapi import FastAPI\n\napp = FastAPI(title='orders')\n",
+    "orders/main.py": "from fastapi import FastAPI\n\napp = FastAPI(title='an admin tool')\n",
+}
+
+
+def test_the_app_a_module_run_starts_is_the_app(tmp_path: Path, run) -> None:
+    repo = init_repo(tmp_path / "orders", MODULE_RUN_APP)
+    found = detected_app(run, repo)
+    assert found["file"] == "orders/http/server.py", found
+    assert "orders/__main__.py" in str(found["rule"]), found
+
+
+def test_a_mock_app_is_not_taken_for_the_app(tmp_path: Path, run) -> None:
+    files = {
+        "pyproject.toml": '[project]\nname = "shop"\nversion = "0.1.0"\ndependencies = ["fastapi"]\n',
+        "shop/__init__.py": "",
+        "shop/settings.py": SETTINGS,
+        "mock_api.py": "from fastapi import FastAPI\n\napp = FastAPI()\n",
+        "shop/api/__init__.py": "",
+        "shop/api/app.py": "from fastapi import FastAPI\n\napp = FastAPI(title='shop')\n",
+    }
+    repo = init_repo(tmp_path / "shop", files)
+    assert detected_app(run, repo)["file"] == "shop/api/app.py"

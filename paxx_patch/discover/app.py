@@ -43,6 +43,13 @@ COMMAND_FILES = re.compile(
     r"[\w-]+\.sh|pyproject\.toml)$"
 )
 COMMAND_NEEDLES = ("dockerfile", "compose", "procfile", "makefile", ".sh", "pyproject.toml")
+# `python -m orders` runs orders/__main__.py, which may start the server itself
+MODULE_RUN = re.compile(r"python[\d.]*['\"]?(?:[\s,]+['\"]?-[A-Za-z]+['\"]?)*[\s,]+['\"]?-m['\"]?[\s,]+['\"]?(?P<module>[A-Za-z_][\w.]*)")
+NOT_APPS = frozenset({"uvicorn", "gunicorn", "hypercorn", "granian", "daphne", "fastapi", "pip",
+                      "pytest", "alembic", "celery", "arq", "venv", "ensurepip", "http"})
+# modules that make a FastAPI app that is not the one deployed
+STAND_INS = re.compile(r"(?i)(^|/|_)(mocks?|fakes?|stubs?|examples?|demos?|samples?|tests?|conftest)([_./]|$)")
+RUN_APP = re.compile(r"^\s*(?P<name>[A-Za-z_]\w*)\s*[,)]")  # uvicorn.run(app, ...)
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ def find_app(
     candidates = tree.candidates(root, APP_NAME, APP_NEEDLES)
     files.load(candidates)
     scanned = [p for p in candidates if b"FastAPI" in (files.get(p) or b"")]
-    nearest = sorted(scanned, key=lambda p: (p.count("/"), p))
+    nearest = sorted(scanned, key=lambda p: (bool(STAND_INS.search(p)), p.count("/"), p))
     for path in nearest:
         parsed = modules.parse(path)
         app = _module_app(parsed) if parsed else None
@@ -106,7 +113,7 @@ def asgi_targets(files: FileReader, tree: Tree, root: str) -> list[tuple[str, st
 
 def _targets_in(
     files: FileReader, tree: Tree, sources: list[str], root: str,
-    out: list[tuple[str, str, str, str | None]],
+    out: list[tuple[str, str, str, str | None]], depth: int = 0,
 ) -> None:
     sources = sorted(sources, key=lambda p: (not p.startswith(root), p.count("/")))
     files.load(sources)
@@ -115,6 +122,14 @@ def _targets_in(
         if raw is None:
             continue
         text = decode(source, raw)
+        if depth < SHIM_DEPTH:
+            for m in MODULE_RUN.finditer(text):
+                module = m.group("module")
+                if module.split(".")[0] in NOT_APPS:
+                    continue
+                main = tree.resolve(f"{module}.__main__", near=source) or tree.resolve(module, near=source)
+                if main is not None and main != source:
+                    _targets_in(files, tree, [main], root, out, depth + 1)
         for m in RUNNERS.finditer(text):
             line = text.count("\n", 0, m.start()) + 1
             rule = f"{m.group('runner').strip('(')} target in {source}:{line}"
@@ -123,6 +138,12 @@ def _targets_in(
                 target_root = import_root(path, t.group("module")) if path else None
                 if path is not None and target_root is not None:
                     out.append((path, t.group("name"), rule, target_root))
+            # `uvicorn.run(app, ...)`: the regex takes it as the runner `uvicorn` and `.run(...`
+            args = m.group("args")
+            called = args.removeprefix(".run(") if args.startswith(".run(") else None
+            named = RUN_APP.match(called) if called is not None else None
+            if named is not None and source.endswith(".py") and (not out or out[-1][2] != rule):
+                out.append((source, named.group("name"), rule, None))
             if not out or out[-1][2] != rule:
                 for p in PATH_TARGET.finditer(m.group("args")):
                     path = next((c for c in tree.ending(p.group("path").lstrip("./"))
