@@ -301,3 +301,23 @@ def test_a_mock_app_is_not_taken_for_the_app(tmp_path: Path, run) -> None:
     }
     repo = init_repo(tmp_path / "shop", files)
     assert detected_app(run, repo)["file"] == "shop/api/app.py"
+
+
+def test_a_run_call_over_several_lines_names_the_factory(tmp_path: Path, run) -> None:
+    files = {
+        **FACTORY_APP,
+        "Dockerfile": 'FROM python:3.12-slim\nCOPY . .\nCMD ["python", "-m", "orders"]\n',
+        "orders/__main__.py": 'import uvicorn\n\n\ndef main() -> None:\n    uvicorn.run(\n'
+                              '        "orders.web.application:get_app",\n'
+                              '        factory=True,\n    )\n',
+    }
+    repo = init_repo(tmp_path / "orders", files)
+    found = detected_app(run, repo)
+    assert (found["file"], found["value"]) == ("orders/web/application.py", "get_app"), found
+
+
+def test_a_factory_comes_before_a_mock_app_when_nothing_names_either(tmp_path: Path, run) -> None:
+    files = {k: v for k, v in FACTORY_APP.items() if k != "Dockerfile"}
+    repo = init_repo(tmp_path / "orders", files)
+    found = detected_app(run, repo)
+    assert (found["file"], found["value"]) == ("orders/web/application.py", "get_app"), found

@@ -82,18 +82,20 @@ def find_app(
     candidates = tree.candidates(root, APP_NAME, APP_NEEDLES)
     files.load(candidates)
     scanned = [p for p in candidates if b"FastAPI" in (files.get(p) or b"")]
-    nearest = sorted(scanned, key=lambda p: (bool(STAND_INS.search(p)), p.count("/"), p))
-    for path in nearest:
-        parsed = modules.parse(path)
-        app = _module_app(parsed) if parsed else None
-        if app is not None:
-            return AppFound(path, app[0], app[1], "module-level `= FastAPI(...)`")
-    for path in nearest:
-        parsed = modules.parse(path)
-        factory = next((n for n in parsed.body if _is_factory(n, app_classes(parsed))),
-                       None) if parsed else None
-        if isinstance(factory, ast.FunctionDef):
-            return AppFound(path, factory.name, factory.lineno, "function returning FastAPI(...)")
+    nearest = sorted(scanned, key=lambda p: (p.count("/"), p))
+    # a mock or example app comes after every real one, module-level or made by a factory
+    for group in ([p for p in nearest if not STAND_INS.search(p)], [p for p in nearest if STAND_INS.search(p)]):
+        for path in group:
+            parsed = modules.parse(path)
+            app = _module_app(parsed) if parsed else None
+            if app is not None:
+                return AppFound(path, app[0], app[1], "module-level `= FastAPI(...)`")
+        for path in group:
+            parsed = modules.parse(path)
+            factory = next((n for n in parsed.body if _is_factory(n, app_classes(parsed))),
+                           None) if parsed else None
+            if isinstance(factory, ast.FunctionDef):
+                return AppFound(path, factory.name, factory.lineno, "function returning FastAPI(...)")
     return None
 
 
@@ -133,15 +135,17 @@ def _targets_in(
         for m in RUNNERS.finditer(text):
             line = text.count("\n", 0, m.start()) + 1
             rule = f"{m.group('runner').strip('(')} target in {source}:{line}"
-            for t in TARGET.finditer(m.group("args")):
+            args = m.group("args")
+            if source.endswith(".py") and args.startswith(".run("):
+                args = _call_arguments(text, m.start("args") + len(".run("))
+            for t in TARGET.finditer(args):
                 path = tree.resolve(t.group("module"), near=source)
                 target_root = import_root(path, t.group("module")) if path else None
                 if path is not None and target_root is not None:
                     out.append((path, t.group("name"), rule, target_root))
             # `uvicorn.run(app, ...)`: the regex takes it as the runner `uvicorn` and `.run(...`
-            args = m.group("args")
-            called = args.removeprefix(".run(") if args.startswith(".run(") else None
-            named = RUN_APP.match(called) if called is not None else None
+            called = m.group("args").startswith(".run(")
+            named = RUN_APP.match(args.removeprefix(".run(")) if called else None
             if named is not None and source.endswith(".py") and (not out or out[-1][2] != rule):
                 out.append((source, named.group("name"), rule, None))
             if not out or out[-1][2] != rule:
@@ -150,6 +154,20 @@ def _targets_in(
                                  if not ignored(c)), None)
                     if path is not None:
                         out.append((path, "app", rule, None))
+
+
+def _call_arguments(text: str, start: int) -> str:
+    """The text of a call's arguments from `start` (after its `(`) to its `)`, over
+    several lines: `uvicorn.run(\n    "pkg.web.application:get_app",\n    factory=True)`."""
+    depth = 0
+    for end in range(start, min(len(text), start + 2000)):
+        if text[end] in "([{":
+            depth += 1
+        elif text[end] in ")]}":
+            if depth == 0:
+                return text[start:end]
+            depth -= 1
+    return text[start:start + 2000]
 
 
 def app_classes(tree: ast.Module) -> frozenset[str]:
