@@ -321,3 +321,69 @@ def test_a_factory_comes_before_a_mock_app_when_nothing_names_either(tmp_path: P
     repo = init_repo(tmp_path / "orders", files)
     found = detected_app(run, repo)
     assert (found["file"], found["value"]) == ("orders/web/application.py", "get_app"), found
+
+
+# Shape seen in AgentGPT: no lifespan; startup and shutdown handlers are registered on
+# the app by functions of another module (`register_startup_event(app)`). A new
+# `lifespan=` would silence them, so the calls are composed around the app's own.
+HANDED_OUT_APP = {
+    "pyproject.toml": '[project]\nname = "shop"\nversion = "0.1.0"\n'
+                      'dependencies = ["fastapi", "pydantic-settings"]\n',
+    "shop/__init__.py": "",
+    "shop/settings.py": SETTINGS,
+    "shop/lifetime.py": '''\
+from fastapi import FastAPI
+
+EVENTS: list[str] = []
+
+
+def register_events(app: FastAPI) -> None:
+    @app.on_event("startup")
+    async def started() -> None:
+        EVENTS.append("startup")
+
+    @app.on_event("shutdown")
+    async def stopped() -> None:
+        EVENTS.append("shutdown")
+''',
+    "shop/main.py": '''\
+from fastapi import FastAPI
+
+from shop.lifetime import register_events
+
+
+def get_app() -> FastAPI:
+    app = FastAPI(title="shop")
+    register_events(app)
+    return app
+''',
+}
+
+RUN_HANDED_OUT_APP = r"""
+import asyncio
+from shop import lifetime
+from shop.main import get_app
+from shop.services import cache
+
+app = get_app()
+
+async def main():
+    async with app.router.lifespan_context(app):
+        await cache.cache_set("k", 1)
+    assert lifetime.EVENTS == ["startup", "shutdown"], lifetime.EVENTS
+    assert len(cache._clients) == 0, "close_redis did not run"
+    print("ok", flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_handlers_registered_elsewhere_keep_running(tmp_path: Path, run, redis_url: str) -> None:
+    repo = init_repo(tmp_path / "shop", HANDED_OUT_APP)
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, out + err
+    main = (repo / "shop/main.py").read_text()
+    assert "lifespan=" not in main
+    assert "    add_lifespan_hooks(app, shutdown=[close_redis])\n    return app\n" in main
+    proc = run_check(repo, RUN_HANDED_OUT_APP, redis_url)
+    assert proc.stdout.strip() == "ok", proc.stdout + proc.stderr

@@ -259,8 +259,23 @@ def _by_hand_lines(wanted: Sequence[_Wanted]) -> str:
     return text
 
 
+def _hands_out(tree: ast.Module, app: str, services: str) -> bool:
+    """Is the app passed to a function of the project's own (`register_startup_event(app)`,
+    `setup(app=app)`), one that could register event handlers on it?"""
+    bound = bindings(tree)
+    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+        values = [*call.args, *(k.value for k in call.keywords)]
+        if not any(isinstance(v, ast.Name) and v.id == app for v in values):
+            continue
+        func = _dotted(call.func) or ""
+        if func.startswith(f"{app}.") or _resolved(func, bound).startswith(f"{services}."):
+            continue  # the app's own methods, and what paxx-patch wired
+        return True
+    return False
+
+
 def _lifespan(
-    ctx: Context, path: str, module: cst.Module, hooks: Sequence[_Wanted]
+    ctx: Context, path: str, module: cst.Module, hooks: Sequence[_Wanted], tree: ast.Module
 ) -> cst.Module | None:
     """`module` with the hooks in the app's own lifespan, or None where that lifespan
     cannot be edited in place (then they are composed around it)."""
@@ -271,7 +286,8 @@ def _lifespan(
     target = find_target(module, ctx.project.app_name)
     assert target is not None
     wanted = [wiring_lifespan.Hook(h.kind, h.local) for h in hooks]  # type: ignore[arg-type]
-    result, imports, why = wiring_lifespan.add_hooks(module, target, wanted)
+    result, imports, why = wiring_lifespan.add_hooks(
+        module, target, wanted, may_create=not _hands_out(tree, target.app, ctx.project.services_package))
     return None if why is not None else add_imports(result, imports)
 
 
@@ -279,7 +295,7 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
     import libcst as cst
 
     module = _parse_cst(path, old)
-    from paxx_patch.mutators.wiring.target import find_target, import_position
+    from paxx_patch.mutators.wiring.target import find_target
 
     target = find_target(module, ctx.project.app_name)
     if target is None:
@@ -312,56 +328,26 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
         return old
     hooks = [item for item in added if item.kind in ("startup", "shutdown")]
     placed = list(added)  # what the module holds afterwards, imports included
-    if hooks:
-        edited = _lifespan(ctx, path, module, hooks)
-        if edited is None:  # composed around the app's own lifespan instead
-            added = [item for item in added if item not in hooks]
-            added.append(_hooks_call(ctx, target.app, hooks, bound))
-            placed = [*placed, added[-1]]
-        else:
-            module = edited
-        target = find_target(module, ctx.project.app_name)
-        assert target is not None
+    in_place = bool(hooks) and _lifespan(ctx, path, module, hooks, tree) is not None
+    if hooks and not in_place:  # composed around the app's own lifespan instead
+        added = [item for item in added if item not in hooks]
+        added.append(_hooks_call(ctx, target.app, hooks, bound))
+        placed = [*placed, added[-1]]
+    imports = _imports(placed, tree)
+    # the imports first, where the tree read from the same bytes says; then the lifespan
+    # (whose own imports go among the standard library's) and the statements
+    module = _with_imports(module, tree, imports, ctx.project.own_packages(), target.top_level)
+    if in_place:
+        edited = _lifespan(ctx, path, module, hooks, tree)
+        assert edited is not None
+        module = edited
+    target = find_target(module, ctx.project.app_name)
+    assert target is not None
     config = module.config_for_parsing
     statements = [
         cst.parse_statement(item.code, config=config) for item in added if item not in hooks
     ]
     body = _insert_statements(module, target, statements, ctx.bundle.name)
-    imports = _imports(placed, tree)
-    first_party = ctx.project.own_packages()
-    if len(tree.body) == len(module.body):
-        from paxx_patch.import_order import place
-
-        spots = sorted(
-            ((place(tree, line.split()[1], first_party, target.top_level), line) for line in imports),
-            key=lambda s: (s[0].index, s[1]), reverse=True,
-        )
-        for n, (spot, line) in enumerate(spots):
-            statement = cst.parse_statement(line, config=config)
-            # of several new lines starting one block, only the first has the blank line
-            joined = n + 1 < len(spots) and spots[n + 1][0].index == spot.index
-            if spot.new_block and not joined:
-                statement = statement.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
-            following = body[spot.index] if spot.index < len(body) else None
-            if not spot.after_previous and isinstance(
-                following, cst.SimpleStatementLine | cst.BaseCompoundStatement
-            ):
-                # it goes right above `following`: the blank lines above that are above it now
-                lead = list(following.leading_lines)
-                cut = next((i for i, line in enumerate(lead) if line.comment is not None), len(lead))
-                if cut and not spot.new_block:
-                    statement = statement.with_changes(leading_lines=lead[:cut])
-                    body[spot.index] = following.with_changes(leading_lines=lead[cut:])
-            if spot.blank_after and spot.index < len(body):
-                following = body[spot.index]
-                if isinstance(following, cst.SimpleStatementLine | cst.BaseCompoundStatement):
-                    body[spot.index] = following.with_changes(
-                        leading_lines=[cst.EmptyLine(indent=False), *following.leading_lines]
-                    )
-            body[spot.index:spot.index] = [statement]
-    else:  # `a; b` lines: the two trees count statements differently
-        at = import_position(module, target.top_level)
-        body[at:at] = [cst.parse_statement(line, config=config) for line in imports]
     shared = [line for line in _imports([i for i in placed if i.name == _hooks_name()])
               if line not in imports]  # another component's import: recorded, not written
     ctx.entries["wiring"] = {
@@ -370,6 +356,53 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
         "lines": [item.code for item in added],
     }
     return module.with_changes(body=body).bytes
+
+
+def _with_imports(
+    module: cst.Module, tree: ast.Module, imports: Sequence[str], first_party: frozenset[str], limit: int
+) -> cst.Module:
+    """`module` with the import `lines`, each where isort would put it among the imports
+    above statement `limit` (the app or its factory)."""
+    import libcst as cst
+
+    from paxx_patch.mutators.wiring.target import import_position
+
+    config = module.config_for_parsing
+    body = list(module.body)
+    if len(tree.body) != len(module.body):  # `a; b` lines: the two trees count them differently
+        at = import_position(module, limit)
+        body[at:at] = [cst.parse_statement(line, config=config) for line in imports]
+        return module.with_changes(body=body)
+    from paxx_patch.import_order import place
+
+    spots = sorted(
+        ((place(tree, line.split()[1], first_party, limit), line) for line in imports),
+        key=lambda s: (s[0].index, s[1]), reverse=True,
+    )
+    for n, (spot, line) in enumerate(spots):
+        statement = cst.parse_statement(line, config=config)
+        # of several new lines starting one block, only the first has the blank line
+        joined = n + 1 < len(spots) and spots[n + 1][0].index == spot.index
+        if spot.new_block and not joined:
+            statement = statement.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+        following = body[spot.index] if spot.index < len(body) else None
+        if not spot.after_previous and isinstance(
+            following, cst.SimpleStatementLine | cst.BaseCompoundStatement
+        ):
+            # it goes right above `following`: the blank lines above that are above it now
+            lead = list(following.leading_lines)
+            cut = next((i for i, line in enumerate(lead) if line.comment is not None), len(lead))
+            if cut and not spot.new_block:
+                statement = statement.with_changes(leading_lines=lead[:cut])
+                body[spot.index] = following.with_changes(leading_lines=lead[cut:])
+        if spot.blank_after and spot.index < len(body):
+            following = body[spot.index]
+            if isinstance(following, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+                body[spot.index] = following.with_changes(
+                    leading_lines=[cst.EmptyLine(indent=False), *following.leading_lines]
+                )
+        body[spot.index:spot.index] = [statement]
+    return module.with_changes(body=body)
 
 
 def _composed(calls: Sequence[ast.Call], hook: _Wanted, bound: dict[str, str]) -> bool:

@@ -166,10 +166,12 @@ def _is_async_context_manager(func: cst.FunctionDef) -> bool:
 
 
 def add_hooks(
-    module: cst.Module, target: Target, hooks: Sequence[Hook]
+    module: cst.Module, target: Target, hooks: Sequence[Hook], *, may_create: bool = True
 ) -> tuple[cst.Module, list[tuple[str, str]], str | None]:
     """The module with `hooks` in the app's lifespan, the imports the edit needs
-    besides the hooks' own ((module, name) pairs), or why it could not be done."""
+    besides the hooks' own ((module, name) pairs), or why it could not be done.
+    `may_create`: no code of the app's own is handed the app, so none can register
+    `on_event` handlers that a new `lifespan=` would silence."""
     config = module.config_for_parsing
     call = _app_call(module, target)
     if call is None:
@@ -210,6 +212,11 @@ def add_hooks(
             assert isinstance(func.body, cst.IndentedBlock)
             edits[func] = func.with_changes(body=_append(func.body, _statements(wanted, config)))
         return _replace_all(module, edits), [], None
+    if not may_create:
+        return module, [], (
+            "the app is handed to code of its own, which may register on_event handlers "
+            "that a new lifespan would silence"
+        )
     return _create_lifespan(module, target, call, hooks)
 
 
