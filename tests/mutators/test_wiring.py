@@ -275,8 +275,20 @@ def test_docstring_future_import_and_annotated_app(bundle: Bundle) -> None:
     assert remove(bundle, new, ctx) == before
 
 
-def test_no_app_found_makes_no_edit_and_says_what_to_add(bundle: Bundle) -> None:
+def test_an_app_made_by_a_call_it_cannot_follow_is_wired_where_it_is_made(bundle: Bundle) -> None:
     before = b"from myapp import make_app\n\napp = make_app()\n"
+    new, ctx = add(bundle, before)
+    assert new == (
+        b"from myapp import make_app\n\n"
+        + "\n".join(IMPORTS).encode() + b"\n"
+        b"\napp = make_app()\n\n# metrics\n" + "\n".join(LINES).encode() + b"\n"
+    )
+    assert ctx.warnings == []
+    assert remove(bundle, new, ctx) == before
+
+
+def test_no_app_found_makes_no_edit_and_says_what_to_add(bundle: Bundle) -> None:
+    before = b"from myapp import make_app\n\nmake_app().run()\n"
 
     new, ctx = add(bundle, before)
 
@@ -286,6 +298,14 @@ def test_no_app_found_makes_no_edit_and_says_what_to_add(bundle: Bundle) -> None
     assert "main.py" in note
     for line in IMPORTS + LINES:
         assert f"\n    {line}\n" in note
+
+
+def test_an_app_made_inside_a_block_is_wired_after_the_block(bundle: Bundle) -> None:
+    before = (b"from fastapi import FastAPI\n\nfrom settings import settings\n\n"
+              b"if settings.debug:\n    app = FastAPI(debug=True)\nelse:\n    app = FastAPI()\n")
+    new, ctx = add(bundle, before)
+    assert new.endswith(b"    app = FastAPI()\n\n# metrics\n" + "\n".join(LINES).encode() + b"\n")
+    assert remove(bundle, new, ctx) == before
 
 
 def test_no_app_file_detected(bundle: Bundle) -> None:

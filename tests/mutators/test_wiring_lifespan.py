@@ -22,7 +22,10 @@ shutdown = ["{{ services_package }}.cache:close_redis"]
 # lifespans edited in place, and those the hooks are composed around (defined in
 # another module, built by a call, reached through an attribute, sync or startup-only
 # handlers): `add_lifespan_hooks(app, ...)` after the app is made
-COMPOSED = ["attribute_lifespan", "call_lifespan", "imported_lifespan", "startup_only", "sync_handler"]
+COMPOSED = [
+    "attribute_lifespan", "call_lifespan", "imported_lifespan", "made_by_call", "startup_only",
+    "sync_handler",
+]
 WIRED = sorted(p.name for p in FIXTURES.iterdir() if p.name not in COMPOSED)
 
 

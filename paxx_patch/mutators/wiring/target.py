@@ -27,7 +27,7 @@ class Target:
     factory: int | None  # index of the factory function in the module, if any
     insert_at: int  # statements go before this index of the body they go into
     top_level: int  # index of the module statement that creates the app
-    app_class: str = "FastAPI"  # the class the app is an instance of
+    app_class: str = "FastAPI"  # the class the app is an instance of ("": made by another call)
 
 
 def import_position(module: cst.Module, limit: int) -> int:
@@ -62,8 +62,10 @@ def find_target(module: cst.Module, app_name: str | None) -> Target | None:
     apps: dict[str, tuple[int, str]] = {}
     factories: dict[str, Target] = {}
     made_by: dict[str, str] = {}  # `app = create_app()`: app -> create_app
+    called: dict[str, int] = {}  # `app = builder.build()`: made by a call of unknown kind
     for i, stmt in enumerate(module.body):
-        made = _assigned_app(stmt, classes)
+        # `app = FastAPI()`, also inside `if settings.debug:`, `try:` or `with` blocks
+        made = next((m for inner in _walk_statements(stmt) if (m := _assigned_app(inner, classes))), None)
         if made is not None:
             apps.setdefault(made[0], (i, made[1]))
         elif isinstance(stmt, cst.FunctionDef):
@@ -77,8 +79,16 @@ def find_target(module: cst.Module, app_name: str | None) -> Target | None:
                 and isinstance(assign.targets[0].target, cst.Name)
             ):
                 made_by[assign.targets[0].target.value] = assign.value.func.value
+            if isinstance(assign.value, cst.Call) and isinstance(assign.targets[0].target, cst.Name):
+                called.setdefault(assign.targets[0].target.value, i)
     if app_name in made_by and made_by[app_name] in factories:
         app_name = made_by[app_name]
+    if app_name in called and app_name not in apps and app_name not in factories:
+        # the module the app runs from makes it by a call we cannot look into: what
+        # configures it goes right after, and its lifespan is composed, not edited
+        index = called[app_name]
+        return Target(app=app_name, factory=None, insert_at=_configured_until(module, app_name, index),
+                      top_level=index, app_class="")
     if app_name not in apps and app_name not in factories:
         if len(apps) + len(factories) != 1:
             return None
@@ -87,12 +97,18 @@ def find_target(module: cst.Module, app_name: str | None) -> Target | None:
         return factories[app_name]
     assert app_name is not None
     index, app_class = apps[app_name]
+    return Target(app=app_name, factory=None, insert_at=_configured_until(module, app_name, index),
+                  top_level=index, app_class=app_class)
+
+
+def _configured_until(module: cst.Module, app: str, index: int) -> int:
+    """After the statement `index` that makes the app and the statements that follow and
+    configure it."""
     insert_at = index + 1
     for j in range(index + 1, len(module.body)):
-        if _configures(module.body[j], app_name):
+        if _configures(module.body[j], app):
             insert_at = j + 1
-    return Target(app=app_name, factory=None, insert_at=insert_at, top_level=index,
-                  app_class=app_class)
+    return insert_at
 
 
 def _app_class(node: cst.BaseExpression | None, classes: frozenset[str]) -> str | None:
