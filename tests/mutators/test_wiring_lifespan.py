@@ -71,7 +71,7 @@ def test_hooks_go_into_the_lifespan(tmp_path: Path, case: str) -> None:
     assert notes == []
     assert entries["wiring"] == {
         "file": "main.py",
-        "imports": ["from services.cache import open_redis, close_redis"],
+        "imports": ["from services.cache import close_redis, open_redis"],
         "lines": ["await open_redis()", "await close_redis()"],
     }
     assert remove(bundle, new, entries) == before
@@ -95,7 +95,7 @@ def test_hooks_are_composed_around_a_lifespan_it_cannot_edit(tmp_path: Path, cas
     assert entries["wiring"] == {
         "file": "main.py",
         "imports": [
-            "from services.cache import open_redis, close_redis",
+            "from services.cache import close_redis, open_redis",
             "from services.lifespan_hooks import add_lifespan_hooks",
         ],
         "lines": ["add_lifespan_hooks(app, startup=[open_redis], shutdown=[close_redis])"],

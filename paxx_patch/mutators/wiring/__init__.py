@@ -193,7 +193,12 @@ def _imports(wanted: Sequence[_Wanted], tree: ast.Module | None = None) -> list[
             spelled = f"{item.name} as {item.alias}" if item.alias else item.name
             if spelled not in listed:
                 listed.append(spelled)
-    return [f"from {module} import {', '.join(listed)}" for module, listed in names.items()]
+    from paxx_patch.import_order import name_key
+
+    return [
+        f"from {module} import {', '.join(sorted(listed, key=lambda n: name_key(n.split()[0])))}"
+        for module, listed in names.items()
+    ]
 
 
 def bindings(tree: ast.Module) -> dict[str, str]:
