@@ -387,3 +387,18 @@ def test_handlers_registered_elsewhere_keep_running(tmp_path: Path, run, redis_u
     assert "    add_lifespan_hooks(app, shutdown=[close_redis])\n    return app\n" in main
     proc = run_check(repo, RUN_HANDED_OUT_APP, redis_url)
     assert proc.stdout.strip() == "ok", proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("how", ["gunicorn", "script"])
+def test_the_app_named_by_a_gunicorn_config_or_a_console_script(tmp_path: Path, run, how: str) -> None:
+    files = {k: v for k, v in MODULE_RUN_APP.items() if k not in ("Dockerfile", "orders/__main__.py")}
+    if how == "gunicorn":
+        files["deploy/gunicorn.conf.py"] = ('wsgi_app = "orders.http.server:app"\n'
+                                            'worker_class = "uvicorn.workers.UvicornWorker"\n')
+    else:
+        files["pyproject.toml"] += '\n[project.scripts]\norders-serve = "orders.cli:serve"\n'
+        files["orders/cli.py"] = ("import uvicorn\n\n\ndef serve() -> None:\n"
+                                  "    uvicorn.run('orders.http.server:app', port=8000)\n")
+    repo = init_repo(tmp_path / "orders", files)
+    found = detected_app(run, repo)
+    assert found["file"] == "orders/http/server.py", found

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from dataclasses import dataclass, replace
 
 from paxx_patch.discover import FileReader, decode
@@ -33,16 +34,17 @@ from paxx_patch.errors import PaxxError
 
 SHIM_DEPTH = 3  # a shim of a shim of a shim is as far as anyone goes
 RUNNERS = re.compile(
-    r"(?P<runner>uvicorn|gunicorn|hypercorn|granian|daphne|fastapi\s+(?:run|dev)|uvicorn\.run\()"
+    r"(?P<runner>uvicorn|gunicorn|hypercorn|granian|daphne|fastapi\s+(?:run|dev)|uvicorn\.run\(|"
+    r"wsgi_app\s*=)"
     r"(?P<args>[^\n]*)"
 )
 TARGET = re.compile(r"""(?<![\w./-])['"]?(?P<module>[A-Za-z_][\w.]*):(?P<name>[A-Za-z_]\w*)(?P<call>\(\))?""")
 PATH_TARGET = re.compile(r"(?<![\w./-])(?P<path>[\w./-]+\.py)\b")
 COMMAND_FILES = re.compile(
     r"(?i)(^|/)([\w.-]*dockerfile[\w.-]*|[\w.-]*compose[\w.-]*\.ya?ml|procfile|makefile|"
-    r"[\w-]+\.sh|pyproject\.toml)$"
+    r"[\w-]+\.sh|pyproject\.toml|gunicorn[\w.-]*\.py)$"
 )
-COMMAND_NEEDLES = ("dockerfile", "compose", "procfile", "makefile", ".sh", "pyproject.toml")
+COMMAND_NEEDLES = ("dockerfile", "compose", "procfile", "makefile", ".sh", "pyproject.toml", "gunicorn")
 # `python -m orders` runs orders/__main__.py, which may start the server itself
 MODULE_RUN = re.compile(r"python[\d.]*['\"]?(?:[\s,]+['\"]?-[A-Za-z]+['\"]?)*[\s,]+['\"]?-m['\"]?[\s,]+['\"]?(?P<module>[A-Za-z_][\w.]*)")
 NOT_APPS = frozenset({"uvicorn", "gunicorn", "hypercorn", "granian", "daphne", "fastapi", "pip",
@@ -124,6 +126,12 @@ def _targets_in(
         if raw is None:
             continue
         text = decode(source, raw)
+        if depth < SHIM_DEPTH and source.endswith("pyproject.toml"):
+            # a console script (`[project.scripts] serve = "orders.cli:main"`) may start the server
+            for module in _script_modules(text):
+                started = tree.resolve(module, near=source)
+                if started is not None:
+                    _targets_in(files, tree, [started], root, out, depth + 1)
         if depth < SHIM_DEPTH:
             for m in MODULE_RUN.finditer(text):
                 module = m.group("module")
@@ -154,6 +162,19 @@ def _targets_in(
                                  if not ignored(c)), None)
                     if path is not None:
                         out.append((path, "app", rule, None))
+
+
+def _script_modules(text: str) -> list[str]:
+    """The modules of a pyproject's console scripts (PEP 621 and Poetry)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return []
+    tables = [data.get("project", {}).get("scripts"), data.get("tool", {}).get("poetry", {}).get("scripts")]
+    return [
+        str(value).partition(":")[0] for table in tables if isinstance(table, dict)
+        for value in table.values() if isinstance(value, str) and ":" in value
+    ]
 
 
 def _call_arguments(text: str, start: int) -> str:
