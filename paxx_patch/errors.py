@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import sys
 
 # `typing` costs the hook ~5 ms to import; type checkers know this name
@@ -45,13 +44,21 @@ class TornError(PaxxError):
 class Interrupted(KeyboardInterrupt):
     """SIGINT, SIGTERM or SIGHUP arrived (see `paxx_patch.signals`)."""
 
-    def __init__(self, signum: int = signal.SIGINT) -> None:
+    # SIGINT's number, 2 on every POSIX system: the signal module (and the enum module
+    # it builds its names with) is imported only to name another signal, since the
+    # pre-commit hook imports this module on every commit and never needs it
+    SIGINT = 2
+
+    def __init__(self, signum: int = SIGINT) -> None:
         super().__init__(signum)
         self.signum = signum
 
     def __str__(self) -> str:
-        return "interrupted" if self.signum == signal.SIGINT else (
-            f"stopped by {signal.Signals(self.signum).name}")
+        if self.signum == self.SIGINT:
+            return "interrupted"
+        import signal
+
+        return f"stopped by {signal.Signals(self.signum).name}"
 
 
 # What has reached the user's branch in this run, for a Ctrl-C that comes after it.

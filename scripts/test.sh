@@ -84,4 +84,20 @@ if [ "$mode" != locked ]; then
   echo "$mode releases of the bundles' dependencies:" >&2
   "$PY" scripts/bundle_requirements.py --installed >&2
 fi
-exec "$PY" -m pytest "${pytest_args[@]}"
+
+# Bytecode is cached in the virtualenv, outside the checkout and the repositories the
+# tests make: every one of the suite's Python processes would compile libcst, pydantic
+# & co. again otherwise (PYTHONDONTWRITEBYTECODE alone forbids writing any cache).
+export PYTHONPYCACHEPREFIX=$VENV/pycache
+unset PYTHONDONTWRITEBYTECODE
+
+# Independent tests run in parallel, one worker per core (pytest-xdist); tests that
+# share one expensive environment are kept on one worker (xdist_group, --dist
+# loadgroup). `-n 0` (or `-p no:xdist`) in the arguments runs everything in this process.
+parallel=(-n auto --dist loadgroup)
+for arg in "${pytest_args[@]}"; do
+  case "$arg" in
+    -n | -n* | --numprocesses | --numprocesses=* | no:xdist | -pno:xdist | --pdb | --trace) parallel=() ;;
+  esac
+done
+exec "$PY" -m pytest "${parallel[@]}" "${pytest_args[@]}"

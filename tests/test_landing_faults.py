@@ -1,9 +1,18 @@
 """`--commit` under faults: each step of landing failed, interrupted or killed, for
 add, update and remove. The repository must end exactly as it was or exactly as an
-undisturbed run leaves it (tests/fingerprint.py), never in between."""
+undisturbed run leaves it (tests/fingerprint.py), never in between.
+
+A process of its own is started only where the fault needs one: a signal (sent to the
+whole process, it would reach this one's other threads too), SIGKILL, SIGSTOP with
+resource limits, dropped root powers, a mount namespace. Injected failures, the runs
+that build the scenarios and the runs that settle a killed landing call `main([...])`
+here, which is the same code without the interpreter start.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import resource
 import shutil
@@ -17,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from paxx_patch.faults import KILL_AT_ENV
+from paxx_patch.main import main
 from tests.conftest import (
     REDIS_COMMITS,
     REDIS_NEWER,
@@ -47,12 +58,35 @@ class Scenario:
 
 
 def cli(repo: Path, *argv: str, kill_at: str = "", **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """The command in a process of its own."""
     env = {**os.environ, **DATES}
-    env.pop("PAXX_PATCH_TEST_KILL_AT", None)
+    env.pop(KILL_AT_ENV, None)
     if kill_at:
-        env["PAXX_PATCH_TEST_KILL_AT"] = kill_at
+        env[KILL_AT_ENV] = kill_at
     return subprocess.run([sys.executable, "-m", "paxx_patch", *argv], cwd=repo, env=env,
                           capture_output=True, text=True, timeout=120, **kwargs)
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_here(repo: Path, *argv: str, kill_at: str = "") -> Ran:
+    """The command run by `main([...])` in this process, with cli()'s environment."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in DATES.items():
+            mp.setenv(key, value)
+        mp.delenv(KILL_AT_ENV, raising=False)
+        if kill_at:
+            mp.setenv(KILL_AT_ENV, kill_at)
+        mp.chdir(repo)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(argv))
+    return Ran(code, out.getvalue(), err.getvalue())
 
 
 def newer_bundles(root: Path) -> Path:
@@ -71,13 +105,13 @@ def build_scenario(name: str, root: Path) -> Scenario:
     argv = {"add": ["add", "redis", "--commit"], "update": ["update", "redis", "--commit"],
             "remove": ["remove", "redis", "--commit"]}[name]
     if name != "add":
-        assert cli(template, "add", "redis", "--commit").returncode == 0
+        assert run_here(template, "add", "redis", "--commit").returncode == 0
     if name == "update":
         argv += ["--bundle-path", str(newer_bundles(root / "newer"))]
     scenario = Scenario(template, argv, {}, {})
     scenario.before = fingerprint(scenario.copy(root / "before"))
     undisturbed = scenario.copy(root / "after")
-    proc = cli(undisturbed, *argv)
+    proc = run_here(undisturbed, *argv)
     assert proc.returncode == 0, proc.stderr
     scenario.after = fingerprint(undisturbed)
     assert scenario.after["HEAD"] != scenario.before["HEAD"]
@@ -112,28 +146,54 @@ def assert_exactly(repo: Path, scenario: Scenario, landed: bool) -> None:
         assert git(repo, "fsck", "--strict", "--no-dangling") == ""
 
 
-# an injected write failure is one of landing's; signals also come before it
-FAULTS = [(step, how) for step in STEPS for how in ("SIGINT", "SIGTERM", "fail")
-          if how != "fail" or step.startswith("land-")]
+def assert_interrupted(proc: Ran | subprocess.CompletedProcess[str], landed: bool) -> None:
+    assert proc.returncode == 130, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    expected = "after the change had landed" if landed else "nothing was changed"
+    assert expected in proc.stderr
 
 
 @pytest.mark.parametrize("scenario", ["add", "update", "remove"], indirect=True)
-@pytest.mark.parametrize(("step", "how"), FAULTS)
-def test_failure_or_signal_at_each_step(scenario: Scenario, step: str, how: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("step", [s for s in STEPS if s.startswith("land-")])
+def test_failure_at_each_step_of_landing(scenario: Scenario, step: str, tmp_path: Path) -> None:
+    """A write failing (the OSError of a full disk) at each step of landing."""
+    repo = scenario.copy(tmp_path / "repo")
+    proc = run_here(repo, *scenario.argv, kill_at=f"{step}:fail")
+    landed = STEPS.index(step) >= LANDED_AT
+    assert "Traceback" not in proc.stderr
+    assert_exactly(repo, scenario, landed)
+    assert proc.returncode == (0 if landed else 2), proc.stderr
+    assert ("landing was completed" in proc.stdout) if landed else (
+        "nothing was changed" in proc.stderr), proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("scenario", ["add", "update", "remove"], indirect=True)
+@pytest.mark.parametrize("step", STEPS)
+def test_ctrl_c_at_each_step(scenario: Scenario, step: str, tmp_path: Path) -> None:
+    repo = scenario.copy(tmp_path / "repo")
+    proc = cli(repo, *scenario.argv, kill_at=f"{step}:SIGINT")
+    landed = STEPS.index(step) >= LANDED_AT
+    assert "Traceback" not in proc.stderr
+    assert_exactly(repo, scenario, landed)
+    assert_interrupted(proc, landed)
+
+
+# SIGTERM at every step; SIGHUP before landing, in its middle and at the point of no return
+TERMINATIONS = [(step, "SIGTERM") for step in STEPS] + [
+    (step, "SIGHUP") for step in ("built", "land-swapped", "land-ref")]
+
+
+@pytest.mark.parametrize("scenario", ["add"], indirect=True)
+@pytest.mark.parametrize(("step", "how"), TERMINATIONS)
+def test_termination_at_each_step(scenario: Scenario, step: str, how: str, tmp_path: Path) -> None:
+    """SIGTERM and SIGHUP take Ctrl-C's path (one handler for the three, one mask), so
+    they are sent to one command, where Ctrl-C is sent to every command at every step."""
     repo = scenario.copy(tmp_path / "repo")
     proc = cli(repo, *scenario.argv, kill_at=f"{step}:{how}")
     landed = STEPS.index(step) >= LANDED_AT
     assert "Traceback" not in proc.stderr
     assert_exactly(repo, scenario, landed)
-    if how == "fail":
-        assert proc.returncode == (0 if landed else 2), proc.stderr
-        assert ("landing was completed" in proc.stdout) if landed else (
-            "nothing was changed" in proc.stderr), proc.stdout + proc.stderr
-        return
-    assert proc.returncode == 130, proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    expected = "after the change had landed" if landed else "nothing was changed"
-    assert expected in proc.stderr
+    assert_interrupted(proc, landed)
 
 
 @pytest.mark.parametrize("scenario", ["add", "update", "remove"], indirect=True)
@@ -143,7 +203,7 @@ def test_killed_landing_is_settled_by_the_next_run(scenario: Scenario, step: str
     repo = scenario.copy(tmp_path / "repo")
     assert cli(repo, *scenario.argv, kill_at=step).returncode == -signal.SIGKILL
     dry = [a if a != "--commit" else "--dry-run" for a in scenario.argv]
-    proc = cli(repo, *dry)  # any run that takes the repository settles the leftover first
+    proc = run_here(repo, *dry)  # any run that takes the repository settles the leftover first
     assert "Traceback" not in proc.stderr
     if step not in ("land-locked", "land-done"):  # a journal was there to settle
         assert "an earlier run was stopped while landing" in proc.stderr
@@ -157,7 +217,7 @@ def test_a_killed_landing_whose_lock_was_deleted_is_still_settled(adding: Scenar
         repo = scenario.copy(tmp_path / step)
         assert cli(repo, *scenario.argv, kill_at=step).returncode == -signal.SIGKILL
         (repo / ".git" / "index.lock").unlink()
-        assert cli(repo, "add", "redis", "--dry-run").returncode == 0
+        assert run_here(repo, "add", "redis", "--dry-run").returncode == 0
         assert_exactly(repo, scenario, landed)
 
 
@@ -165,7 +225,7 @@ def test_a_killed_landing_whose_lock_was_deleted_is_still_settled(adding: Scenar
 def test_a_rollback_that_fails_says_how_to_finish_it(scenario: Scenario, tmp_path: Path) -> None:
     """The commands the message gives, run as given, put the repository back exactly."""
     repo = scenario.copy(tmp_path / "repo")
-    proc = cli(repo, *scenario.argv, kill_at="land-swapped:fail,land-rollback:fail")
+    proc = run_here(repo, *scenario.argv, kill_at="land-swapped:fail,land-rollback:fail")
     assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr and "so did putting your files back" in proc.stderr
     commands = [line.strip() for line in proc.stderr.splitlines() if line.startswith("  ")]
@@ -180,7 +240,7 @@ def test_held_index_lock_refuses(scenario: Scenario, tmp_path: Path) -> None:
     repo = scenario.copy(tmp_path / "repo")
     (repo / ".git" / "index.lock").write_text("")  # a `git add` running
     before = fingerprint(repo)
-    proc = cli(repo, *scenario.argv)
+    proc = run_here(repo, *scenario.argv)
     assert proc.returncode == 2 and "index.lock exists" in proc.stderr, proc.stderr
     assert fingerprint(repo) == before
     assert (repo / ".git" / "index.lock").read_text() == ""  # theirs, left alone
@@ -199,7 +259,7 @@ def test_failing_smudge_filter_changes_nothing(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo", SAMPLE)
     _failing_smudge(repo)
     before = fingerprint(repo)
-    proc = cli(repo, "add", "redis", "--commit")
+    proc = run_here(repo, "add", "redis", "--commit")
     assert proc.returncode == 2, proc.stderr
     assert "smudge filter x failed" in proc.stderr and "nothing was changed" in proc.stderr
     assert fingerprint(repo) == before

@@ -1,8 +1,7 @@
 """Lock refresh with the real lockers (uv, Poetry, pdm) against the package index.
 
-uv is the one of the test environment; Poetry and pdm are installed once per session
-into virtualenvs of their own (pdm with its `locked` extra: its newest release does
-not work with the newest release of one of its dependencies). Each test makes a
+All three are the ones of the locked test environment (requirements/test.txt), run
+from its bin directory. Each test makes a
 project the way its tool does, locks it with that tool, lets the lock age (an upper
 bound on fastapi lifted after locking, so the lock holds a release older than the
 newest), and checks that `add redis` leaves a lock the tool itself accepts, with
@@ -39,10 +38,9 @@ from tests.conftest import REDIS_REQUIREMENT, git, init_repo
 
 pytestmark = pytest.mark.index
 
-UV = Path(sys.executable).with_name("uv")
+BIN = Path(sys.executable).parent
 OLD_FASTAPI = "fastapi>=0.110,<0.111"  # what the project said when it was locked
 FASTAPI = "fastapi>=0.110"  # what it says now: newer releases exist but are not taken
-INSTALL = {"poetry": "poetry", "pdm": "pdm[locked]"}
 PIP_KEY = re.compile(r"^(?:global|install|download|:env:)\.([a-z-]+)='(.*)'$")
 
 SOURCES = {
@@ -110,45 +108,28 @@ def pip_settings() -> dict[str, str]:
 @dataclass
 class Lockers:
     root: Path
-    bin: Path
-    pip: dict[str, str]  # pip's settings, as PIP_* variables for pip run with another $HOME
+    bin: Path  # the three lockers, and nothing else
     env: dict[str, str]  # what every locker is run with
     versions: dict[str, str] = field(default_factory=dict)
 
     def need(self, program: str) -> None:
         if program not in self.versions:
-            if program != "uv":
-                self._install(program)
             out = subprocess.run([str(self.bin / program), "--version"], capture_output=True,
                                  text=True, env={**os.environ, **self.env}, timeout=120)
+            assert out.returncode == 0, f"{program} --version: {out.stderr}"
             self.versions[program] = out.stdout.strip()
-
-    def _install(self, program: str) -> None:
-        env_dir = self.root / f"{program}-venv"
-        # pip (ensurepip too) leaves files in $HOME: give it one of its own
-        environment = {**os.environ, **self.pip, "HOME": str(self.root / "home"),
-                       "PIP_CACHE_DIR": str(self.root / "pip-cache")}
-        subprocess.run([sys.executable, "-m", "venv", str(env_dir)], env=environment,
-                       check=True, capture_output=True, timeout=300)
-        proc = subprocess.run(
-            [str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", INSTALL[program]],
-            capture_output=True, text=True, env=environment, timeout=900,
-        )
-        if proc.returncode != 0:
-            pytest.skip(f"cannot install {INSTALL[program]} from the package index: "
-                        f"{proc.stderr.strip()[-400:]}")
-        (self.bin / program).symlink_to(env_dir / "bin" / program)
 
 
 @pytest.fixture(scope="session")
 def lockers(tmp_path_factory: pytest.TempPathFactory) -> Lockers:
-    if not UV.exists():
-        pytest.fail(f"uv is part of the locked test environment but {UV} is missing")
     root = tmp_path_factory.mktemp("lockers")
     (root / "bin").mkdir()
-    (root / "bin" / "uv").symlink_to(UV)
+    for program in TOOLS:
+        if not (BIN / program).exists():
+            pytest.fail(f"{program} is part of the locked test environment but "
+                        f"{BIN / program} is missing")
+        (root / "bin" / program).symlink_to(BIN / program)
     settings = pip_settings()
-    pip = {f"PIP_{key.upper().replace('-', '_')}": value for key, value in settings.items()}
     env = {
         "XDG_CACHE_HOME": str(root / "cache"),
         "XDG_STATE_HOME": str(root / "state"),  # pdm's logs
@@ -163,7 +144,7 @@ def lockers(tmp_path_factory: pytest.TempPathFactory) -> Lockers:
         env["SSL_CERT_FILE"] = env["REQUESTS_CA_BUNDLE"] = settings["cert"]
     if "index-url" in settings:
         env["UV_DEFAULT_INDEX"] = env["PDM_PYPI_URL"] = settings["index-url"]
-    return Lockers(root, root / "bin", pip, env)
+    return Lockers(root, root / "bin", env)
 
 
 @pytest.fixture

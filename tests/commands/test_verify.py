@@ -446,7 +446,19 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 @pytest.fixture(scope="session")
 def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One pre-commit store for the session: the hook's environment is built once
+    (`try-repo` would build it again in a store of its own at every call)."""
     return tmp_path_factory.mktemp("pre-commit-home")
+
+
+@pytest.fixture(scope="session")
+def hook_config(hook_repo: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A configuration naming the snapshot's hook, outside the repositories it runs in:
+    what `try-repo` writes for itself before it runs the hook."""
+    snapshot, sha = hook_repo
+    config = tmp_path_factory.mktemp("pre-commit-config") / "config.yaml"
+    config.write_text(f"repos:\n- repo: {snapshot}\n  rev: {sha}\n  hooks:\n  - id: paxx-patch-verify\n")
+    return config
 
 
 def hook_env(home: Path, pre_commit_home: Path | None = None) -> dict[str, str]:
@@ -468,39 +480,35 @@ def pre_commit(repo: Path, home: Path, *args: str) -> subprocess.CompletedProces
     )
 
 
+def run_hook(repo: Path, home: Path, config: Path) -> subprocess.CompletedProcess[str]:
+    return pre_commit(repo, home, "run", "--config", str(config), "paxx-patch-verify", "--all-files")
+
+
 @pytest.mark.slow
-def test_pre_commit_try_repo(repo: Path, hook_repo: tuple[Path, str], tmp_path: Path) -> None:
-    snapshot, _ = hook_repo
-    passed = pre_commit(
-        repo, tmp_path / "pc", "try-repo", str(snapshot), "paxx-patch-verify", "--all-files"
-    )
+@pytest.mark.xdist_group("pre-commit")
+def test_pre_commit_runs_the_hook(repo: Path, hook_config: Path, pre_commit_home: Path) -> None:
+    passed = run_hook(repo, pre_commit_home, hook_config)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "paxx-patch verify" in passed.stdout and "Passed" in passed.stdout
     (repo / CACHE).write_bytes(EDITED)
-    failed = pre_commit(
-        repo, tmp_path / "pc", "try-repo", str(snapshot), "paxx-patch-verify", "--all-files"
-    )
+    failed = run_hook(repo, pre_commit_home, hook_config)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert f"{CACHE} (redis): modified" in failed.stdout
     assert '+        _client = Redis.from_url("redis://cache:6379/1")' in failed.stdout
     # the user takes the file over: the hook passes again, the edit is kept
     assert main(["eject", "redis", CACHE]) == 0
     assert git(repo, "log", "-1", "--format=%s").strip() == f"paxx(redis): eject {CACHE}"
-    again = pre_commit(
-        repo, tmp_path / "pc", "try-repo", str(snapshot), "paxx-patch-verify", "--all-files"
-    )
+    again = run_hook(repo, pre_commit_home, hook_config)
     assert again.returncode == 0, again.stdout + again.stderr
     assert (repo / CACHE).read_bytes() == EDITED
+    # one environment for the hook, made once and used by every run
+    assert len(list(pre_commit_home.glob("repo*/py_env-*"))) == 1
 
 
 @pytest.mark.slow
-def test_pre_commit_hook_guards_commits(
-    repo: Path, hook_repo: tuple[Path, str], pre_commit_home: Path
-) -> None:
-    snapshot, sha = hook_repo
-    (repo / ".pre-commit-config.yaml").write_text(
-        f"repos:\n- repo: {snapshot}\n  rev: {sha}\n  hooks:\n  - id: paxx-patch-verify\n"
-    )
+@pytest.mark.xdist_group("pre-commit")
+def test_pre_commit_hook_guards_commits(repo: Path, hook_config: Path, pre_commit_home: Path) -> None:
+    (repo / ".pre-commit-config.yaml").write_text(hook_config.read_text())
     git(repo, "add", ".pre-commit-config.yaml")
     git(repo, "commit", "-qm", "pre-commit")
     assert pre_commit(repo, pre_commit_home, "install").returncode == 0
@@ -668,13 +676,13 @@ def test_clean_pass_loads_no_parser_or_process_module(
 
 
 @pytest.mark.slow
-def test_pre_commit_all_files_under_autocrlf(repo: Path, hook_repo: tuple[Path, str], tmp_path: Path) -> None:
-    snapshot, _ = hook_repo
+@pytest.mark.xdist_group("pre-commit")
+def test_pre_commit_all_files_under_autocrlf(repo: Path, hook_config: Path, pre_commit_home: Path) -> None:
     git(repo, "config", "core.autocrlf", "true")
     (repo / CACHE).unlink()
     git(repo, "checkout", "--", CACHE)
     assert b"\r\n" in (repo / CACHE).read_bytes()
-    passed = pre_commit(repo, tmp_path / "pc", "try-repo", str(snapshot), "paxx-patch-verify", "--all-files")
+    passed = run_hook(repo, pre_commit_home, hook_config)
     assert passed.returncode == 0, passed.stdout + passed.stderr
 
 
