@@ -46,3 +46,91 @@ def test_a_project_without_basesettings_gets_the_module_and_the_dependency(tmp_p
     out, _ = assert_fits(repo, run, Fit(*OWN, {"REDIS_URL": "redis_url"}, app="app.main:app"))
     assert "note: no pydantic-settings class in the" in out
     assert "pydantic-settings>=2.0\n" in (repo / "requirements.txt").read_text()
+
+
+def test_removing_the_first_component_leaves_the_module_and_pydantic_settings_to_the_other(
+    tmp_path: Path, run
+) -> None:
+    repo = project_repo(tmp_path, "settings_none")
+    tree = git(repo, "rev-parse", "HEAD^{tree}").strip()
+    assert run(repo, "add", "redis", "--commit")[0] == 0
+    assert run(repo, "add", "storage", "--commit")[0] == 0
+    code, _, err = run(repo, "remove", "redis", "--commit")
+    assert code == 0, err
+    own = (repo / "app" / "services" / "settings.py").read_text()
+    assert "redis_url: str" not in own and "storage_backend: str" in own
+    assert "pydantic-settings>=2.0\n" in (repo / "requirements.txt").read_text()
+    storage = read_lock(repo)["components"]["storage"]
+    assert "pydantic-settings>=2.0" in storage["dependencies"]["added"]
+    assert storage["files"]["app/services/settings.py"] == git(
+        repo, "rev-parse", "HEAD:app/services/settings.py").strip()
+    assert run(repo, "verify")[0] == 0
+    # the no-op twin: removing it again changes nothing
+    head = git(repo, "rev-parse", "HEAD")
+    assert run(repo, "remove", "redis", "--commit")[0] == 2
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert run(repo, "remove", "storage", "--commit")[0] == 0
+    assert git(repo, "rev-parse", "HEAD^{tree}").strip() == tree
+
+
+def test_verify_checks_the_module_and_update_merges_an_edit_of_it(tmp_path: Path, run) -> None:
+    repo = project_repo(tmp_path, "settings_none")
+    assert run(repo, "add", "redis", "storage", "--commit")[0] == 0
+    path = repo / "app" / "services" / "settings.py"
+    edited = path.read_text().replace('redis_key_prefix: str = ""', 'redis_key_prefix: str = "notes:"')
+    path.write_text(edited)
+    git(repo, "commit", "-qam", "our prefix")
+    code, out, _ = run(repo, "verify")
+    assert code == 1 and "app/services/settings.py" in out
+    # remove storage: its fields leave the user's edited module in a three-way merge
+    code, _, err = run(repo, "remove", "storage", "--commit")
+    assert code == 0, err
+    text = path.read_text()
+    assert 'redis_key_prefix: str = "notes:"' in text and "storage_backend" not in text
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_file_of_the_users_where_the_module_would_go_is_refused(tmp_path: Path, run, state) -> None:
+    from tests.test_bad_input import assert_refused
+
+    def theirs(repo: Path) -> None:
+        (repo / "app" / "services").mkdir()
+        (repo / "app" / "services" / "settings.py").write_text("TIMEOUT = 3\n")
+
+    repo = project_repo(tmp_path, "settings_none", transform=theirs)
+    err = assert_refused(run, state, repo, "add", "redis", "--commit",
+                         expect="app/services/settings.py already exists and was not written by paxx-patch")
+    assert "services_dir" in err
+
+
+def test_no_settings_and_no_app_is_refused_with_the_setting_to_make(tmp_path: Path, run, state) -> None:
+    from tests.test_bad_input import assert_refused
+
+    def no_app(repo: Path) -> None:
+        (repo / "app" / "main.py").write_text("VERSION = 1\n")
+        (repo / "Dockerfile").unlink()
+
+    repo = project_repo(tmp_path, "settings_none", transform=no_app)
+    err = assert_refused(run, state, repo, "add", "redis", "--commit", expect="no FastAPI app found")
+    assert '[tool.paxx-patch] app = "package.module:app"' in err
+
+
+def getter_of_an_imported_module(repo: Path) -> None:
+    """FastAPI's settings guide: `from app import config` and an lru_cache'd getter
+    returning `config.Settings()`, here among the dependencies in app/deps.py."""
+    (repo / "app" / "deps.py").write_text(
+        "from functools import lru_cache\n\nfrom app import config\n\n\n"
+        "@lru_cache\ndef get_settings() -> config.Settings:\n    return config.Settings()\n"
+    )
+
+
+def test_a_getter_returning_the_class_of_an_imported_module_is_the_projects_own(
+    tmp_path: Path, run
+) -> None:
+    repo = project_repo(tmp_path, "settings_per_request", transform=getter_of_an_imported_module)
+    fit = Fit("from app.deps import get_settings", "get_settings()",
+              {"SHOP_REDIS_URL": "redis_url"}, app="app.main:app")
+    out, _ = assert_fits(repo, run, fit)
+    assert "ServicesSettings" not in out
+    assert not (repo / "app" / "services" / "settings.py").exists()
+    assert read_lock(repo)["components"]["redis"]["settings"]["file"] == "app/config.py"
