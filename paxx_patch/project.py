@@ -187,6 +187,8 @@ def discover_project(files: FileReader, root: str = "") -> Project:
     findings.append(Finding("compose file", compose.path, compose.path, rule=compose.rule))
     if compose.created:
         notes.append(f"the repository has no compose file: {compose.path} is created.")
+    elif compose.note:
+        notes.append(compose.note)
     elif posixpath.dirname(compose.path) not in parents(root):
         notes.append(f"services go into {compose.path} ({compose.rule}); set "
                      "[tool.paxx-patch] compose_file to use another one.")
