@@ -7,12 +7,17 @@ Rules:
 - the settings object is a module-level name bound to an instance in the module
   that defines the class or its factory (`settings = Settings()`,
   `config: Config = get_config()`), else a function callable without arguments
-  that returns one (an lru_cache'd `get_settings()`); named `settings`/`config`
+  that returns one (an lru_cache'd `get_settings()`, also `config.Settings()` of an
+  imported module, and in `deps.py` / `dependencies.py`); named `settings`/`config`
   first, then the one nearest the app;
 - the class that gets the new fields is the one the object is made from: the
   annotation of the object or of the factory's return, else the class it
   instantiates, else (a factory picking a class per environment) the nearest
   base common to every class it names;
+- no settings class, or no object to import from one (built per app or in a
+  container): `NoSettings`, and the components get a settings module of their own
+  in the services package (paxx_patch.mutators.own_settings); modules paxx-patch
+  generated are never the project's settings;
 - naming style (UPPER or lower) and `env_prefix` / `case_sensitive` come from the
   class and its bases, merged as pydantic merges them (later bases win, the class
   itself last): `model_config`/class keywords in v2, the inner `class Config` in v1.
