@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from paxx_patch import lockfiles
@@ -202,27 +202,11 @@ def run_mutators(
 
 
 def _refreshed_lock(snapshot: Snapshot, ctx: Context) -> dict[str, bytes | None]:
-    locker = lockfiles.find_locker(snapshot, ctx.project.dependency_file)
-    if locker is None:
-        workspace = lockfiles.workspace_lock(snapshot, ctx.project.dependency_file)
-        if workspace:
-            where = str(PurePosixPath(workspace).parent)
-            run = "uv lock" if where == "." else f"cd {where} && uv lock"
-            ctx.warnings.append(
-                f"{workspace} (the lock of the workspace {ctx.project.dependency_file} is a member "
-                f"of) was not refreshed; it no longer matches the new dependencies. Run `{run}` "
-                f"and commit {workspace}.")
-        return {}
-    if not ctx.refresh_lock:
-        lock_path = ctx.project.path(locker.lock_name)
-        ctx.warnings.append(f"{lock_path} was not refreshed (--no-lock). Run "
-                            f"`{locker.shown(ctx.project.root)}` and commit {lock_path}.")
-        return {}
-    result = lockfiles.refresh(snapshot, ctx.project.dependency_file, locker)
-    if result.warning:
-        ctx.warnings.append(result.warning)
-    for path, content in result.changes.items():
-        snapshot.set(path, content)
+    """Every lock file the new dependencies concern: refreshed here, or named in a warning."""
+    entry = (ctx.removing.entries if ctx.removing is not None else ctx.entries).get("dependencies", {})
+    result = lockfiles.refresh_all(snapshot, ctx.project.dependency_file, ctx.refresh_lock,
+                                   list(entry.get("added", [])), ctx.removing is not None)
+    ctx.warnings += result.warnings
     return dict(result.changes)
 
 

@@ -1,20 +1,25 @@
-"""The project's package lock (uv.lock, poetry.lock, pdm.lock), refreshed with its own locker.
+"""The project's package locks (uv.lock, poetry.lock, pdm.lock), refreshed with their lockers.
 
-When the dependencies commit changes the dependency file of a project that has a lock
-beside it, the project's locker runs on a temporary copy of the few files it reads (never
-on the user's checkout), without upgrading anything else, and the new lock goes into the
-same commit. When the locker is not installed or fails (offline, say), the change still
-lands and a warning names the exact command to run.
+When the dependencies commit changes the dependency file, every lock file of a known
+locker in its directory or a directory above it is either refreshed in the same commit
+or named in a warning with the exact command: a lock beside an edited pyproject.toml by
+its locker, run on a temporary copy of the few files it reads (never on the user's
+checkout), without upgrading anything else; when the locker is not installed or fails
+(offline, say), the change still lands and the warning names the command. A lock the
+copy cannot be made for (the lock of a workspace or of a project above, which reads
+other projects' files too) and a lock beside a requirements file its locker does not
+read are always named.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from paxx_patch.git.snapshot import Snapshot
@@ -62,17 +67,79 @@ def find_locker(snapshot: Snapshot, dependency_file: str) -> Locker | None:
     return None
 
 
-def workspace_lock(snapshot: Snapshot, dependency_file: str) -> str:
-    """A uv.lock above the dependency file: the lock of a workspace the project is a member of.
+def project_locks(snapshot: Snapshot, dependency_file: str) -> list[tuple[str, Locker]]:
+    """Every lock file of a known locker beside the dependency file or in a directory
+    above it up to the repository root, the nearest first."""
+    found = []
+    for parent in PurePosixPath(dependency_file).parents:
+        directory = "" if str(parent) == "." else str(parent)
+        found += [(_join(directory, locker.lock_name), locker) for locker in LOCKERS
+                  if snapshot.exists(_join(directory, locker.lock_name))]
+    return found
 
-    It is not refreshed (the copy would need every member's pyproject.toml); the caller warns.
-    """
-    parents = PurePosixPath(dependency_file).parents
-    for parent in list(parents)[1:]:
-        lock = _join("" if str(parent) == "." else str(parent), "uv.lock")
-        if snapshot.exists(lock):
-            return lock
-    return ""
+
+def refresh_all(
+    snapshot: Snapshot, dependency_file: str, run_lockers: bool, requirements: list[str],
+    removing: bool,
+) -> Refresh:
+    """Each lock file that the dependency file's change concerns: refreshed, or named in a
+    warning with the command that refreshes it. `requirements` are the ones added (or,
+    `removing`, taken out) for the command that moves them where a locker reads them."""
+    path = PurePosixPath(dependency_file)
+    directory = "" if str(path.parent) == "." else str(path.parent)
+    result = Refresh({})
+    for lock_path, locker in project_locks(snapshot, dependency_file):
+        here = str(PurePosixPath(lock_path).parent)
+        here = "" if here == "." else here
+        if here == directory and path.name == "pyproject.toml":
+            if not run_lockers:
+                result.warnings.append(f"{lock_path} was not refreshed (--no-lock). Run "
+                                       f"`{locker.shown(directory)}` and commit {lock_path}.")
+                continue
+            one = refresh(snapshot, dependency_file, locker)
+            result.warnings += one.warnings
+            result.changes.update(one.changes)
+            for changed, content in one.changes.items():
+                snapshot.set(changed, content)
+        elif here == directory:
+            result.warnings.append(_not_read(lock_path, locker, dependency_file, requirements, removing))
+        else:
+            result.warnings.append(_above(snapshot, lock_path, locker, here, dependency_file))
+    return result
+
+
+def _not_read(
+    lock_path: str, locker: Locker, dependency_file: str, requirements: list[str], removing: bool,
+) -> str:
+    """A lock beside a requirements file: its locker reads pyproject.toml, not that file."""
+    directory = str(PurePosixPath(lock_path).parent)
+    verb = "remove" if removing else "add"
+    names = [shlex.quote(r) for r in requirements] if not removing else [
+        re.split(r"[\[<>=!~; ]", r, maxsplit=1)[0] for r in requirements]
+    command = f"{locker.program} {verb} {' '.join(names)}" if names else " ".join(locker.command)
+    shown = f"cd {directory} && {command}" if directory != "." else command
+    return (f"{lock_path} was not refreshed: the dependencies changed in {dependency_file}, which "
+            f"{locker.program} does not read, so the lock does not have them. If "
+            f"{locker.program} installs this project, run `{shown}` and commit {lock_path}.")
+
+
+def _above(snapshot: Snapshot, lock_path: str, locker: Locker, directory: str, dependency_file: str) -> str:
+    """A lock in a directory above the dependency file: a workspace's, or a project's that
+    depends on this one by path. It reads other projects' files too, so it is named."""
+    run = locker.shown(directory)
+    member = PurePosixPath(dependency_file).parent.relative_to(directory or ".").as_posix()
+    pyproject = snapshot.get(_join(directory, "pyproject.toml")) or b""
+    if locker.program == "uv" and b"[tool.uv.workspace]" in pyproject:
+        return (f"{lock_path} (the lock of the workspace {dependency_file} is a member of) was "
+                f"not refreshed; it no longer matches the new dependencies. Run `{run}` and "
+                f"commit {lock_path}.")
+    if member.encode() in pyproject:
+        return (f"{lock_path} (the lock of {_join(directory, 'pyproject.toml')}, which names "
+                f"{member}/) was not refreshed; it no longer matches the new dependencies. Run "
+                f"`{run}` and commit {lock_path}.")
+    return (f"{lock_path} (in a directory above {dependency_file}) was not refreshed; if it locks "
+            f"{member}/ too, it no longer matches the new dependencies: run `{run}` and commit "
+            f"{lock_path}.")
 
 
 def install_command(snapshot: Snapshot, dependency_file: str, style: str) -> str:
@@ -90,7 +157,7 @@ def install_command(snapshot: Snapshot, dependency_file: str, style: str) -> str
 @dataclass
 class Refresh:
     changes: dict[str, bytes]
-    warning: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 def refresh(snapshot: Snapshot, dependency_file: str, locker: Locker) -> Refresh:
@@ -100,7 +167,7 @@ def refresh(snapshot: Snapshot, dependency_file: str, locker: Locker) -> Refresh
     lock_path = _join(directory, locker.lock_name)
     old = snapshot.get(lock_path)
     if shutil.which(locker.program) is None:
-        return Refresh({}, _stale(lock_path, locker, directory, f"{locker.program} is not installed"))
+        return Refresh({}, [_stale(lock_path, locker, directory, f"{locker.program} is not installed")])
     with tempfile.TemporaryDirectory(prefix="paxx-patch-lock-") as tmp:
         work = Path(tmp)
         for name in (*locker.inputs, locker.lock_name):
@@ -115,14 +182,14 @@ def refresh(snapshot: Snapshot, dependency_file: str, locker: Locker) -> Refresh
                 stdin=subprocess.DEVNULL, timeout=LOCKER_TIMEOUT, check=False,
             )
         except subprocess.TimeoutExpired:
-            return Refresh({}, _stale(lock_path, locker, directory,
-                                      f"`{' '.join(command)}` took over {LOCKER_TIMEOUT} s"))
+            return Refresh({}, [_stale(lock_path, locker, directory,
+                                      f"`{' '.join(command)}` took over {LOCKER_TIMEOUT} s")])
         except OSError as e:
-            return Refresh({}, _stale(lock_path, locker, directory, str(e)))
+            return Refresh({}, [_stale(lock_path, locker, directory, str(e))])
         if proc.returncode != 0:
             why = failure_reason(proc.stderr or proc.stdout)
-            return Refresh({}, _stale(lock_path, locker, directory,
-                                      f"`{' '.join(command)}` failed: {why}"))
+            return Refresh({}, [_stale(lock_path, locker, directory,
+                                      f"`{' '.join(command)}` failed: {why}")])
         new = (work / locker.lock_name).read_bytes()
     return Refresh({} if new == old else {lock_path: new})
 

@@ -19,7 +19,13 @@ from paxx_patch.discover.dependencies import find_dependency_file
 from paxx_patch.discover.env import find_env
 from paxx_patch.discover.layout import check_shipped, find_import_root, place_services
 from paxx_patch.discover.modules import Modules
-from paxx_patch.discover.settings import find_settings
+from paxx_patch.discover.settings import (
+    OWN_SETTINGS_CLASS,
+    OWN_SETTINGS_MODULE,
+    NoSettings,
+    SettingsFound,
+    find_settings,
+)
 from paxx_patch.discover.style import CodeStyle, find_style
 from paxx_patch.discover.tree import Tree, dotted
 from paxx_patch.errors import PaxxError
@@ -54,6 +60,10 @@ class Project:
     style: CodeStyle = field(default_factory=CodeStyle)  # what its formatter and sorter keep
     secret_module: str = "pydantic"  # SecretStr's module: pydantic.v1 for v1 classes there
     first_party: tuple[str, ...] = ()  # top-level modules and packages at the import root
+    # the project has no settings object to share: the components' settings live in a
+    # module of paxx-patch's own in the services package (settings_file), created by the
+    # first component that needs it and removed with the last
+    own_settings: bool = False
     findings: tuple[Finding, ...] = ()  # each convention found: where and by which rule
     notes: tuple[str, ...] = ()  # told to the user once per run
 
@@ -120,11 +130,17 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         app.file if app else None, _workspace_hint(_read_pyproject(files, pyproject_path)),
     )
     notes: list[str] = []
+    if isinstance(settings, NoSettings) and app is None:
+        raise PaxxError(
+            f"{settings.reason}, and no FastAPI app found, so paxx-patch has no module to place "
+            f"the components beside. Set [tool.paxx-patch] app = \"package.module:app\" (or "
+            f"settings = \"package.module:ClassName\") in {pyproject_path}."
+        )
+    anchor = settings.object_file if isinstance(settings, SettingsFound) else app.file if app else ""
     if not root and not _is_project(tree, _read_pyproject(files, pyproject_path)):
         # the repository root is no Python project (or only a workspace of them): the
         # app's directory is
-        anchor = app.file if app else settings.object_file
-        found = next((d for d in parents(posixpath.dirname(anchor)) if d and any(
+        found = next((d for d in parents(posixpath.dirname(app.file if app else anchor)) if d and any(
             join(d, n) in tree for n in PROJECT_FILES
         )), None)
         if found is not None:
@@ -140,25 +156,25 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         return join(root, relative)
 
     files.load([here("requirements.txt"), here("setup.py")])
-    findings.append(Finding("settings class", f"{settings.class_name} (pydantic {settings.generation})",
-                            settings.class_file, settings.class_line, "derives from BaseSettings"))
-    findings.append(Finding("settings object", settings.object_name + ("()" if settings.call else ""),
-                            settings.object_file, settings.object_line, settings.rule))
+    if isinstance(settings, SettingsFound):
+        findings.append(Finding("settings class", f"{settings.class_name} (pydantic {settings.generation})",
+                                settings.class_file, settings.class_line, "derives from BaseSettings"))
+        findings.append(Finding("settings object", settings.object_name + ("()" if settings.call else ""),
+                                settings.object_file, settings.object_line, settings.rule))
     if app is not None:
         findings.append(Finding("app", app.name, app.file, app.line, app.rule))
     else:
         findings.append(Finding("app", "not found", rule="no FastAPI(...) or ASGI target"))
     root_dir, root_rule = find_import_root(
-        modules, tree, settings.object_file, app.import_root if app else None
+        modules, tree, anchor, app.import_root if app else None
     )
     findings.append(Finding("import root", root_dir or ".", rule=root_rule))
-    settings_module = dotted(settings.object_file, root_dir)
     if config.get("services_dir"):
         services_dir = here(config["services_dir"].strip("/"))
         placement_rule = "configured services_dir"
         services_package = dotted(services_dir + ".py", root_dir)
     else:
-        placement = place_services(tree, root, root_dir, settings.object_file,
+        placement = place_services(tree, root, root_dir, anchor,
                                    app.file if app else None)
         services_dir, services_package = placement.services_dir, placement.services_package
         placement_rule = placement.rule
@@ -171,30 +187,57 @@ def discover_project(files: FileReader, root: str = "") -> Project:
     findings.append(Finding("compose file", compose.path, compose.path, rule=compose.rule))
     if compose.created:
         notes.append(f"the repository has no compose file: {compose.path} is created.")
+    elif compose.note:
+        notes.append(compose.note)
     elif posixpath.dirname(compose.path) not in parents(root):
         notes.append(f"services go into {compose.path} ({compose.rule}); set "
                      "[tool.paxx-patch] compose_file to use another one.")
     if not config.get("services_dir"):
-        check_shipped(files, tree, root, services_dir, app.file if app else settings.object_file,
+        check_shipped(files, tree, root, services_dir, app.file if app else anchor,
                       compose.data, compose.path, pyproject)
     env = find_env(tree, root, config.get("env_file"), compose.path, app.file if app else None)
     findings.append(Finding("env example", env.path or "none", env.path, rule=env.rule))
     style = find_style(files, root, pyproject)
     findings.append(style.finding())
-    alias = "get_settings" if settings.call else "settings"
-    imported = settings.object_name if settings.object_name == alias else f"{settings.object_name} as {alias}"
+    if isinstance(settings, SettingsFound):
+        own = False
+        settings_module = dotted(settings.object_file, root_dir)
+        alias = "get_settings" if settings.call else "settings"
+        imported = settings.object_name if settings.object_name == alias else f"{settings.object_name} as {alias}"
+        settings_fields: dict[str, Any] = {
+            "settings_file": settings.class_file, "settings_class": settings.class_name,
+            "settings_module": settings_module,
+            "settings_import": f"from {settings_module} import {imported}",
+            "settings_expr": f"{alias}()" if settings.call else alias,
+            "upper_case_fields": settings.upper_case_fields, "env_prefix": settings.env_prefix,
+            "case_sensitive": settings.case_sensitive, "secret_module": settings.secret_module,
+        }
+    else:
+        own = True
+        settings_file = f"{services_dir}/{OWN_SETTINGS_MODULE}.py"
+        settings_module = f"{services_package}.{OWN_SETTINGS_MODULE}"
+        settings_fields = {
+            "settings_file": settings_file, "settings_class": OWN_SETTINGS_CLASS,
+            "settings_module": settings_module,
+            "settings_import": f"from {settings_module} import settings",
+            "settings_expr": "settings", "upper_case_fields": False, "env_prefix": "",
+            "case_sensitive": False, "secret_module": "pydantic",
+        }
+        rule = f"the components' own: {settings.reason}"
+        findings.insert(0, Finding("settings class", f"{OWN_SETTINGS_CLASS} (pydantic-settings)",
+                                   settings_file, rule=rule))
+        findings.insert(1, Finding("settings object", "settings", settings_file, rule=rule))
+        notes.append(
+            f"{settings.reason}: the components' settings go into {settings_file} "
+            f"({OWN_SETTINGS_CLASS}, read from the same environment variables), which the "
+            f"generated modules import. To use your own class instead, give it a module-level "
+            f"instance or set [tool.paxx-patch] settings."
+        )
     return Project(
         root=root,
         services_dir=services_dir,
         services_package=services_package,
-        settings_file=settings.class_file,
-        settings_class=settings.class_name,
-        settings_module=settings_module,
-        settings_import=f"from {settings_module} import {imported}",
-        settings_expr=f"{alias}()" if settings.call else alias,
-        upper_case_fields=settings.upper_case_fields,
-        env_prefix=settings.env_prefix,
-        case_sensitive=settings.case_sensitive,
+        **settings_fields,
         compose_file=compose.path,
         dependency_file=dependencies.path,
         dependency_style=dependencies.style,
@@ -206,8 +249,8 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         compose_overrides=overrides(tree, compose.path),
         dependency_note=dependencies.note,
         style=style,
-        secret_module=settings.secret_module,
         first_party=_top_level_names(modules, root_dir),
+        own_settings=own,
         findings=tuple(findings),
         notes=tuple(notes),
     )

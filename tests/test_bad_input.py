@@ -49,10 +49,13 @@ def test_settings_syntax_error(sample_repo: Path, run, state) -> None:
     assert_refused(run, state, sample_repo, "add", "redis", "--commit", expect="settings.py:")
 
 
-def test_no_settings_class(sample_repo: Path, run, state) -> None:
+def test_no_settings_class_is_no_refusal(sample_repo: Path, run) -> None:
+    """A default serves: the components get a settings module of their own (tests/test_own_settings.py)."""
     commit_edit(sample_repo, "settings.py", "DEBUG = True\n")
-    err = assert_refused(run, state, sample_repo, "add", "redis", "--commit", expect="no pydantic-settings class")
-    assert "[tool.paxx-patch] settings" in err
+    code, out, err = run(sample_repo, "add", "redis", "--commit")
+    assert code == 0, err
+    assert "no pydantic-settings class" in out and "[tool.paxx-patch] settings" in out
+    assert (sample_repo / "services" / "settings.py").exists()
 
 
 def test_unknown_component_lists_known_ones(sample_repo: Path, run, state) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from paxx_patch.errors import PaxxError
 from paxx_patch.mutators import Context
 from paxx_patch.mutators.compose import ComposeMutator, load_yaml
 from paxx_patch.project import Project
+from tests.conftest import git, init_repo
 
 PROJECT = dataclasses.replace(Project.paxx_layout(), compose_file="compose.yaml")
 
@@ -118,3 +120,38 @@ def test_malformed_yaml_names_file_and_line() -> None:
 def test_env_prefix_reaches_app_environment() -> None:
     after = apply("services:\n  api:\n    build: .\n", ctx(env_prefix="SHOP_"))
     assert after is not None and "SHOP_REDIS_URL: redis://redis:6379/0" in after
+
+
+def test_split_compose_files_that_run_no_app_get_the_services_in_the_dev_one(tmp_path: Path, run) -> None:
+    from tests.layout_checks import Fit, assert_fits, project_repo
+
+    repo = project_repo(tmp_path, "compose_split")
+    prod = (repo / "docker-compose.prod.yml").read_text()
+    note = ("note: no compose file has a service that builds or runs the app, so the "
+            "components' services go into the main one, docker-compose.dev.yml (in ./)")
+    assert_fits(repo, run, Fit("from app.settings import settings", "settings",
+                               {"REDIS_URL": "redis_url"}, app="app.main:app", notes=(note,)))
+    dev = (repo / "docker-compose.dev.yml").read_text()
+    assert "  redis:\n" in dev and "  minio:\n" in dev and "  db:\n" in dev
+    assert (repo / "docker-compose.prod.yml").read_text() == prod
+
+
+def test_compose_files_elsewhere_that_run_no_app_pick_the_local_one_nearest(tmp_path: Path, run) -> None:
+    files = {
+        "pyproject.toml": '[project]\nname = "svc"\nversion = "0.1.0"\ndependencies = ["fastapi"]\n',
+        "settings.py": ("from pydantic_settings import BaseSettings\n\n\nclass Settings(BaseSettings):\n"
+                        "    name: str = 'svc'\n\n\nsettings = Settings()\n"),
+        "main.py": "from fastapi import FastAPI\n\napp = FastAPI()\n",
+        "deploy/compose.prod.yaml": "services:\n  db:\n    image: postgres:16\n",
+        "deploy/compose.local.yaml": "services:\n  db:\n    image: postgres:16\n",
+        "deploy/extra/compose.yaml": "services:\n  mail:\n    image: mailhog/mailhog\n",
+    }
+    repo = init_repo(tmp_path / "svc", files)
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, err
+    assert "services go into the main one, deploy/compose.local.yaml (in deploy/)" in out
+    assert "  redis:\n" in (repo / "deploy" / "compose.local.yaml").read_text()
+    assert (repo / "deploy" / "compose.prod.yaml").read_text() == files["deploy/compose.prod.yaml"]
+    head = git(repo, "rev-parse", "HEAD")  # the no-op twin
+    code, out, _ = run(repo, "add", "redis", "--commit")
+    assert code == 0 and "already installed" in out and git(repo, "rev-parse", "HEAD") == head

@@ -267,3 +267,96 @@ def test_the_lock_of_a_uv_workspace_the_project_is_a_member_of_is_named(tmp_path
     assert ("warning: uv.lock (the lock of the workspace api/pyproject.toml is a member of) was "
             "not refreshed; it no longer matches the new dependencies. Run `uv lock` and commit "
             "uv.lock.") in out
+
+
+# Poetry 2 keeps the dependencies in [tool.poetry.dependencies] and says so with
+# `dynamic = ["dependencies"]` (the form Poetry 2's documentation gives for projects
+# that keep Poetry-only constraints); no setuptools table, no requirements.txt
+POETRY2_DYNAMIC = (
+    '[project]\nname = "svc"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+    'dynamic = ["dependencies"]\n\n'
+    '[tool.poetry]\npackage-mode = false\n\n'
+    '[tool.poetry.dependencies]\nfastapi = ">=0.110"\n'
+)
+
+
+def test_poetry2_dynamic_dependencies_go_into_poetrys_table_and_the_lock_is_named(
+    tmp_path: Path, run, monkeypatch
+) -> None:
+    """It used to write a new requirements.txt nobody reads and leave poetry.lock stale in silence."""
+    repo = poetry_without_poetry(tmp_path, monkeypatch, {"pyproject.toml": POETRY2_DYNAMIC})
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, err
+    assert not (repo / "requirements.txt").exists()
+    pyproject = (repo / "pyproject.toml").read_text()
+    assert pyproject == POETRY2_DYNAMIC + f'redis = "{REDIS_REQUIREMENT.removeprefix("redis")}"\n'
+    assert ("warning: poetry.lock was not refreshed (poetry is not installed); it no longer "
+            "matches the new dependencies. Run `poetry lock` and commit poetry.lock.") in out
+    # the no-op twin: a second run changes nothing and warns of nothing
+    head = git(repo, "rev-parse", "HEAD")
+    code, out, _ = run(repo, "add", "redis", "--commit")
+    assert code == 0 and git(repo, "rev-parse", "HEAD") == head
+    assert "warning:" not in out
+
+
+def test_every_lock_beside_the_pyproject_is_refreshed_or_named(
+    tmp_path: Path, run, local_index: Path
+) -> None:
+    """A project moving from Poetry to uv keeps both locks: uv.lock is refreshed by uv,
+    and poetry.lock, whose locker is not installed, is named (it was left stale in silence)."""
+    repo = init_repo(tmp_path / "svc", {**PROJECT, "poetry.lock": "# an existing lock\n"})
+    subprocess.run([UV, "lock", "-q"], cwd=repo, check=True)
+    git(repo, "add", "uv.lock")
+    git(repo, "commit", "-qm", "lock")
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, err
+    assert 'name = "redis"' in (repo / "uv.lock").read_text()
+    assert (repo / "poetry.lock").read_text() == "# an existing lock\n"
+    assert ("warning: poetry.lock was not refreshed (poetry is not installed); it no longer "
+            "matches the new dependencies. Run `poetry lock` and commit poetry.lock.") in out
+    assert "uv.lock was not refreshed" not in out
+    head = git(repo, "rev-parse", "HEAD")
+    code, out, _ = run(repo, "add", "redis", "--commit")
+    assert code == 0 and git(repo, "rev-parse", "HEAD") == head and "warning:" not in out
+
+
+def test_a_poetry_lock_above_the_app_is_named_with_its_directory(tmp_path: Path, run, monkeypatch) -> None:
+    """The app in backend/ with its own pyproject.toml, and a Poetry project at the root
+    that depends on it by path: the root's poetry.lock cannot be refreshed from a copy of
+    backend/ alone, so it is named, with the directory to run Poetry in."""
+    files = {f"backend/{name}": text for name, text in PROJECT.items()}
+    files["pyproject.toml"] = (
+        '[tool.poetry]\nname = "platform"\nversion = "0.1.0"\ndescription = ""\nauthors = []\n\n'
+        '[tool.poetry.dependencies]\npython = "^3.11"\nsvc = { path = "backend", develop = true }\n'
+    )
+    files["poetry.lock"] = "# the platform's lock\n"
+    repo = poetry_without_poetry(tmp_path, monkeypatch, files)
+    code, out, err = run(repo, "--project", "backend", "add", "redis", "--commit")
+    assert code == 0, err
+    assert REDIS_REQUIREMENT in (repo / "backend" / "pyproject.toml").read_text()
+    assert ("warning: poetry.lock (the lock of pyproject.toml, which names backend/) was not "
+            "refreshed; it no longer matches the new dependencies. Run `poetry lock` and commit "
+            "poetry.lock.") in out
+    code, out, _ = run(repo, "--project", "backend", "remove", "redis", "--commit")
+    assert code == 0
+    assert "warning: poetry.lock (the lock of pyproject.toml, which names backend/)" in out
+
+
+def test_a_lock_beside_a_requirements_file_is_named_with_the_add_command(
+    tmp_path: Path, run, monkeypatch
+) -> None:
+    """The dependencies live in requirements.txt and a uv.lock sits beside it: uv reads
+    pyproject.toml, so the lock is named with the `uv add` that would put them there."""
+    repo = poetry_without_poetry(tmp_path, monkeypatch, {
+        "requirements.txt": "fastapi>=0.110\n", "uv.lock": "version = 1\n"})
+    git(repo, "rm", "-q", "pyproject.toml", "poetry.lock")
+    git(repo, "commit", "-qm", "requirements only")
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, err
+    assert (repo / "requirements.txt").read_text() == f"fastapi>=0.110\n{REDIS_REQUIREMENT}\n"
+    assert ("warning: uv.lock was not refreshed: the dependencies changed in requirements.txt, "
+            "which uv does not read, so the lock does not have them. If uv installs this project, "
+            f"run `uv add '{REDIS_REQUIREMENT}'` and commit uv.lock.") in out
+    code, out, _ = run(repo, "remove", "redis", "--commit")
+    assert code == 0
+    assert "run `uv remove redis` and commit uv.lock." in out

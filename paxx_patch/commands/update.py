@@ -36,6 +36,7 @@ from paxx_patch.git.snapshot import Snapshot
 from paxx_patch.lock import ComponentRecord, Lock, blob_id
 from paxx_patch.lock_source import SourcePin
 from paxx_patch.mutators.files import shared_files
+from paxx_patch.mutators.own_settings import shared_requirements
 from paxx_patch.threeway import Conflict, carry_over
 
 
@@ -241,8 +242,9 @@ def _three_way(
                 ctx = make_context(bundle, project, variables[bundle.name], removing=record,
                                    snapshot=plan.snapshot, refresh_lock=refresh_lock,
                                    object_format=git.object_format())
-                ctx.shared = shared_files(
-                    record, [r for n, r in current.items() if n != bundle.name])
+                staying = [r for n, r in current.items() if n != bundle.name]
+                ctx.shared = shared_files(record, staying)
+                ctx.shared_requirements = shared_requirements(record, staying)
             else:
                 ctx = make_context(bundle, project, variables[bundle.name],
                                    snapshot=plan.snapshot, refresh_lock=refresh_lock,

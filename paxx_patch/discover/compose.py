@@ -3,10 +3,12 @@
 Rules: the configured `compose_file`; else, of every Compose-spec file in the
 repository (overrides aside; tests and hidden directories skipped), the one with
 a service that builds the project directory (or runs the app server), the
-nearest to the project first; else the first Compose-spec name in the project
-directory or a directory above it. A new `docker-compose.yml` is made only when
-the repository has no compose file at all; with compose files elsewhere that
-run no app, paxx-patch asks for `compose_file` instead of guessing.
+nearest to the project first; else (the compose files hold only databases, or
+are split into dev and prod files) the main one, said so in a note: the nearest
+to the project (its directory, then each above it, then elsewhere by depth), a
+Compose-spec name before a variant, a dev or local variant before another and
+the production ones last. A new `docker-compose.yml` is made only when the
+repository has no compose file at all.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class ComposeFound:
     rule: str
     created: bool = False
     data: Any = None  # the parsed file (plain data), when it was read
+    note: str = ""  # told to the user: why this file, when it does not run the app
 
 
 def parents(root: str) -> list[str]:
@@ -61,22 +64,50 @@ def find_compose(files: FileReader, tree: Tree, root: str, configured: str | Non
         service = _app_service(data, path, root)
         if service:
             return ComposeFound(path, f"defines the app service {service!r}", data=data)
-    for directory in parents(root):
-        for name in COMPOSE_NAMES:
-            path = join(directory, name)
-            if path in tree:
-                return ComposeFound(path, f"first Compose-spec name in {directory or '.'}/")
-    if len(everywhere) == 1:
-        return ComposeFound(everywhere[0], "the repository's only compose file (no app service in it)",
-                            data=_load(everywhere[0], files.get(everywhere[0])))
-    if everywhere:
-        raise PaxxError(
-            f"none of the compose files in the repository ({', '.join(ranked[:5])}) has a "
-            "service that builds or runs the app, so paxx-patch does not know where to add "
-            f"services. Set {CONFIGURE} (or app_service), then run paxx-patch again."
-        )
-    return ComposeFound(join(root, "docker-compose.yml"), "none in the repository: created",
-                        created=True)
+    if not everywhere:
+        return ComposeFound(join(root, "docker-compose.yml"), "none in the repository: created",
+                            created=True)
+    main = min(everywhere, key=lambda p: _main_rank(p, root))
+    where = posixpath.dirname(main) or "."
+    rule = (f"the main compose file ({_main_reason(main, root)}); none of "
+            f"{', '.join(sorted(everywhere)[:5])} has a service that builds or runs the app")
+    return ComposeFound(main, rule, data=_load(main, files.get(main)), note=(
+        f"no compose file has a service that builds or runs the app, so the components' "
+        f"services go into the main one, {main} (in {where}/); their environment for the app "
+        f"is in the env example. Set {CONFIGURE} (or app_service) to choose another."
+    ))
+
+
+# compose file variants by name, the one a developer runs first: `docker-compose.dev.yml`
+# before one of its own (`docker-compose.db.yml`), before the production ones
+_DEV = re.compile(r"(?i)^(dev|develop|development|local)$")
+_PROD = re.compile(r"(?i)^(prod|production|staging|stage|deploy)$")
+
+
+def _variant(path: str) -> str:
+    name = posixpath.basename(path)
+    stem = name.removeprefix("docker-").removeprefix("compose").rsplit(".", 1)[0]
+    return stem.strip(".-_")
+
+
+def _main_rank(path: str, root: str) -> tuple[int, int, int, str]:
+    variant = _variant(path)
+    kind = 0 if not variant else 1 if _DEV.match(variant) else 3 if _PROD.match(variant) else 2
+    directory = posixpath.dirname(path)
+    distance = parents(root).index(directory) if directory in parents(root) else 100 + path.count("/")
+    return distance, kind, len(path), path
+
+
+def _main_reason(path: str, root: str) -> str:
+    variant = _variant(path)
+    place = ("the project's directory" if posixpath.dirname(path) == root else
+             "a directory above the project" if posixpath.dirname(path) in parents(root)
+             else "the nearest to the project")
+    if not variant:
+        return f"the Compose-spec name in {place}"
+    if _DEV.match(variant):
+        return f"the development file in {place}"
+    return f"the first by name in {place}"
 
 
 def _load(path: str, raw: bytes | None) -> Any:

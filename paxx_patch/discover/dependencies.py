@@ -4,7 +4,7 @@
 - `dynamic = ["dependencies"]`: the file setuptools reads them from
   (`[tool.setuptools.dynamic]`, requirements.txt by default);
 - Poetry's `[tool.poetry.dependencies]`, also beside a `[project]` table without
-  dependencies (Poetry 2); a requirements.txt pinned like `poetry export` output next to
+  dependencies or with `dynamic = ["dependencies"]` (Poetry 2); a requirements.txt pinned like `poetry export` output next to
   a poetry.lock is then noted as one to regenerate;
 - requirements.txt, also beside a `[project]` table that lists no dependencies.
 A generated requirements file (pip-compile, `uv pip compile`, `uv export`) is never
@@ -51,8 +51,14 @@ def find_dependency_file(
         return DependencyTarget(here(configured), _configured_style(pyproject, configured))
     project = pyproject.get("project")
     if isinstance(project, dict):
+        tool = pyproject.get("tool", {})
+        dynamic = tool.get("setuptools", {}).get("dynamic", {})
+        if "dependencies" in project.get("dynamic", []) and "dependencies" not in dynamic and (
+            "dependencies" in tool.get("poetry", {})
+        ):
+            # Poetry 2: `dynamic = ["dependencies"]` says [tool.poetry.dependencies] holds them
+            return DependencyTarget(here("pyproject.toml"), "poetry", _export_note(files, here))
         if "dependencies" in project.get("dynamic", []):
-            dynamic = pyproject.get("tool", {}).get("setuptools", {}).get("dynamic", {})
             spec = dynamic.get("dependencies", {}).get("file", "requirements.txt")
             name = spec[0] if isinstance(spec, list) else spec
             return _requirements(files, here, str(name), pyproject)

@@ -48,6 +48,23 @@ class Modules:
                 return candidate
         return None
 
+    def module_named(self, path: str, name: str) -> str | None:
+        """The project module file `name` is bound to in `path` (`from . import config`,
+        `import app.core.config as config`), or None."""
+        module = self.parse(path)
+        for node in module.body if module else []:
+            if isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    if (alias.asname or alias.name) == name and alias.name != "*":
+                        inner = ast.ImportFrom(module=".".join(filter(None, [node.module, alias.name])),
+                                               names=[], level=node.level)
+                        return self.source_of(path, inner)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname == name:
+                        return self.tree.resolve(alias.name, near=path)
+        return None
+
     def lookup(self, path: str, name: str, depth: int = 0) -> tuple[str, ast.AST] | None:
         """Where `name`, as seen in module `path`, is defined: (file, node); for a name
         imported from outside the project, (module name, the ImportFrom)."""

@@ -42,6 +42,9 @@ class Context:
     # files of the component being removed that components staying need too (the
     # services package's __init__.py while they have modules beside it): left in place
     shared: frozenset[str] = frozenset()
+    # requirements of the component being removed that components staying need too
+    # (pydantic-settings while they read their settings from the components' own module)
+    shared_requirements: frozenset[str] = frozenset()
     object_format: str = "sha1"  # the repository's: the lock's blob ids are in it
 
 

@@ -14,6 +14,7 @@ from paxx_patch.bundle import normalize_name
 from paxx_patch.discover.dependencies import is_generated
 from paxx_patch.errors import PaxxError
 from paxx_patch.mutators import Context
+from paxx_patch.mutators.own_settings import REQUIREMENT
 from paxx_patch.text import TextFile
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -36,13 +37,17 @@ class DependenciesMutator:
     def apply(self, path: str, old: bytes | None, ctx: Context) -> bytes | None:
         doc = TextFile.decode(path, old)
         if ctx.removing is not None:
-            added = ctx.removing.entries.get(self.name, {}).get("added", [])
+            added = [r for r in ctx.removing.entries.get(self.name, {}).get("added", [])
+                     if r not in ctx.shared_requirements]
             new_text = _remove(doc.text, added, ctx.project.dependency_style)
             return old if new_text == doc.text else doc.encode(new_text)
         style = ctx.project.dependency_style
         text, replaced = _repin(doc.text, style, ctx)
         existing = _existing(path, text, style)
         wanted = [d for d in ctx.bundle.dependencies_for(existing) if requirement_name(d) not in existing]
+        if ctx.project.own_settings and requirement_name(REQUIREMENT) not in {*existing, *map(
+            requirement_name, wanted)}:
+            wanted.append(REQUIREMENT)  # the components' settings module is a BaseSettings
         if not wanted:
             if replaced:
                 ctx.entries[self.name] = {"file": path, "added": [], "replaced": replaced}
@@ -77,7 +82,8 @@ class DependenciesMutator:
 
     def subject(self, ctx: Context, changed: Sequence[str]) -> str:
         if ctx.removing is not None:
-            removed = ctx.removing.entries.get(self.name, {}).get("added", [])
+            removed = [r for r in ctx.removing.entries.get(self.name, {}).get("added", [])
+                       if r not in ctx.shared_requirements]
             return f"remove {', '.join(removed)} from {changed[0]}"
         entry = ctx.entries.get(self.name, {})
         moves = [f"{new} (was {old})" for old, new in entry.get("replaced", {}).items()]

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from paxx_patch.errors import PaxxError
 from paxx_patch.lock import ComponentRecord
 from paxx_patch.mutators import Context
+from paxx_patch.mutators.own_settings import own_settings_file
 from paxx_patch.mutators.wiring.hooks import hooks_path
 
 
@@ -30,9 +31,12 @@ class FilesMutator:
         return f"{ctx.project.services_dir}/__init__.py"
 
     def paths(self, ctx: Context) -> Sequence[str]:
+        # the components' settings module is the settings mutator's to write and delete
         if ctx.removing is not None:
-            return [ctx.project.path(p) for p in sorted(ctx.removing.files)]
-        previous = [ctx.project.path(p) for p in ctx.previous.files] if ctx.previous else []
+            own = own_settings_file(ctx.removing)
+            return [ctx.project.path(p) for p in sorted(ctx.removing.files) if p != own]
+        own = own_settings_file(ctx.previous)
+        previous = [ctx.project.path(p) for p in ctx.previous.files if p != own] if ctx.previous else []
         return list(dict.fromkeys([*ctx.rendered, self._init(ctx), *previous]))
 
     def apply(self, path: str, old: bytes | None, ctx: Context) -> bytes | None:

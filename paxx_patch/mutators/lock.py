@@ -23,6 +23,9 @@ class LockMutator:
         if ctx.removing is not None:
             lock.components.pop(name, None)
             _hand_over(lock, ctx.removing, ctx.shared)
+            _hand_over_requirements(lock, ctx.removing, ctx.shared_requirements)
+            _same_blob(lock, {_relative(ctx.project.root, p): blob_id(c, ctx.object_format)
+                              for p, c in ctx.owned_files.items()})
         else:
             root = ctx.project.root
             record = ComponentRecord(
@@ -45,6 +48,7 @@ class LockMutator:
                                      if p in ctx.previous.files})
                 record.entries = merge_entries(ctx.previous.entries, record.entries)
             _share_short_form(lock, record)
+            _same_blob(lock, {p: record.files[p] for p in record.files if p not in record.ejected})
             lock.components[name] = record
         if not lock.components and ctx.removing is not None:
             return None
@@ -73,6 +77,31 @@ def _hand_over(lock: Lock, leaving: ComponentRecord, shared: frozenset[str]) -> 
                      if any(p.startswith(directory) for p in r.files)), None)
         if heir is not None:
             heir.files[path] = leaving.files[path]
+
+
+def _same_blob(lock: Lock, files: dict[str, str]) -> None:
+    """A file several components own (the components' settings module) is recorded with
+    its one current content under each of them."""
+    for record in lock.components.values():
+        for path, oid in files.items():
+            if path in record.files and path not in record.ejected:
+                record.files[path] = oid
+
+
+def _hand_over_requirements(lock: Lock, leaving: ComponentRecord, shared: frozenset[str]) -> None:
+    """A requirement the leaving component added and a staying one needs (pydantic-settings
+    for the components' settings module) is recorded by that one, which takes it out last."""
+    if not shared:
+        return
+    own = leaving.entries.get("settings", {}).get("file")
+    heir = next((r for _, r in sorted(lock.components.items())
+                 if r.entries.get("settings", {}).get("own") and
+                 r.entries.get("settings", {}).get("file") == own), None)
+    if heir is None:
+        return
+    entry = heir.entries.setdefault("dependencies", {
+        "file": leaving.entries["dependencies"]["file"], "added": []})
+    entry["added"] = [*entry.get("added", []), *sorted(r for r in shared if r not in entry.get("added", []))]
 
 
 def _share_short_form(lock: Lock, record: ComponentRecord) -> None:

@@ -14,8 +14,10 @@ import ast
 from collections.abc import Iterable, Sequence
 
 from paxx_patch.bundle import SettingField
+from paxx_patch.discover.settings import OWN_SETTINGS_CLASS
 from paxx_patch.errors import PaxxError
 from paxx_patch.mutators import Context
+from paxx_patch.mutators.own_settings import SKELETON, is_ours, own_settings_file
 from paxx_patch.text import TextFile
 
 
@@ -59,6 +61,16 @@ def _fields(cls: ast.ClassDef) -> list[ast.AnnAssign]:
         if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)
         and s.target.id != "model_config"
     ]
+
+
+def _own_class(path: str, content: bytes) -> ast.ClassDef:
+    tree = _parse(path, TextFile.decode(path, content).text)
+    found = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == OWN_SETTINGS_CLASS),
+                 None)
+    if found is None:
+        raise PaxxError(f"{path}: class {OWN_SETTINGS_CLASS} not found at module level; restore "
+                        f"the file with `git checkout HEAD -- {path}`.")
+    return found
 
 
 def _name(node: ast.AnnAssign) -> str:
@@ -125,18 +137,45 @@ class SettingsMutator:
     name = "settings"
 
     def paths(self, ctx: Context) -> Sequence[str]:
-        return [ctx.project.settings_file]
+        own = own_settings_file(ctx.removing)
+        return [ctx.project.path(own) if own else ctx.project.settings_file]
 
     def apply(self, path: str, old: bytes | None, ctx: Context) -> bytes | None:
+        own = own_settings_file(ctx.removing) is not None if ctx.removing else ctx.project.own_settings
+        if not own:
+            return self._apply(path, old, ctx)
+        if old is not None and not is_ours(old):
+            raise PaxxError(
+                f"{path} already exists and was not written by paxx-patch; the components' "
+                f"settings would go there, as the project has no settings object to share. Move "
+                "or rename your file, or set [tool.paxx-patch] services_dir to another "
+                "directory. Nothing was changed."
+            )
+        if old is None and ctx.removing is not None:
+            return None
+        new = self._apply(path, ctx.project.style.quoted(SKELETON).encode() if old is None else old, ctx)
+        if new is not None and ctx.removing is not None and not _fields(_own_class(path, new)):
+            return None  # the last component reading its settings here is gone
+        assert new is not None
+        ctx.owned_files[path] = new
+        if ctx.removing is None:
+            ctx.entries.setdefault(self.name, {"file": path, "class": OWN_SETTINGS_CLASS,
+                                               "fields": []})["own"] = True
+        return new
+
+    def _apply(self, path: str, old: bytes | None, ctx: Context) -> bytes | None:
         if old is None:
             raise PaxxError(f"{path}: the settings module is missing from the commit.")
         doc = TextFile.decode(path, old)
         tree = _parse(path, doc.text)
         classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
-        cls = classes.get(ctx.project.settings_class)
+        class_name = ctx.project.settings_class
+        if own_settings_file(ctx.removing):
+            class_name = OWN_SETTINGS_CLASS
+        cls = classes.get(class_name)
         if cls is None:
             raise PaxxError(
-                f"{path}: class {ctx.project.settings_class} not found at module level. "
+                f"{path}: class {class_name} not found at module level. "
                 'Set [tool.paxx-patch] settings = "module:ClassName".'
             )
         lines = _lines(doc.text)
