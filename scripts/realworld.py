@@ -267,7 +267,10 @@ def deep_checks(work: Path, base: str, files_before: list[str], info: realworld_
         if COMPOSE_RE.search(f) and before_compose:
             problems.append(f"created {f} although {before_compose[0]} exists")
         if ENV_RE.search(f):
-            others = [e for e in files_before if ENV_RE.search(e)]
+            # an env file of the project (its directory or above it), not a frontend's beside it
+            others = [e for e in files_before if ENV_RE.search(e) and (
+                (parent := str(PurePosixPath(e).parent)) == "." or (root or ".") == parent
+                or (root or "").startswith(parent + "/") or str(PurePosixPath(f).parent) == parent)]
             if others:
                 problems.append(f"created {f} although {others[0]} exists")
     problems += [f"edited {p}" for p in touched if PurePosixPath(p).name == ".env"]

@@ -285,6 +285,13 @@ def resolve_import(repo: Path, files: set[str], importer: str, module: str | Non
         root = f.removesuffix(top + "/__init__.py").removesuffix(top + ".py").rstrip("/") or "."
         if root not in roots and _root(files, root):
             roots.append(root)
+    # a package directory at an ancestor that is a package itself (`src/__init__.py`
+    # beside `src/app/`, run from src/); a lone module there is not taken (a local
+    # `fastapi.py` beside the importer does not shadow the library)
+    for d in dirs:
+        prefix = "" if str(d) in (".", "") else f"{d}/"
+        if f"{prefix}{top}/__init__.py" in files and str(d) not in roots:
+            roots.append(str(d))
     for root in roots:
         prefix = "" if root in (".", "") else f"{root}/"
         for cand in (f"{prefix}{path}.py", f"{prefix}{path}/__init__.py"):
