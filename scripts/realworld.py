@@ -1,25 +1,33 @@
 """Try `paxx-patch add redis storage metrics --commit` on a directory of real projects.
 
-    python scripts/realworld.py CORPUS_DIR [--only NAME ...] [--json OUT]
+    python scripts/realworld.py CORPUS_DIR [--only NAME ...] [--components NAME ... | all] [--json OUT]
 
 Each sub-directory of CORPUS_DIR is a git clone. For each one: a fresh clone in a
-temporary directory, `paxx-patch detect --json` (when the command exists), then
-the add, classified as
+temporary directory, the app found from how the project runs (scripts/realworld_app.py:
+Dockerfile CMD/ENTRYPOINT, compose command, Procfile, Makefile, scripts, pyproject tasks,
+`uvicorn.run`, gunicorn/hypercorn configuration, `fastapi run`, `python -m`), then the add
+with `--json`, classified as
 
 - fit: exit 0 and every deep check holds;
-- wrong: exit 0 but a check failed (the reason says which);
+- wrong: exit 0 but a check failed (the problems say which);
 - refused: exit 2 (the reason is paxx-patch's message);
 - crash: anything else.
 
-Deep checks on a change that landed: the generated modules are shipped by the
-Dockerfile that ships the app (its COPY lines) and by the wheel's package list
-when one is declared; their imports resolve from the same import root; the app
-was wired; every changed Python file compiles; `ruff check` under the project's
-own configuration finds no more problems in the touched files than before, and
-`ruff format --check` passes on the added ones where the project configures ruff or
-black; no
-compose file or env example was created while the repository had one elsewhere,
-and a committed `.env` was not edited. Prints a table and the totals.
+Deep checks on a change that landed: every `[wiring]` entry (middleware, calls, routes,
+startup, shutdown) of every component in the lock is ours (imported from the generated
+module) and present where the app that runs is made, where its lifespan is defined, or in
+a module those import, shutdown calls after the lifespan's `yield` or in a shutdown handler;
+no warning or note says "by hand" or "could not wire"; each uv/poetry/pdm lock beside or
+above the edited dependency file is in the change or named in a warning; the generated
+modules are shipped by the Dockerfile that ships the app (its COPY lines) and by the wheel's
+package list when one is declared; their imports resolve from the same import root; every
+changed Python file compiles; `ruff check` under the project's own configuration finds no
+more problems in the touched files than before, and `ruff format --check` passes on the
+added ones where the project configures ruff or black; no compose file or env example was
+created while the project had one, and a committed `.env` was not edited. Prints a table
+and the totals; `--json` writes per project its result, reason, problems, shape, how the
+app runs, and paxx-patch's warnings and notes. `--components all` adds every component but
+postgres.
 """
 
 from __future__ import annotations
