@@ -1,25 +1,33 @@
 """Try `paxx-patch add redis storage metrics --commit` on a directory of real projects.
 
-    python scripts/realworld.py CORPUS_DIR [--only NAME ...] [--json OUT]
+    python scripts/realworld.py CORPUS_DIR [--only NAME ...] [--components NAME ... | all] [--json OUT]
 
 Each sub-directory of CORPUS_DIR is a git clone. For each one: a fresh clone in a
-temporary directory, `paxx-patch detect --json` (when the command exists), then
-the add, classified as
+temporary directory, the app found from how the project runs (scripts/realworld_app.py:
+Dockerfile CMD/ENTRYPOINT, compose command, Procfile, Makefile, scripts, pyproject tasks,
+`uvicorn.run`, gunicorn/hypercorn configuration, `fastapi run`, `python -m`), then the add
+with `--json`, classified as
 
 - fit: exit 0 and every deep check holds;
-- wrong: exit 0 but a check failed (the reason says which);
+- wrong: exit 0 but a check failed (the problems say which);
 - refused: exit 2 (the reason is paxx-patch's message);
 - crash: anything else.
 
-Deep checks on a change that landed: the generated modules are shipped by the
-Dockerfile that ships the app (its COPY lines) and by the wheel's package list
-when one is declared; their imports resolve from the same import root; the app
-was wired; every changed Python file compiles; `ruff check` under the project's
-own configuration finds no more problems in the touched files than before, and
-`ruff format --check` passes on the added ones where the project configures ruff or
-black; no
-compose file or env example was created while the repository had one elsewhere,
-and a committed `.env` was not edited. Prints a table and the totals.
+Deep checks on a change that landed: every `[wiring]` entry (middleware, calls, routes,
+startup, shutdown) of every component in the lock is ours (imported from the generated
+module) and present where the app that runs is made, where its lifespan is defined, or in
+a module those import, shutdown calls after the lifespan's `yield` or in a shutdown handler;
+no warning or note says "by hand" or "could not wire"; each uv/poetry/pdm lock beside or
+above the edited dependency file is in the change or named in a warning; the generated
+modules are shipped by the Dockerfile that ships the app (its COPY lines) and by the wheel's
+package list when one is declared; their imports resolve from the same import root; every
+changed Python file compiles; `ruff check` under the project's own configuration finds no
+more problems in the touched files than before, and `ruff format --check` passes on the
+added ones where the project configures ruff or black; no compose file or env example was
+created while the project had one, and a committed `.env` was not edited. Prints a table
+and the totals; `--json` writes per project its result, reason, problems, shape, how the
+app runs, and paxx-patch's warnings and notes. `--components all` adds every component but
+postgres.
 """
 
 from __future__ import annotations
@@ -38,7 +46,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import realworld_app
+
 COMPONENTS = ("redis", "storage", "metrics")
+ALL_BUT_POSTGRES = ("redis", "storage", "metrics", "logging", "tasks")
+BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
+LOCKFILES = ("uv.lock", "poetry.lock", "pdm.lock")
+# what a run that wired everything never says
+BY_HAND = re.compile(r"by hand|could not wire|could not add|left it as it is|instead of adding", re.IGNORECASE)
 ENV = {
     **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
     "GIT_AUTHOR_NAME": "corpus", "GIT_AUTHOR_EMAIL": "corpus@example.invalid",
@@ -57,8 +73,10 @@ class Result:
     shape: str
     result: str
     reason: str
-    detect: object = None
     problems: list[str] = field(default_factory=list)
+    app: str = ""  # how the app runs, found without paxx-patch
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def run(args: list[str], cwd: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
@@ -74,19 +92,32 @@ def paxx(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run([sys.executable, "-m", "paxx_patch", *args], cwd)
 
 
-def shape_of(repo: Path, files: list[str]) -> str:
-    """A few words on the layout: pydantic generation, where the app is, compose."""
+def shape_of(repo: Path, files: list[str], info: realworld_app.AppInfo | None = None) -> str:
+    """A few words on the layout: how it runs, lifespan, settings, compose, locks."""
     def grep(pattern: str) -> list[str]:
         out = run(["git", "grep", "-l", "-E", pattern, "HEAD", "--", "*.py"], repo).stdout
         return [line.split(":", 1)[1] for line in out.splitlines()]
 
     v1 = grep(r"from pydantic import .*BaseSettings")
     v2 = grep(r"from pydantic_settings import|pydantic_settings\.BaseSettings")
-    pyd = "v2" if v2 else "v1" if v1 else "no-settings"
-    apps = grep(r"FastAPI\(")
-    app_dir = str(PurePosixPath(min(apps, key=len)).parent) if apps else "?"
-    compose = sorted({str(PurePosixPath(f).parent) for f in files if COMPOSE_RE.search(f)})
-    return f"pydantic {pyd}; app in {app_dir}; compose {','.join(compose) or 'none'}"
+    pyd = "v2" if v2 else "v1" if v1 else "no BaseSettings"
+    instance = grep(r"^[A-Za-z_]\w*\s*(:\s*[\w.]+)?\s*=\s*(get_)?\w*[Ss]ettings\(\)")
+    settings = f"settings {pyd}" + (f" (instance in {instance[0]})" if instance else " (no module-level instance)"
+                                    if v1 or v2 else "")
+    compose = sorted(f for f in files if COMPOSE_RE.search(f))
+    locks = sorted(f for f in files if PurePosixPath(f).name in LOCKFILES)
+    if info is None:
+        apps = grep(r"FastAPI\(")
+        where = f"app in {PurePosixPath(min(apps, key=len)).parent}" if apps else "app ?"
+    else:
+        t = next((t for t in info.targets if t.file and info.chain and t.file == info.chain[0]), None)
+        run_by = (f"{t.module}:{t.attr}{' --factory' if t.factory else ''} ({t.source.split(':')[0]})"
+                  if t else "no run command")
+        where = f"runs {run_by}; app made in {info.creator}; {info.lifespan_how or '?'}"
+        if info.lifespan and info.lifespan != [info.creator]:
+            where += f" in {','.join(info.lifespan)}"
+    return (f"{where}; {settings}; compose {','.join(compose) or 'none'}; "
+            f"locks {','.join(locks) or 'none'}")
 
 
 def dockerfile_copies(repo: Path, files: list[str]) -> dict[str, tuple[str, list[str]]]:
@@ -163,7 +194,8 @@ def ruff_findings(cwd: Path, files: list[str]) -> Counter[str]:
         return Counter()
 
 
-def deep_checks(work: Path, base: str, files_before: list[str]) -> list[str]:
+def deep_checks(work: Path, base: str, files_before: list[str], info: realworld_app.AppInfo,
+                said: list[str]) -> list[str]:
     problems: list[str] = []
     changed = [line.split("\t") for line in git(work, "diff", "--name-status", base, "HEAD").splitlines()]
     added = [c[1] for c in changed if c[0] == "A"]
@@ -212,10 +244,13 @@ def deep_checks(work: Path, base: str, files_before: list[str]) -> list[str]:
             if not any((work / "/".join(wired_dir[:i]) / target).is_file()
                        for i in range(len(wired_dir) + 1)):
                 problems.append(f"{wired} imports {m.group(1)}.metrics, which does not resolve")
-    # shipped by the Dockerfile that ships the app
     all_files = git(work, "ls-files").splitlines()
+    problems += wiring_checks(work, all_files, lock, root, info)
+    problems += lockfile_checks(files_before, touched, lock, root, said)
+    # shipped by the Dockerfile that ships the app
     copies = dockerfile_copies(work, all_files)
-    app_file = (str(PurePosixPath(root) / wiring["file"]) if root else wiring["file"]) if wiring else None
+    app_file = info.creator or (
+        (str(PurePosixPath(root) / wiring["file"]) if root else wiring["file"]) if wiring else None)
     generated = [f for f in owned if f.endswith(".py")]
     if app_file and generated:
         shipping = {d: cs for d, cs in copies.items() if shipped(app_file, *cs)}
@@ -240,7 +275,10 @@ def deep_checks(work: Path, base: str, files_before: list[str]) -> list[str]:
         if COMPOSE_RE.search(f) and before_compose:
             problems.append(f"created {f} although {before_compose[0]} exists")
         if ENV_RE.search(f):
-            others = [e for e in files_before if ENV_RE.search(e)]
+            # an env file of the project (its directory or above it), not a frontend's beside it
+            others = [e for e in files_before if ENV_RE.search(e) and (
+                (parent := str(PurePosixPath(e).parent)) == "." or (root or ".") == parent
+                or (root or "").startswith(parent + "/") or str(PurePosixPath(f).parent) == parent)]
             if others:
                 problems.append(f"created {f} although {others[0]} exists")
     problems += [f"edited {p}" for p in touched if PurePosixPath(p).name == ".env"]
@@ -266,6 +304,55 @@ def deep_checks(work: Path, base: str, files_before: list[str]) -> list[str]:
     return problems
 
 
+def wiring_checks(work: Path, files: list[str], lock: dict, root: str,
+                  info: realworld_app.AppInfo) -> list[str]:
+    """Every `[wiring]` entry of every component, ours, where the app that runs has it."""
+    if info.creator is None:
+        return ["no FastAPI app found from how the project runs (harness could not follow it)"]
+    modules = realworld_app.reachable(work, files, info)
+    core = set(info.chain) | set(info.lifespan)
+    fileset = set(files)
+    problems = []
+    app = f"the app {info.creator}:{info.creator_line}"
+    for name, component in lock.get("components", {}).items():
+        generated = {PurePosixPath(f).name: str(PurePosixPath(root) / f) if root else f
+                     for f in component.get("files", {})}
+        wired = (component.get("wiring") or {}).get("file")
+        if wired:
+            wired = str(PurePosixPath(root) / wired) if root else wired
+            if wired not in modules:
+                problems.append(f"{name}: wired into {wired}, but {app} runs from {' -> '.join(info.chain)}")
+        for entry in realworld_app.bundle_entries(BUNDLES, name, generated):
+            where, why = realworld_app.find_entry(work, fileset, modules, entry)
+            if where is None:
+                what = f"{entry.kind} {entry.name}" + (f" at {entry.path}" if entry.path else "")
+                problems.append(f"{name}: [wiring] {what} missing from {app}"
+                                + (f" ({why})" if why else "")
+                                + ("" if wired else " (nothing of it wired)"))
+            elif where.split(":")[0] not in core and entry.kind in ("startup", "shutdown"):
+                pass  # a helper module the app imports holds it
+    return problems
+
+
+def lockfile_checks(files_before: list[str], touched: list[str], lock: dict, root: str,
+                    said: list[str]) -> list[str]:
+    """Each uv/poetry/pdm lock beside (or above) the edited dependency file: refreshed or named."""
+    deps = {(c.get("dependencies") or {}).get("file") for c in lock.get("components", {}).values()}
+    dirs = {str(PurePosixPath(root) / d).removeprefix("./") if root else d for d in deps if d}
+    dirs = {str(PurePosixPath(d).parent) for d in dirs} or {root or "."}
+    problems = []
+    for f in files_before:
+        if PurePosixPath(f).name not in LOCKFILES:
+            continue
+        where = str(PurePosixPath(f).parent)
+        if not any(d == where or where == "." or d.startswith(where + "/") for d in dirs):
+            continue
+        if f in touched or any(f in text or (where == "." and PurePosixPath(f).name in text) for text in said):
+            continue
+        problems.append(f"{f} neither refreshed nor named in a warning")
+    return problems
+
+
 def formats_with_ruff_or_black(work: Path) -> bool:
     """A ruff or black configuration anywhere the project keeps one."""
     for config in work.rglob("pyproject.toml"):
@@ -286,28 +373,37 @@ def try_project(source: Path, scratch: Path, components: Sequence[str] = COMPONE
     run(["git", "clone", "-q", str(source), str(work)], scratch, check=True)
     base = git(work, "rev-parse", "HEAD").strip()
     files = git(work, "ls-files").splitlines()
-    shape = shape_of(work, files)
-    detect_run = paxx(work, "detect", "--json")
-    detect: object = None
-    if detect_run.returncode == 0:
-        try:
-            detect = json.loads(detect_run.stdout)
-        except ValueError:
-            detect = detect_run.stdout
-    added = paxx(work, "add", *components, "--commit")
+    realworld_app.forget_trees()
+    info = realworld_app.find_app(work, files)
+    shape = shape_of(work, files, info)
+    app = realworld_app.describe(info)
+    added = paxx(work, "add", *components, "--commit", "--json")
+    report: dict[str, object] = {}
+    try:
+        report = json.loads(added.stdout) if added.stdout.strip().startswith("{") else {}
+    except ValueError:
+        pass
+    warnings = [str(w) for w in report.get("warnings", [])] if isinstance(report.get("warnings"), list) else [
+        line for line in added.stdout.splitlines() if line.startswith("warning")]
+    notes = [str(n) for n in report.get("notes", [])] if isinstance(report.get("notes"), list) else []
     message = (added.stderr.strip() or added.stdout.strip()).splitlines()
     if added.returncode == 2:
         text = " ".join(message)
-        return Result(name, shape, "refused", text.removeprefix("error: "), detect)
+        return Result(name, shape, "refused", text.removeprefix("error: "), [], app, warnings, notes)
     if added.returncode != 0:
-        return Result(name, shape, "crash", f"exit {added.returncode}: {' '.join(message[-3:])}", detect)
+        return Result(name, shape, "crash", f"exit {added.returncode}: {' '.join(message[-3:])}", [], app,
+                      warnings, notes)
     if git(work, "rev-parse", "HEAD").strip() == base:
-        return Result(name, shape, "wrong", "exit 0 but nothing committed", detect)
-    problems = deep_checks(work, base, files)
-    warnings = [line for line in added.stdout.splitlines() if line.startswith("warning")]
+        return Result(name, shape, "wrong", "exit 0 but nothing committed", ["nothing committed"], app,
+                      warnings, notes)
+    realworld_app.forget_trees()
+    after = git(work, "ls-files").splitlines()
+    info_after = realworld_app.find_app(work, after)
+    problems = deep_checks(work, base, files, info_after, [*warnings, *notes])
+    problems += [f"said: {' '.join(text.split())[:400]}" for text in [*warnings, *notes] if BY_HAND.search(text)]
     if problems:
-        return Result(name, shape, "wrong", "; ".join(problems), detect, problems)
-    return Result(name, shape, "fit", "; ".join(warnings), detect)
+        return Result(name, shape, "wrong", "; ".join(problems), problems, app, warnings, notes)
+    return Result(name, shape, "fit", "; ".join(warnings), [], app, warnings, notes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,8 +412,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=[])
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--components", nargs="+", default=list(COMPONENTS),
-                        help=f"what to add (default: {' '.join(COMPONENTS)})")
+                        help=f"what to add (default: {' '.join(COMPONENTS)}; `all` for "
+                             f"{' '.join(ALL_BUT_POSTGRES)})")
     args = parser.parse_args(argv)
+    if args.components == ["all"]:
+        args.components = list(ALL_BUT_POSTGRES)
     sources = sorted(p for p in args.corpus.iterdir() if (p / ".git").exists())
     if args.only:
         sources = [p for p in sources if p.name in args.only]
@@ -327,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 result = try_project(source, Path(tmp), args.components)
             except (subprocess.SubprocessError, OSError, UnicodeDecodeError) as e:
-                result = Result(source.name, "?", "crash", f"harness: {e}")
+                result = Result(source.name, "?", "crash", f"harness: {e}", [f"harness: {e}"])
             results.append(result)
             print(f"{result.project:<50} {result.result:<8} {result.reason[:200]}", file=sys.stderr)
             shutil.rmtree(Path(tmp) / source.name, ignore_errors=True)
