@@ -10,6 +10,7 @@ import sys
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from types import TracebackType
 
 EXIT_OK = 0
@@ -32,7 +33,37 @@ class ConflictError(PaxxError):
 
 
 class GitError(PaxxError):
-    """A git command failed in a way the user can act on."""
+    """A git command failed, or git could not be run: reported as git failing
+    (which command, the last line it printed), never as something the user did."""
+
+
+def git_failed(args: Sequence[str], stderr: bytes, returncode: int) -> GitError:
+    """The one message for a git command that ran and failed."""
+    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
+    said = lines[-1] if lines else f"it exited {returncode} without a message"
+    return GitError(f"`git {_shown(args)}` failed: {_clip(said)}")
+
+
+def git_not_run(args: Sequence[str], e: OSError) -> GitError:
+    """The one message for a git that could not be started (not on PATH, not executable)."""
+    return GitError(
+        f"git could not be run (`git {_shown(args)}`: {e.strerror}); paxx-patch works "
+        "through git: install it or put it on PATH, then run again."
+    )
+
+
+def _shown(args: Sequence[str]) -> str:
+    """The subcommand and its first argument: `git -C DIR cat-file --batch` reads as
+    `cat-file --batch`, and a long list of paths is not repeated."""
+    words = list(args)
+    while words[:1] and words[0].startswith("-"):  # git's own options
+        words = words[2:] if words[0] in ("-C", "-c") else words[1:]
+    return " ".join(_clip(w, 80) for w in words[:2])
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    """A message quotes what it was given, but never pages of it."""
+    return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 4 :]}"
 
 
 class TornError(PaxxError):
@@ -81,6 +112,8 @@ def interrupted_message(e: KeyboardInterrupt) -> str:
 # a full disk, a read-only file system, missing permissions: the machine, not paxx-patch
 _ENVIRONMENT = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES,
                           errno.EPERM})
+# a name the file system refuses (too long, a loop of symlinks): the input, not paxx-patch
+_BAD_NAME = frozenset({errno.ENAMETOOLONG, errno.ELOOP})
 
 
 class error_handler:
@@ -112,9 +145,13 @@ class error_handler:
             print(interrupted_message(e), file=sys.stderr)
             self.result[0] = EXIT_INTERRUPTED
         elif isinstance(e, OSError) and e.errno in _ENVIRONMENT:
-            where = f" ({e.filename})" if e.filename else ""
-            print(f"paxx-patch: error: {e.strerror}{where}. Free some space or fix the "
+            print(f"paxx-patch: error: {e.strerror}{_where(e)}. Free some space or fix the "
                   f"permissions, then run again; {_state()}", file=sys.stderr)
+            self.result[0] = EXIT_BAD_INPUT
+        elif isinstance(e, OSError) and e.errno in _BAD_NAME:
+            print(f"paxx-patch: error: {e.strerror}{_where(e)}: the file system refuses this "
+                  f"name; give a shorter path (or one without a symlink loop); {_state()}",
+                  file=sys.stderr)
             self.result[0] = EXIT_BAD_INPUT
         elif isinstance(e, Exception):  # the last line of defence
             _internal(e)
@@ -122,6 +159,10 @@ class error_handler:
         else:
             return False  # SystemExit and the like go on
         return True
+
+
+def _where(e: OSError) -> str:
+    return f" ({_clip(os.fsdecode(e.filename))})" if e.filename else ""
 
 
 def silence_stdout() -> None:

@@ -18,7 +18,7 @@ from paxx_patch.project import Project, discover_project
 def open_project(cwd: Path | None, project_dir: str | None) -> tuple[Git, str, str]:
     """The repository, its HEAD commit, and the project directory inside it."""
     here = (cwd or Path.cwd()).resolve()
-    git = discover(here)
+    git = discover(here, from_environment=cwd is None)
     base = git.head()
     if base is None:
         raise PaxxError(

@@ -15,7 +15,7 @@ from paxx_patch.project import join
 
 def eject(*, name: str, files: Sequence[str], project_dir: str | None, cwd: Path | None = None) -> int:
     here = (cwd or Path.cwd()).resolve()
-    git, base, root = open_project(here, project_dir)
+    git, base, root = open_project(cwd, project_dir)
     with exclusive(git):
         # only the lock is needed: no project discovery, so eject works on any layout
         plan = Plan(Snapshot(git, base))

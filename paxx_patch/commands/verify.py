@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import posixpath
 
-from paxx_patch.errors import PaxxError
+from paxx_patch.errors import GitError, PaxxError
 from paxx_patch.git.spawn import git_output
 from paxx_patch.lock import (
     LOCK_NAME,
@@ -81,10 +81,19 @@ def verify(*, files: Sequence[str] = (), project: str | None = None) -> int:
                     problems.append(((component.name, path, blob), content))
             elif not os.path.lexists(full):
                 problems.append(((component.name, path, blob), None))
-    problems = _as_git_sees_them(root, project_dir, problems)
-    lock_problems = _audit_lock(root, prefix, lock, text, shown_lock) if check_all else []
-    if problems:
-        _report_files(problems, root, os.path.relpath(project_dir, cwd), project)
+    try:
+        problems = _as_git_sees_them(root, project_dir, problems)
+        lock_problems = _audit_lock(root, prefix, lock, text, shown_lock) if check_all else []
+        if problems:
+            _report_files(problems, root, os.path.relpath(project_dir, cwd), project)
+    except GitError as e:
+        # exit 2, "could not check": a hook that blamed the user for a broken git
+        # would be uninstalled, and rightly
+        raise GitError(
+            f"could not check the files of {shown_lock}, so nothing is known to be edited: "
+            f"{str(e).rstrip('.')}. verify needs a git that can read this repository (on PATH, and with "
+            "GIT_DIR, if set, naming it)."
+        ) from None
     if lock_problems:
         print(f"{shown_lock} was edited by hand:", *lock_problems, sep="\n  ")
         print(
@@ -108,7 +117,7 @@ def _as_git_sees_them(root: str, project_dir: str, problems: list[_Problem]) -> 
         return problems
     paths = [_relative(root, os.path.join(project_dir, p)) for (_, p, _), _ in changed]
     raw = git_output(root, ["hash-object", "--stdin-paths"], "".join(f"{p}\n" for p in paths).encode())
-    out = raw.decode(errors="replace").split() if raw is not None else []
+    out = raw.decode(errors="replace").split()
     if len(out) != len(changed):
         return problems
     same = {record for (record, _), oid in zip(changed, out, strict=True) if oid == record[2]}
@@ -220,8 +229,6 @@ def _git_objects(root: str, revs: Sequence[str], path: str = "") -> list[bytes |
         return []
     specs = [f"{rev}:{path}" if path else rev for rev in revs]
     out = git_output(root, ["cat-file", "--batch"], "".join(s + "\n" for s in specs).encode())
-    if out is None:
-        return [None] * len(specs)
     results: list[bytes | None] = []
     pos = 0
     for _ in specs:

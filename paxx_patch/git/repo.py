@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from paxx_patch.errors import GitError, PaxxError
+from paxx_patch.errors import PaxxError, git_failed, git_not_run
 
 # What `git rev-parse --local-env-vars` prints: the variables that tie a git
 # process to one repository. Hooks run inside git and leak them (GIT_INDEX_FILE
@@ -48,17 +48,10 @@ class Git:
         check: bool = True,
         cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
-        proc = subprocess.run(
-            ["git", "--literal-pathspecs", *args],
-            cwd=cwd or self.top,
-            env=self.env,
-            input=input,
-            capture_output=True,
-            check=False,
-        )
+        proc = run_git(["--literal-pathspecs", *args], cwd=cwd or self.top, env=self.env,
+                       input=input)
         if check and proc.returncode != 0:
-            message = proc.stderr.decode(errors="replace").strip()
-            raise GitError(f"`git {' '.join(args[:2])}` failed: {message}")
+            raise git_failed(args, proc.stderr, proc.returncode)
         return proc
 
     def out(self, *args: str, input: bytes | None = None) -> str:
@@ -109,15 +102,35 @@ class Git:
         return proc.stdout.decode().strip()
 
 
-def discover(cwd: Path) -> Git:
+def run_git(
+    args: list[str], *, cwd: Path, env: dict[str, str], input: bytes | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Every git process paxx-patch starts in a repository starts here: a git that
+    cannot be started is a GitError (exit 2) saying so, not a crash."""
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, env=env, input=input,
+                              capture_output=True, check=False)
+    except OSError as e:
+        if e.filename not in (None, "git"):
+            raise  # the directory it was to run in: the caller's to explain
+        raise git_not_run(args, e) from None
+
+
+def discover(cwd: Path, *, from_environment: bool = True) -> Git:
+    """The repository at `cwd`, or the one GIT_DIR (and GIT_WORK_TREE) name, as git
+    itself would find it: the other repository variables are dropped (above), but
+    these two are how a user points git at a repository, and `verify` honours them
+    too. `from_environment=False` for a repository paxx-patch made itself."""
     env = clean_env()
-    proc = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel", "--absolute-git-dir"],
-        cwd=cwd, env=env, capture_output=True, check=False,
-    )
+    named = {key: os.environ[key] for key in ("GIT_DIR", "GIT_WORK_TREE")
+             if from_environment and os.environ.get(key)}
+    proc = run_git(["rev-parse", "--show-toplevel", "--absolute-git-dir"], cwd=cwd,
+                   env={**env, **named})
     if proc.returncode != 0:
+        said = git_failed(["rev-parse"], proc.stderr, proc.returncode)
+        where = f"{cwd} (GIT_DIR={named['GIT_DIR']})" if "GIT_DIR" in named else str(cwd)
         raise PaxxError(
-            f"{cwd} is not inside a git repository (or git cannot read it). "
+            f"{where} is not inside a git repository git can read ({said}). "
             "paxx-patch delivers its changes as commits: run `git init` and commit "
             "your project first, or run paxx-patch from inside the repository."
         )
@@ -127,4 +140,6 @@ def discover(cwd: Path) -> Git:
             f"{cwd} is a bare repository or has no working tree; run paxx-patch "
             "inside a checkout."
         )
+    if named:  # every later git process goes to the same repository, resolved
+        env.update(GIT_DIR=lines[1], GIT_WORK_TREE=lines[0])
     return Git(top=Path(lines[0]), git_dir=Path(lines[1]), env=env)

@@ -690,3 +690,56 @@ def test_verify_outside_a_repository_says_so(tmp_path: Path, run) -> None:
     code, out, err = run(tmp_path, "verify")
     assert code == 2 and out == ""
     assert "is not inside a git repository, so there is nothing to verify" in err
+
+
+# git failing is git failing: exit 2 "could not check", never "edited by hand"
+
+
+def _git_off_path(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    (tmp_path / "no-git").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git"))
+    return "git could not be run (`git cat-file --batch`: No such file or directory)"
+
+
+def _broken_head(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    (root / ".git" / "HEAD").write_text("not a ref\n")
+    return "`git cat-file --batch` failed: fatal: not a git repository"
+
+
+def _git_dir_nowhere(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "nowhere"))
+    return f"`git cat-file --batch` failed: fatal: not a git repository: '{tmp_path / 'nowhere'}'"
+
+
+@pytest.mark.parametrize("break_git", [_git_off_path, _broken_head, _git_dir_nowhere])
+@pytest.mark.parametrize("files", [(), (LOCK_NAME,)])
+def test_a_git_that_cannot_run_is_reported_as_such_not_as_a_hand_edit(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], break_git: Callable[..., str], files: tuple[str, ...],
+) -> None:
+    said = break_git(repo, tmp_path, monkeypatch)
+    code, out, err = run_verify(capsys, *files)
+    assert code == 2 and out == "", (out, err)
+    assert "edited by hand" not in out + err
+    assert err.startswith(f"paxx-patch: error: could not check the files of {LOCK_NAME}, so "
+                          "nothing is known to be edited: "), err
+    assert said in err, err
+    assert err.count("\n") == 1  # one paragraph, git's last line only
+
+
+def test_a_modified_file_that_git_cannot_confirm_is_not_reported_either(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / CACHE).write_bytes(EDITED)
+    _git_off_path(repo, tmp_path, monkeypatch)
+    code, out, err = run_verify(capsys, CACHE)
+    assert (code, out) == (2, ""), (out, err)
+    assert "`git hash-object --stdin-paths`: No such file or directory" in err
+
+
+def test_the_hook_command_line_without_git_exits_2(repo: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "paxx_patch", "verify"], cwd=repo, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "git could not be run" in proc.stderr and proc.stdout == ""
