@@ -13,7 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from generated_projects import BUNDLES_DIR, RenderComponent, S3Server, load_bundle_dir, serving
+from generated_projects import (
+    BUNDLES_DIR,
+    RenderComponent,
+    S3Server,
+    load_bundle_dir,
+    serving,
+)
 from test_storage_module import s3_env
 
 CONNECT, READ, ATTEMPTS = 0.3, 0.7, 2
