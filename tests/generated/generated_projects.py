@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -235,3 +236,37 @@ def loopback_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def serving(
+    on_accept: Callable[[socket.socket, threading.Event], list[socket.socket]],
+    scheme: str = "redis",
+    path: str = "/0",
+) -> Iterator[str]:
+    """A TCP server on a free loopback port: `on_accept` takes each connection and
+    returns the sockets to close at the end; yields a `scheme://` URL to it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # inherited on accept
+    opened: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn = listener.accept()[0]
+            except TimeoutError:
+                continue
+            opened.extend(on_accept(conn, stop))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"{scheme}://127.0.0.1:{listener.getsockname()[1]}{path}"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in opened:
+            conn.close()
+        listener.close()

@@ -9,13 +9,13 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import redis
-from generated_projects import RenderComponent
+from generated_projects import RenderComponent, serving
 from pydantic import BaseModel
 
 
@@ -96,38 +96,6 @@ def test_two_event_loops_one_after_the_other(render_component: RenderComponent, 
 
     assert asyncio.run(third()) == ({"run": 1}, 1)
     assert len(cache._clients) == 0
-
-
-@contextlib.contextmanager
-def serving(
-    on_accept: Callable[[socket.socket, threading.Event], list[socket.socket]],
-) -> Iterator[str]:
-    """A TCP server on a free loopback port: `on_accept` takes each connection and
-    returns the sockets to close at the end; yields a redis:// URL to it."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # inherited on accept
-    opened: list[socket.socket] = []
-    stop = threading.Event()
-
-    def serve() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn = listener.accept()[0]
-            except TimeoutError:
-                continue
-            opened.extend(on_accept(conn, stop))
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in opened:
-            conn.close()
-        listener.close()
 
 
 @pytest.fixture
