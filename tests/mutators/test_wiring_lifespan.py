@@ -23,7 +23,8 @@ shutdown = ["{{ services_package }}.cache:close_redis"]
 # another module, built by a call, reached through an attribute, sync or startup-only
 # handlers): `add_lifespan_hooks(app, ...)` after the app is made
 COMPOSED = [
-    "attribute_lifespan", "call_lifespan", "imported_lifespan", "made_by_call", "startup_only",
+    "attribute_lifespan", "call_lifespan", "imported_lifespan", "lifespan_factory", "made_by_call",
+    "startup_only",
     "sync_handler",
 ]
 WIRED = sorted(p.name for p in FIXTURES.iterdir() if p.name not in COMPOSED)
@@ -98,7 +99,8 @@ def test_hooks_are_composed_around_a_lifespan_it_cannot_edit(tmp_path: Path, cas
             "from services.cache import close_redis, open_redis",
             "from services.lifespan_hooks import add_lifespan_hooks",
         ],
-        "lines": ["add_lifespan_hooks(app, startup=[open_redis], shutdown=[close_redis])"],
+        "lines": [f"add_lifespan_hooks({'application' if case == 'lifespan_factory' else 'app'}, "
+                  "startup=[open_redis], shutdown=[close_redis])"],
     }
     assert add(bundle, new)[0] == new
     assert remove(bundle, new, entries) == before
