@@ -99,8 +99,8 @@ def test_hooks_are_composed_around_a_lifespan_it_cannot_edit(tmp_path: Path, cas
             "from services.cache import close_redis, open_redis",
             "from services.lifespan_hooks import add_lifespan_hooks",
         ],
-        "lines": [f"add_lifespan_hooks({'application' if case == 'lifespan_factory' else 'app'}, "
-                  "startup=[open_redis], shutdown=[close_redis])"],
+        "lines": [(f"add_lifespan_hooks({'application' if case == 'lifespan_factory' else 'app'}, "
+                   "startup=[open_redis], shutdown=[close_redis])")],
     }
     assert add(bundle, new)[0] == new
     assert remove(bundle, new, entries) == before
