@@ -647,6 +647,9 @@ def find_entry(repo: Path, files: set[str], modules: Iterable[str], entry: Entry
             elif entry.kind == "calls":
                 if _refers(node.func, names, mods, entry.name):
                     return here, ""
+            elif any(k.arg == entry.kind and any(_refers(e, names, mods, entry.name) for e in ast.walk(k.value))
+                     for k in node.keywords):
+                return here, ""  # composed: add_lifespan_hooks(app, shutdown=[close_redis])
             elif _refers(node.func, names, mods, entry.name) or any(
                     _refers(a, names, mods, entry.name) for a in args):
                 # startup/shutdown: in a lifespan (before/after its yield) or a handler of that phase
