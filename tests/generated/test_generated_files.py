@@ -83,7 +83,7 @@ STRICT_RULES = (
     "PIE,RET,SIM,TID,FLY,PERF,PGH,FURB,TRY,ERA,Q,RSE,ISC,EXE,D404,D417,D419,G,LOG,"
     "PTH,SLF"
 )
-STRICT_IGNORED = "COM812,ISC001,TRY003,ANN401"  # the formatter's and `Any`
+STRICT_IGNORED = "COM812,ISC001,ANN401"  # the formatter's and `Any`
 
 
 def test_ruff_strict_rules_real_projects_select(project: Project) -> None:
