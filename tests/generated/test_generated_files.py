@@ -86,10 +86,11 @@ STRICT_RULES = (
 STRICT_IGNORED = "COM812,ISC001,ANN401"  # the formatter's and `Any`
 
 
-def test_ruff_strict_rules_real_projects_select(project: Project) -> None:
+@pytest.mark.parametrize("target", ["py311", "py313"])  # UP043 and the like look at the target
+def test_ruff_strict_rules_real_projects_select(project: Project, target: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--preview",
-         "--select", STRICT_RULES, "--ignore", STRICT_IGNORED, "--line-length", "88",
+         "--select", STRICT_RULES, "--ignore", STRICT_IGNORED, "--line-length", "88", "--target-version", target,
          "--output-format", "concise", *map(str, project.files)],
         cwd=project.root, capture_output=True, text=True, check=False,
     )

@@ -32,7 +32,7 @@ def add_lifespan_hooks(
     inner = app.router.lifespan_context
 
     @asynccontextmanager
-    async def lifespan(running: FastAPI) -> AsyncGenerator[Any, None]:
+    async def lifespan(running: FastAPI) -> AsyncGenerator[Any]:
         async with AsyncExitStack() as stack:
             for call in reversed(shutdown):  # the stack runs them last in, first out
                 stack.push_async_callback(call)
