@@ -14,7 +14,7 @@ libraries a user would pick instead, in one process against the same services.
    bounds against plain aioboto3 with its defaults (cut at --s3-cap seconds).
 
     python benchmarks/bench_faults.py [--runs N] [--sizes 1000,10000] [--s3-cap S]
-        [--skip-s3]
+        [--skip-s3] [--skip-cache]
 
 Figures only: nothing here passes or fails.
 """
@@ -311,7 +311,7 @@ async def time_to_error(operation: Awaitable[Any], cap: float) -> str:
     except TimeoutError:
         return f"> {cap:.0f} s (cut)"
     except Exception as e:  # noqa: BLE001 (what it raised is the figure)
-        return f"{time.monotonic() - started:6.1f} s  {type(e).__name__}"
+        return f"{time.monotonic() - started:6.1f} s  {type(e).__name__}: {str(e)[:90]}"
     return f"{time.monotonic() - started:6.1f} s  no error"
 
 
@@ -338,8 +338,13 @@ async def s3_round(endpoint: str, cap: float) -> dict[str, str]:
 
 
 def bench_s3(cap: float) -> None:
+    from services.storage import get_storage
+    from settings import settings
+
     with blackhole() as endpoint:
-        os.environ["STORAGE_S3_ENDPOINT_URL"] = endpoint
+        # the settings were read already: the endpoint goes in directly
+        settings.storage_s3_endpoint_url = endpoint
+        get_storage.cache_clear()
         results = asyncio.run(s3_round(endpoint, cap))
     print("blackholed S3 endpoint (accepts, never answers), 1 KiB object, time to error:")
     for name, figure in results.items():
@@ -353,6 +358,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=200, help="workers during the restart (default 200)")
     parser.add_argument("--s3-cap", type=float, default=120.0, help="cut an S3 call after S seconds (default 120)")
     parser.add_argument("--skip-s3", action="store_true", help="leave out the blackholed S3 endpoint")
+    parser.add_argument("--skip-cache", action="store_true", help="leave out the cache rounds")
     args = parser.parse_args()
     if shutil.which("redis-server") is None:
         print("redis-server is not installed", file=sys.stderr)
@@ -371,12 +377,13 @@ def main() -> int:
             "AWS_CONFIG_FILE": str(tmp / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "none"),
             "AWS_EC2_METADATA_DISABLED": "true",
         })
-        server.start()
-        try:
-            bench_throughput(server, [int(n) for n in args.sizes.split(",")], args.runs)
-            bench_restart(server, args.workers)
-        finally:
-            server.stop()
+        if not args.skip_cache:
+            server.start()
+            try:
+                bench_throughput(server, [int(n) for n in args.sizes.split(",")], args.runs)
+                bench_restart(server, args.workers)
+            finally:
+                server.stop()
         if not args.skip_s3:
             bench_s3(args.s3_cap)
     return 0

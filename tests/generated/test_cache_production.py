@@ -87,15 +87,17 @@ def test_two_event_loops_one_after_the_other(render_component: RenderComponent, 
     asyncio.run(cache.cache_set("loops", {"run": 1}))  # no close_redis: the loop just ends
     assert asyncio.run(cache.cache_get("loops")) == {"run": 1}
 
-    async def third() -> tuple[Any, int]:
+    async def third() -> tuple[Any, int, int]:
         value = await cache.cache_get("loops")
         alive = len(cache._clients)  # clients of ended loops are dropped
+        batchers = len(cache._batchers)  # and their batchers, which hold the loops
         await cache.cache_delete("loops")
         await cache.close_redis()
-        return value, alive
+        return value, alive, batchers
 
-    assert asyncio.run(third()) == ({"run": 1}, 1)
+    assert asyncio.run(third()) == ({"run": 1}, 1, 1)
     assert len(cache._clients) == 0
+    assert len(cache._batchers) == 0
 
 
 @pytest.fixture
