@@ -402,3 +402,17 @@ def test_the_app_named_by_a_gunicorn_config_or_a_console_script(tmp_path: Path, 
     repo = init_repo(tmp_path / "orders", files)
     found = detected_app(run, repo)
     assert found["file"] == "orders/http/server.py", found
+
+
+def test_a_pyproject_for_tools_only_gets_a_warning_not_a_refusal(tmp_path: Path, run) -> None:
+    # Shape seen in hummingbot/backend-api: pyproject.toml holds black and isort settings,
+    # the dependencies live in conda's environment.yml
+    files = {k: v for k, v in MODULE_RUN_APP.items() if k != "pyproject.toml"}
+    files["pyproject.toml"] = '[tool.black]\nline-length = 100\n'
+    files["environment.yml"] = "name: orders\ndependencies:\n  - python=3.11\n  - pip:\n    - fastapi\n"
+    repo = init_repo(tmp_path / "orders", files)
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, out + err
+    assert "has no [project] table" in out + err and "redis>=" in out + err
+    assert (repo / "pyproject.toml").read_text() == files["pyproject.toml"]
+    assert (repo / "orders/services/cache.py").is_file()

@@ -68,6 +68,16 @@ class DependenciesMutator:
             new = text + "".join(f"{d}\n" for d in wanted)
         elif style == "poetry":
             new = _add_poetry(path, doc.text, wanted)
+        elif _table_span(doc.text.splitlines(keepends=True), "project") is None:
+            # a pyproject for tools only (black, isort), the dependencies kept elsewhere
+            # (conda's environment.yml, a Dockerfile's pip install): a [project] table
+            # made here would need a name and version the build does not expect
+            ctx.warnings.append(
+                f"{ctx.bundle.name}: {path} has no [project] table, so its dependencies were "
+                f"not added: add {', '.join(wanted)} where the project lists what it installs, "
+                "or set [tool.paxx-patch] dependency_file to that file."
+            )
+            return old
         else:
             new = _add_pep621(path, doc.text, wanted)
         if style != "requirements":
