@@ -125,9 +125,13 @@ def discover_project(files: FileReader, root: str = "") -> Project:
     config = _config(_read_pyproject(files, pyproject_path), pyproject_path)
     findings: list[Finding] = []
     app = find_app(files, tree, root, config.get("app"), modules)
+    top = _read_pyproject(files, pyproject_path)
+    # a workspace root that is a project of its own (tracecat: its app and dependencies
+    # beside the members) is no reason to ask for --project
+    hint = "" if _is_project(tree, top) else _workspace_hint(top)
     settings = find_settings(
         modules, root, config.get("settings"), config.get("settings_object"),
-        app.file if app else None, _workspace_hint(_read_pyproject(files, pyproject_path)),
+        app.file if app else None, hint,
     )
     notes: list[str] = []
     if isinstance(settings, NoSettings) and app is None:

@@ -416,3 +416,17 @@ def test_a_pyproject_for_tools_only_gets_a_warning_not_a_refusal(tmp_path: Path,
     assert "has no [project] table" in out + err and "redis>=" in out + err
     assert (repo / "pyproject.toml").read_text() == files["pyproject.toml"]
     assert (repo / "orders/services/cache.py").is_file()
+
+
+def test_a_workspace_root_that_is_a_project_with_the_app_is_no_refusal(tmp_path: Path, run) -> None:
+    # Shape seen in TracecatHQ/tracecat: the root pyproject.toml is a uv workspace root and
+    # a project of its own, whose package holds the app; no BaseSettings anywhere
+    files = {k: v for k, v in MODULE_RUN_APP.items() if k != "orders/settings.py"}
+    files["pyproject.toml"] += '\n[tool.uv.workspace]\nmembers = ["packages/*"]\n'
+    files["packages/sdk/pyproject.toml"] = '[project]\nname = "sdk"\nversion = "0.1.0"\n'
+    files["packages/sdk/sdk/__init__.py"] = ""
+    repo = init_repo(tmp_path / "orders", files)
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, out + err
+    assert (repo / "orders/services/settings.py").is_file()
+    assert "--project" not in out + err
