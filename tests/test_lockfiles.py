@@ -300,10 +300,14 @@ def test_poetry2_dynamic_dependencies_go_into_poetrys_table_and_the_lock_is_name
 
 
 def test_every_lock_beside_the_pyproject_is_refreshed_or_named(
-    tmp_path: Path, run, local_index: Path
+    tmp_path: Path, run, local_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A project moving from Poetry to uv keeps both locks: uv.lock is refreshed by uv,
     and poetry.lock, whose locker is not installed, is named (it was left stale in silence)."""
+    bin_dir = tmp_path / "bin"  # uv and git on PATH, the test environment's poetry not
+    bin_dir.mkdir()
+    (bin_dir / "uv").symlink_to(Path(UV).resolve())
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")
     repo = init_repo(tmp_path / "svc", {**PROJECT, "poetry.lock": "# an existing lock\n"})
     subprocess.run([UV, "lock", "-q"], cwd=repo, check=True)
     git(repo, "add", "uv.lock")

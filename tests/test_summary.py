@@ -24,8 +24,8 @@ SUBJECTS = [
     "add services/__init__.py, services/cache.py",
     "add redis to docker-compose.yml",
     f"add {REDIS_REQUIREMENT} to pyproject.toml",
-    "add 6 settings to settings.py",
-    "add 6 variables to .env.example",
+    "add 8 settings to settings.py",
+    "add 8 variables to .env.example",
     "wire redis into main.py",
     f"record redis {REDIS_VERSION} in paxx-patch.lock",
 ]

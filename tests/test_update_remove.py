@@ -287,11 +287,11 @@ def test_pristine_render_survives_gc_for_the_next_update(sample_repo: Path, newe
     toml = newest / "redis" / "bundle.toml"
     toml.write_text(toml.read_text().replace(f'version = "{NEWER}"', f'version = "{NEWEST}"'))
     template = newest / "redis" / "templates" / "cache.py.j2"
-    template.write_text(template.read_text().replace('"""Delete `key`; True when it existed."""', '"""Delete `key`."""'))
+    template.write_text(template.read_text().replace('"""Delete `key`; True when it existed.', '"""Delete `key`.'))
     code, _out, err = run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newest))
     assert code == 0, err
     text = cache.read_text()
-    assert '"""Delete `key`."""' in text and NEW_DOCSTRING in text and "# mine" in text
+    assert '"""Delete `key`.\n' in text and NEW_DOCSTRING in text and "# mine" in text
     assert lock_version(sample_repo) == NEWEST
 
 
