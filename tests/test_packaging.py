@@ -16,3 +16,9 @@ def test_every_subpackage_is_listed_for_the_wheel() -> None:
     }
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
     assert {"paxx_patch.bundles", "paxx_patch.sample"} <= listed
+
+
+def test_the_report_schema_is_package_data() -> None:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "report.schema.json" in data["paxx_patch"]
+    assert (ROOT / "paxx_patch" / "report.schema.json").is_file()

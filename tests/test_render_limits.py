@@ -40,8 +40,8 @@ def refused(run, state, repo: Path, bundles: Path, expect: str) -> str:
     ("{% for i in range(10**9) %}{% endfor %}\n",
      "range() of 1000000000 items, over the limit of 10000"),
     ("{{ 'x' * 10**9 }}\n", "makes a sequence with `*` 1000000000 long, over the limit of 1048576"),
-    ("{% set ns = namespace(s='ab') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}"
-     "{% endfor %}{{ ns.s }}\n", "the namespace attribute `s` 2097152 long"),
+    (("{% set ns = namespace(s='ab') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}"
+     "{% endfor %}{{ ns.s }}\n"), "the namespace attribute `s` 2097152 long"),
     ("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}\n", "nests calls more than 40 deep"),
     ("{{ 'a'|center(10**9) }}\n", "passes 1000000000 to the filter `center`"),
     ("{{ 'a'.ljust(10**9) }}\n", "passes 1000000000 to str.ljust"),
