@@ -24,12 +24,19 @@ class PaxxError(Exception):
     """Bad usage or bad input: the message says what, where, and how to fix it."""
 
     exit_code = EXIT_BAD_INPUT
+    # what the command had to say when it failed (a conflict: the commits it made),
+    # merged into the --json document of the failure
+    report: dict[str, object] | None = None
 
 
 class ConflictError(PaxxError):
     """The change was applied but git left conflicts for the user to resolve."""
 
     exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, paths: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.paths = list(paths)  # the conflicted files, for the --json report
 
 
 class GitError(PaxxError):
@@ -120,9 +127,15 @@ class error_handler:
     """Run a command; record its exit code in the list `with` gives.
 
     PaxxError prints its message; anything else is a bug and asks for a report,
-    never a bare traceback. (A class, not `contextlib.contextmanager`: the hook
-    runs it on every commit and contextlib costs more to import than the hook's work.)
+    never a bare traceback. With `json_command` (the command's --json), the outcome
+    is also one JSON document on stdout: {"command", "exit_code", "error": {"kind",
+    "message"}}, plus what the command had to report (a conflict's commits). (A
+    class, not `contextlib.contextmanager`: the hook runs it on every commit and
+    contextlib costs more to import than the hook's work.)
     """
+
+    def __init__(self, json_command: str | None = None) -> None:
+        self.json_command = json_command
 
     def __enter__(self) -> list[int]:
         self.result = [EXIT_OK]
@@ -134,31 +147,70 @@ class error_handler:
     ) -> bool:
         if e is None:
             return False
-        if isinstance(e, PaxxError):
-            print(f"paxx-patch: error: {e}", file=sys.stderr)
-            self.result[0] = e.exit_code
-        elif isinstance(e, BrokenPipeError):
+        if isinstance(e, BrokenPipeError):
             # the reader went away (`paxx-patch ... | head`) before the command finished
             silence_stdout()
             self.result[0] = EXIT_FAILED
-        elif isinstance(e, KeyboardInterrupt):
-            print(interrupted_message(e), file=sys.stderr)
-            self.result[0] = EXIT_INTERRUPTED
-        elif isinstance(e, OSError) and e.errno in _ENVIRONMENT:
-            print(f"paxx-patch: error: {e.strerror}{_where(e)}. Free some space or fix the "
-                  f"permissions, then run again; {_state()}", file=sys.stderr)
-            self.result[0] = EXIT_BAD_INPUT
-        elif isinstance(e, OSError) and e.errno in _BAD_NAME:
-            print(f"paxx-patch: error: {e.strerror}{_where(e)}: the file system refuses this "
-                  f"name; give a shorter path (or one without a symlink loop); {_state()}",
-                  file=sys.stderr)
-            self.result[0] = EXIT_BAD_INPUT
-        elif isinstance(e, Exception):  # the last line of defence
+            return True
+        if isinstance(e, SystemExit):  # argparse: --help, --version, or bad usage
+            if e.code == EXIT_BAD_INPUT and self.json_command:
+                self.report("usage", usage_error() or "bad usage (see --help)", EXIT_BAD_INPUT)
+            return False
+        failure = _classify(e)
+        if failure is None:
+            return False  # GeneratorExit and the like go on
+        what, message, code = failure
+        if what == "internal":
             _internal(e)
-            self.result[0] = EXIT_INTERNAL
         else:
-            return False  # SystemExit and the like go on
+            print(message, file=sys.stderr)
+        self.result[0] = code
+        if self.json_command:
+            prefix = "paxx-patch: error: "
+            self.report(what, message.removeprefix(prefix), code, getattr(e, "report", None))
         return True
+
+    def report(self, what: str, message: str, code: int, extra: dict[str, object] | None = None) -> None:
+        """The outcome as the one JSON document on stdout."""
+        import json
+
+        document = {**(extra or {}), "command": self.json_command, "exit_code": code,
+                    "error": {"kind": what, "message": message}}
+        try:
+            print(json.dumps(document, indent=2))
+            sys.stdout.flush()
+        except BrokenPipeError:
+            silence_stdout()
+
+
+_usage: list[str] = []
+
+
+def usage_error(message: str | None = None) -> str | None:
+    """What argparse last said was wrong with the command line (set by its `error`)."""
+    if message is not None:
+        _usage[:] = [message]
+    return _usage[0] if _usage else None
+
+
+def _classify(e: BaseException) -> tuple[str, str, int] | None:
+    """(kind, message, exit code) of a failure: the one rule, in one place."""
+    if isinstance(e, PaxxError):
+        kinds = {ConflictError: "conflict", GitError: "git", TornError: "torn"}
+        what = next((k for cls, k in kinds.items() if isinstance(e, cls)), "bad-input")
+        return what, f"paxx-patch: error: {e}", e.exit_code
+    if isinstance(e, KeyboardInterrupt):
+        return "interrupted", interrupted_message(e), EXIT_INTERRUPTED
+    if isinstance(e, OSError) and e.errno in _ENVIRONMENT:
+        return "environment", (f"paxx-patch: error: {e.strerror}{_where(e)}. Free some space or "
+                               f"fix the permissions, then run again; {_state()}"), EXIT_BAD_INPUT
+    if isinstance(e, OSError) and e.errno in _BAD_NAME:
+        return "bad-input", (f"paxx-patch: error: {e.strerror}{_where(e)}: the file system "
+                             "refuses this name; give a shorter path (or one without a symlink "
+                             f"loop); {_state()}"), EXIT_BAD_INPUT
+    if isinstance(e, Exception):  # the last line of defence
+        return "internal", f"internal error: {type(e).__name__}: {_clip(str(e))}", EXIT_INTERNAL
+    return None
 
 
 def _where(e: OSError) -> str:
@@ -189,7 +241,7 @@ def _internal(e: BaseException) -> None:
     except OSError:
         report = "the traceback (it could not be written to a file)"
     print(
-        f"paxx-patch: internal error: {type(e).__name__}: {e}\n"
+        f"paxx-patch: internal error: {type(e).__name__}: {_clip(str(e))}\n"
         f"This is a bug in paxx-patch; {_state()} "
         f"Please report it and attach {report}.",
         file=sys.stderr,

@@ -8,14 +8,20 @@ from __future__ import annotations
 import sys
 
 from paxx_patch import __version__
-from paxx_patch.errors import EXIT_INTERRUPTED, PaxxError, error_handler, flush_output
+from paxx_patch.errors import (
+    EXIT_INTERRUPTED,
+    PaxxError,
+    error_handler,
+    flush_output,
+    usage_error,
+)
 
 # `typing` costs the hook ~5 ms to import; type checkers know this name
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
-    from typing import Any
+    from typing import Any, NoReturn
 
 _OUTPUT_HELP = "where the change goes (default: a patch series in paxx-patches/NAME/)"
 
@@ -92,10 +98,23 @@ def _subparser(sub: Any, verb: str, text: str) -> argparse.ArgumentParser:
     return parser
 
 
+def _parser_class() -> type[argparse.ArgumentParser]:
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        """argparse, keeping what it says is wrong for the --json document of a usage error."""
+
+        def error(self, message: str) -> NoReturn:
+            usage_error(f"{self.prog}: {message}")
+            super().error(message)
+
+    return Parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     import argparse
 
-    parser = argparse.ArgumentParser(
+    parser = _parser_class()(
         prog="paxx-patch",
         description="Add infrastructure components to a FastAPI project as git history.",
         epilog="Run `paxx-patch COMMAND --help` for a command's options and examples.",
@@ -299,6 +318,15 @@ def _plain_verify(argv: Sequence[str]) -> tuple[list[str], str | None] | None:
     return files, project
 
 
+def _json_command(argv: Sequence[str]) -> str | None:
+    """The command whose --json was asked for, before argparse has read the line (a
+    usage error gets its document too); None without --json."""
+    words = list(argv[: argv.index("--")] if "--" in argv else argv)
+    if "--json" not in words:
+        return None
+    return next((w for w in words if w in _EXAMPLES), "paxx-patch")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     plain = _plain_verify(args)
@@ -315,8 +343,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     restore = signals.install()  # first: a Ctrl-C at any instant ends in the handler
     try:
-        with error_handler() as result:
-            result[0] = _dispatch(build_parser().parse_args(args))
+        handler = error_handler(_json_command(args))
+        with handler as result:
+            parsed = build_parser().parse_args(args)
+            handler.json_command = parsed.command if getattr(parsed, "json", False) else None
+            result[0] = _dispatch(parsed)
         flush_output()
         return result[0]
     except KeyboardInterrupt:  # while the handler itself was printing

@@ -107,8 +107,9 @@ def test_json_report_of_add_with_a_warning(sample_repo: Path, run) -> None:
     code, out, _ = run(sample_repo, "add", "redis", "--commit", "--json")
     assert code == 0
     report = json.loads(out)
-    assert set(report) == {"command", "output", "commits", "landed", "patches", "notes",
-                           "warnings", "next_steps"}
+    assert set(report) == {"command", "outcome", "output", "commits", "landed", "patches",
+                           "diff", "conflicts", "notes", "warnings", "next_steps"}
+    assert report["outcome"] == "landed" and report["diff"] is None
     assert report["command"] == "add" and report["output"] == "commit" and report["landed"] is True
     head = git(sample_repo, "rev-parse", "HEAD").strip()
     assert report["commits"][-1]["sha"] == head

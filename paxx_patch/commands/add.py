@@ -7,10 +7,14 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from paxx_patch.bundle import Bundle, load_bundle
-from paxx_patch.commands.common import open_plan, open_project, report
+from paxx_patch.commands.common import (
+    deliver_and_report,
+    open_plan,
+    open_project,
+    report,
+)
 from paxx_patch.engine import (
     Output,
-    deliver,
     exclusive,
     make_context,
     next_steps,
@@ -92,7 +96,7 @@ def add(
         if not plan.commits:
             report(plan, [], output, verb="add", as_json=as_json, quiet=quiet)
             return 0
-        lines = deliver(git, base, plan, output, f"paxx-patches/{'+'.join(names)}")
-        report(plan, lines, output, verb="add", as_json=as_json, quiet=quiet)
+        deliver_and_report(git, base, plan, output, f"paxx-patches/{'+'.join(names)}",
+                           verb="add", as_json=as_json, quiet=quiet)
     return 0
 

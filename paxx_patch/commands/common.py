@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from paxx_patch.engine import Output, Plan
-from paxx_patch.errors import PaxxError, silence_stdout
+from paxx_patch.engine import Output, Plan, deliver, unified_diff
+from paxx_patch.errors import ConflictError, PaxxError, silence_stdout
 from paxx_patch.git.repo import Git, discover
 from paxx_patch.git.snapshot import Snapshot
 from paxx_patch.project import Project, discover_project
@@ -74,9 +74,31 @@ class Style:
         return self.paint(text, "1")
 
 
+def deliver_and_report(
+    git: Git, base: str, plan: Plan, output: Output, default_dir: str, *, verb: str,
+    as_json: bool, quiet: bool, restore: dict[str, bytes] | None = None, what: str = "change",
+) -> None:
+    """Deliver the planned commits, then report: the end of add, update and remove.
+
+    A dry run's diff goes to stdout, or into the --json document; a conflict left
+    for the user carries its report into the error's JSON document."""
+    if output.kind == "dry-run":
+        diff = unified_diff(plan)
+        if not as_json:
+            sys.stdout.write(diff)
+        report(plan, [], output, verb=verb, as_json=as_json, quiet=quiet, diff=diff)
+        return
+    try:
+        lines = deliver(git, base, plan, output, default_dir, restore, what)
+    except ConflictError as e:
+        e.report = summary_json(plan, [], output, verb, conflicts=e.paths)
+        raise
+    report(plan, lines, output, verb=verb, as_json=as_json, quiet=quiet)
+
+
 def report(
     plan: Plan, lines: list[str], output: Output, *, verb: str = "add",
-    as_json: bool = False, quiet: bool = False,
+    as_json: bool = False, quiet: bool = False, diff: str | None = None,
 ) -> None:
     """One summary at the end of a command that changes a repository: what landed (or
     where the patches are), then warnings (what the user must act on), then the next
@@ -86,21 +108,20 @@ def report(
     only misses the report, so a closed pipe ends it quietly and the command still
     succeeds."""
     stream = sys.stderr if output.kind in ("stdout", "dry-run") else sys.stdout
+    if as_json and output.kind == "dry-run":
+        stream = sys.stdout  # the diff is inside the document: stdout holds nothing else
     try:
-        _report(plan, lines, output, stream, verb, as_json, quiet)
+        if as_json:
+            print(json.dumps(summary_json(plan, lines, output, verb, diff=diff), indent=2),
+                  file=stream)
+        else:
+            _report(plan, lines, output, stream, quiet)
         stream.flush()  # here, where a closed pipe is caught, not at the interpreter's exit
     except BrokenPipeError:
         silence_stdout()
 
 
-def _report(
-    plan: Plan, lines: list[str], output: Output, stream: TextIO, verb: str,
-    as_json: bool, quiet: bool,
-) -> None:
-    stream = sys.stderr if output.kind in ("stdout", "dry-run") else sys.stdout
-    if as_json:
-        print(json.dumps(summary_json(plan, lines, output, verb), indent=2), file=stream)
-        return
+def _report(plan: Plan, lines: list[str], output: Output, stream: TextIO, quiet: bool) -> None:
     style = Style(stream)
     warnings = list(dict.fromkeys(plan.warnings))
     if quiet:
@@ -140,11 +161,18 @@ def _outcome(plan: Plan, lines: list[str], output: Output) -> str:
     return f"Nothing was written (--dry-run): the diff above is what {plural(count, 'commit')} would change."
 
 
-def summary_json(plan: Plan, lines: list[str], output: Output, verb: str) -> dict[str, Any]:
-    """The machine-readable report of add/update/remove, for CI and fleet roll-outs."""
-    landed = output.kind in ("commit", "branch")
+def summary_json(
+    plan: Plan, lines: list[str], output: Output, verb: str, *, diff: str | None = None,
+    conflicts: list[str] | None = None,
+) -> dict[str, Any]:
+    """The machine-readable report of add/update/remove, for CI and fleet roll-outs
+    (its schema: paxx_patch/report.schema.json)."""
+    landed = output.kind in ("commit", "branch") and conflicts is None
+    outcome = ("conflict" if conflicts is not None else "nothing" if not plan.commits
+               else "dry-run" if output.kind == "dry-run" else "landed" if landed else "patches")
     return {
         "command": verb,
+        "outcome": outcome,
         "output": output.kind,
         **({"branch": output.value} if output.kind == "branch" else {}),
         "commits": [
@@ -155,9 +183,11 @@ def summary_json(plan: Plan, lines: list[str], output: Output, verb: str) -> dic
         ],
         "landed": landed and bool(plan.commits),
         "patches": lines if output.kind == "dir" else [],
+        "diff": diff if output.kind == "dry-run" else None,
+        "conflicts": conflicts or [],
         "notes": list(dict.fromkeys(plan.notes)),
         "warnings": list(dict.fromkeys(plan.warnings)),
-        "next_steps": plan.next_steps if plan.commits and output.kind != "dry-run" else [],
+        "next_steps": plan.next_steps if outcome in ("landed", "patches") else [],
     }
 
 

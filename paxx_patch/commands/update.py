@@ -16,11 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paxx_patch.bundle import Bundle, available, load_bundle
-from paxx_patch.commands.common import open_plan, open_project, report
+from paxx_patch.commands.common import (
+    deliver_and_report,
+    open_plan,
+    open_project,
+    report,
+)
 from paxx_patch.engine import (
     Output,
     Plan,
-    deliver,
     exclusive,
     identities,
     make_context,
@@ -196,8 +200,13 @@ def _three_way(
                             f"e.g. `paxx-patch update redis --from {sourcing.source}`.")
         targets = list(dict.fromkeys(names or sorted(lock.components)))
         if not targets:
-            print(f"no components are installed here ({project.lock_file} lists none); "
-                  "nothing to update. See `paxx-patch list`.")
+            none = (f"no components are installed here ({project.lock_file} lists none); "
+                    "nothing to update. See `paxx-patch list`.")
+            if not as_json:
+                print(none)
+                return 0
+            plan.notes.append(none)
+            report(plan, [], output, verb=verb, as_json=as_json, quiet=quiet)
             return 0
         for name in targets:
             _require_installed(name, bundle_path, lock, verb)
@@ -270,9 +279,9 @@ def _three_way(
                 restore = {}
             except Conflict:
                 pass
-        lines = deliver(git, base, plan, output, f"paxx-patches/{verb}-{'+'.join(targets)}",
-                        restore, f"{verb} of {', '.join(targets)}")
-        report(plan, lines, output, verb=verb, as_json=as_json, quiet=quiet)
+        deliver_and_report(git, base, plan, output, f"paxx-patches/{verb}-{'+'.join(targets)}",
+                           verb=verb, as_json=as_json, quiet=quiet, restore=restore,
+                           what=f"{verb} of {', '.join(targets)}")
     return 0
 
 

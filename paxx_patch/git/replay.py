@@ -23,7 +23,8 @@ def cherry_pick(git: Git, a: str, tip: str, what: str) -> None:
         f"the {what} conflicts with your changes in:\n{files}\n"
         "Resolve the conflicts, `git add` the files and run `git cherry-pick --continue`; "
         "or run `git cherry-pick --abort` to go back to where you were. "
-        "paxx-patch.lock moves only when the last commit lands."
+        "paxx-patch.lock moves only when the last commit lands.",
+        conflicted.splitlines(),
     )
 
 
