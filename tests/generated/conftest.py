@@ -26,6 +26,7 @@ from generated_projects import (
     forget_project_modules,
     load_bundle_dir,
     render_project,
+    wait_for_redis,
 )
 
 
@@ -88,7 +89,6 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server on a free loopback port, without persistence."""
-    import redis
 
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
@@ -100,17 +100,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"redis://127.0.0.1:{port}/0"
     try:
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not start on port {port}") from None
-                time.sleep(0.05)
-        client.close()
+        wait_for_redis(url, process)
         yield url
     finally:
         process.terminate()

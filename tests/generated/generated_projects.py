@@ -185,6 +185,28 @@ def render_project(
     return project
 
 
+def wait_for_redis(url: str, process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Return once the redis-server `process` answers PING at `url`; raise if it exits
+    or does not answer within `timeout` seconds."""
+    import time
+
+    import redis
+
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server did not start at {url}") from None
+                time.sleep(0.01)
+    finally:
+        client.close()
+
+
 def forget_project_modules() -> None:
     from prometheus_client import REGISTRY
     from prometheus_client.metrics import MetricWrapperBase

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis
 from conftest import free_port
-from generated_projects import RenderComponent
+from generated_projects import RenderComponent, wait_for_redis
 
 
 class RedisProcess:
@@ -34,17 +34,7 @@ class RedisProcess:
              "--appendonly", "no", "--dir", str(self.workdir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.01)
-        client.close()
+        wait_for_redis(self.url, self.process)
 
     def stop(self) -> None:
         if self.process is not None:
