@@ -11,6 +11,10 @@ from paxx_patch.mutators import Context
 from paxx_patch.mutators.own_settings import own_settings_file
 from paxx_patch.mutators.wiring.hooks import hooks_path
 
+# the services package's `__init__.py` when paxx-patch makes the package: a docstring,
+# so that projects whose linters ask every package for one find nothing to report
+PACKAGE_INIT = b'"""Infrastructure services added by paxx-patch."""\n'
+
 
 def shared_files(leaving: ComponentRecord, staying: Iterable[ComponentRecord]) -> frozenset[str]:
     """The files of `leaving` that a staying component records as well (the wiring's
@@ -53,8 +57,8 @@ class FilesMutator:
         previous = ctx.previous.files if ctx.previous else {}
         if path == self._init(ctx) and path not in ctx.rendered:
             if old is None or relative in previous:
-                ctx.owned_files[path] = b""
-                return b""
+                ctx.owned_files[path] = PACKAGE_INIT
+                return PACKAGE_INIT
             return old
         if path not in ctx.rendered:
             if path == hooks_path(ctx.project):

@@ -33,6 +33,9 @@ from paxx_patch.mutators.wiring.imports import drop_import, import_root
 from paxx_patch.mutators.wiring.target import Target
 
 _CREATED_NAMES = ("lifespan", "app_lifespan", "components_lifespan")
+# the docstring of a lifespan paxx-patch creates (projects that select pydocstyle ask
+# every public function for one)
+CREATED_DOCSTRING = "Start the app's services, and close them at shutdown."
 _SCAFFOLD_IMPORTS = (("collections.abc", "AsyncIterator"), ("contextlib", "asynccontextmanager"))
 
 
@@ -290,7 +293,7 @@ def _create_lifespan(
     shutdown = "".join(f"    {h.code}{nl}" for h in hooks if h.phase == "shutdown")
     source = (
         f"@asynccontextmanager{nl}async def {name}(_app: {fastapi}) -> AsyncIterator[None]:{nl}"
-        f"{startup}    yield{nl}{shutdown}"
+        f'    """{CREATED_DOCSTRING}"""{nl}{startup}    yield{nl}{shutdown}'
     )
     func = cst.parse_statement(source, config=config)
     blank = cst.EmptyLine(indent=False)
@@ -349,7 +352,7 @@ def _is_created_and_empty(stmt: cst.BaseStatement) -> bool:
     )
     return re.fullmatch(
         rf"@asynccontextmanager\r?\nasync def {stmt.name.value}\(_?app: [\w.]+\) -> "
-        r"AsyncIterator\[None\]:\r?\n    yield\r?\n",
+        rf'AsyncIterator\[None\]:\r?\n(    """{re.escape(CREATED_DOCSTRING)}"""\r?\n)?    yield\r?\n',
         code,
     ) is not None
 
