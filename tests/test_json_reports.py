@@ -16,7 +16,7 @@ from paxx_patch.lock import LOCK_NAME
 from tests.conftest import REDIS_VERSION, ROOT, git
 
 SCHEMA = json.loads(files("paxx_patch").joinpath("report.schema.json").read_text())
-DOCSTRING = '"""The JSON value stored under `key`, or None when there is none."""'
+DOCSTRING = '"""Return the JSON value stored under `key`, or None when there is none."""'
 
 
 def document(out: str, kind: str) -> Any:

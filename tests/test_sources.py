@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import REDIS_VERSION, ROOT, git, init_repo
 
-DOCSTRING = '"""The JSON value stored under `key`, or None when there is none."""'
+DOCSTRING = '"""Return the JSON value stored under `key`, or None when there is none."""'
 NEW_DOCSTRING = '"""The JSON value under `key` (None when absent)."""'
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import REDIS_REQUIREMENT, REDIS_VERSION, ROOT, git
 
-DOCSTRING = '"""The JSON value stored under `key`, or None when there is none."""'
+DOCSTRING = '"""Return the JSON value stored under `key`, or None when there is none."""'
 NEW_DOCSTRING = '"""The JSON value under `key` (None when absent)."""'
 _MAJOR, _MINOR, _ = (int(part) for part in REDIS_VERSION.split("."))
 NEWER = f"{_MAJOR}.{_MINOR + 1}.0"  # the fixture's newer bundle, and one newer still
@@ -181,9 +181,10 @@ def test_the_package_init_stays_while_another_component_has_modules_beside_it(
     lock = (sample_repo / "paxx-patch.lock").read_text()
     assert '"services/__init__.py"' in lock.split("[components.storage.files]")[1]
     init = sample_repo / "services" / "__init__.py"
+    made = init.read_bytes()
     init.write_text("# edited\n")  # still checked: storage owns it now
     assert run(sample_repo, "verify", "services/__init__.py")[0] == 1
-    init.write_text("")
+    init.write_bytes(made)
     assert run(sample_repo, "remove", "storage", "--commit")[0] == 0
     assert git(sample_repo, "rev-parse", "HEAD^{tree}") == original
 
