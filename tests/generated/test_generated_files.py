@@ -92,6 +92,8 @@ def test_ruff_strict_rules_real_projects_select(project: Project, target: str) -
     done = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--preview",
          "--select", STRICT_RULES, "--ignore", STRICT_IGNORED, "--line-length", "88", "--target-version", target,
+         # as projects that want every annotation-only import under TYPE_CHECKING set it
+         "--config", "lint.flake8-type-checking.strict = true",
          "--output-format", "concise", *map(str, project.files),
          # the package paxx-patch made for them (D104 asks it for a docstring)
          str(project.root / project.style.services_dir / "__init__.py")],
