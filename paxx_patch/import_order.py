@@ -73,10 +73,12 @@ def place(
         else:
             blocks.append([(i, node)])
     # a block holding imports of the section is where it goes (projects that mix
-    # sections in one block keep doing so); else blocks are ordered by section
+    # sections in one block keep doing so), the last such block above the app when
+    # statements split the imports (a `load_dotenv()` that later imports need to have
+    # run); else blocks are ordered by section
     kinds = [max((section(n, first_party) for _, n in b), key=[section(n, first_party) for _, n in b].count)
              for b in blocks]
-    for block in blocks:
+    for block in reversed(blocks):
         if any(section(n, first_party) == wanted for _, n in block):
             after = next((i for i, n in block if _key(n) > new), None)
             if after is not None:

@@ -253,20 +253,22 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         compose_overrides=overrides(tree, compose.path),
         dependency_note=dependencies.note,
         style=style,
-        first_party=_top_level_names(modules, root_dir),
+        first_party=_top_level_names(modules, tree, root_dir),
         own_settings=own,
         findings=tuple(findings),
         notes=tuple(notes),
     )
 
 
-def _top_level_names(modules: Modules, import_root: str) -> tuple[str, ...]:
-    """The top-level names, at the import root, of the project modules read: what
-    isort counts as first party in the files paxx-patch edits."""
+def _top_level_names(modules: Modules, tree: Tree, import_root: str) -> tuple[str, ...]:
+    """The top-level names at the import root, of the project modules read and of every
+    module or package the tree holds there: what isort counts as first party in the
+    files paxx-patch edits."""
     prefix = f"{import_root}/" if import_root else ""
     return tuple(sorted({
-        p[len(prefix):].split("/")[0].removesuffix(".py") for p in modules.parsed()
-        if p.startswith(prefix)
+        *(p[len(prefix):].split("/")[0].removesuffix(".py") for p in modules.parsed()
+          if p.startswith(prefix)),
+        *tree.top_level_modules(import_root),
     }))
 
 

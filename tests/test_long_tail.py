@@ -430,3 +430,66 @@ def test_a_workspace_root_that_is_a_project_with_the_app_is_no_refusal(tmp_path:
     assert code == 0, out + err
     assert (repo / "orders/services/settings.py").is_file()
     assert "--project" not in out + err
+
+
+# Shapes seen in lfnovo/open-notebook, assafelovic/gpt-researcher and
+# blueswen/fastapi-observability: imports split by statements that must run first
+# (`load_dotenv()`), their lines marked noqa for E402, and a local module sorted
+# among the third-party imports because the project's linter runs from the
+# repository root. The wired module must give the project's own ruff nothing new.
+SPLIT_IMPORTS_MAIN = '''\
+from dotenv import load_dotenv
+
+load_dotenv()
+
+# must run after the environment is loaded
+from app.proxy import no_proxy  # noqa: E402
+
+no_proxy()
+
+import os  # noqa: E402
+
+from fastapi import FastAPI  # noqa: E402
+
+from app.settings import settings  # noqa: E402
+
+app = FastAPI(title=os.environ.get("TITLE", settings.app_name))
+'''
+LOCAL_AMONG_THIRD_PARTY_MAIN = '''\
+import os
+
+from fastapi import FastAPI
+from helpers import describe
+
+app = FastAPI(title=describe(os.environ.get("TITLE", "orders")))
+'''
+RUFF_ISORT_E402 = '[tool.ruff.lint]\nselect = ["E", "F", "I"]\n'
+
+
+@pytest.mark.parametrize("shape", ["split_imports", "local_among_third_party"])
+def test_imports_go_where_the_projects_own_ruff_finds_nothing_new(tmp_path: Path, run, shape: str) -> None:
+    pyproject = ('[project]\nname = "app"\nversion = "0.1.0"\n'
+                 'dependencies = ["fastapi", "pydantic-settings"]\n')
+    if shape == "split_imports":
+        files = {"pyproject.toml": pyproject + RUFF_ISORT_E402, "app/__init__.py": "",
+                 "app/main.py": SPLIT_IMPORTS_MAIN, "app/settings.py": SETTINGS,
+                 "app/proxy.py": "def no_proxy() -> None:\n    pass\n"}
+        main, cwd = "app/main.py", "."
+    else:  # no ruff configuration: ruff is run from the root, the app one level down
+        files = {"service/pyproject.toml": pyproject, "service/main.py": LOCAL_AMONG_THIRD_PARTY_MAIN,
+                 "service/settings.py": SETTINGS,
+                 "service/helpers.py": "def describe(name: str) -> str:\n    return name\n"}
+        main, cwd = "service/main.py", "."
+    repo = init_repo(tmp_path / "orders", files)
+    ruff = [sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise", main]
+    before = subprocess.run(ruff, cwd=repo / cwd, capture_output=True, text=True, check=False)
+    assert before.returncode == 0, before.stdout  # the project is clean under its own rules
+    code, out, err = run(repo, "add", "redis", "metrics", "--commit")
+    assert code == 0, out + err
+    text = (repo / main).read_text()
+    assert "close_redis" in text and "MetricsMiddleware" in text
+    after = subprocess.run(ruff, cwd=repo / cwd, capture_output=True, text=True, check=False)
+    assert after.returncode == 0, after.stdout + text
+    if shape == "split_imports":
+        # ours come after the statements the later imports wait for, marked like them
+        assert text.index("from app.services.cache import close_redis  # noqa: E402") > text.index("no_proxy()")

@@ -56,6 +56,14 @@ class Tree:
     def has_prefix(self, directory: str) -> bool:
         return f"\0{directory.rstrip('/')}/" in self._raw
 
+    def top_level_modules(self, directory: str) -> set[str]:
+        """The names importable from `directory` as the import root: its `.py` files
+        and the directories under it that hold Python files (what isort and ruff find
+        on their source paths)."""
+        prefix = re.escape(f"{directory.rstrip('/')}/" if directory else "")
+        found = re.finditer(rf"\0{prefix}([A-Za-z_]\w*)(?:\.py\0|/[^\0]*\.py\0)", self._raw)
+        return {m.group(1) for m in found}
+
     def small(self) -> bool:
         return self.python_count < READ_ALL_BELOW
 

@@ -379,6 +379,7 @@ def _with_imports(
         body[at:at] = [cst.parse_statement(line, config=config) for line in imports]
         return module.with_changes(body=body)
     from paxx_patch.import_order import place
+    from paxx_patch.mutators.wiring.imports import noqa_like
 
     spots = sorted(
         ((place(tree, line.split()[1], first_party, limit), line) for line in imports),
@@ -386,6 +387,8 @@ def _with_imports(
     )
     for n, (spot, line) in enumerate(spots):
         statement = cst.parse_statement(line, config=config)
+        neighbour = body[spot.index - 1 if spot.after_previous else spot.index] if body else None
+        statement = noqa_like(statement, neighbour)
         # of several new lines starting one block, only the first has the blank line
         joined = n + 1 < len(spots) and spots[n + 1][0].index == spot.index
         if spot.new_block and not joined:

@@ -7,8 +7,10 @@ the module's standard-library imports in order, else above the first import;
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
+from typing import TypeVar
 
 import libcst as cst
 
@@ -75,8 +77,9 @@ def add_import(module: cst.Module, source: str, name: str) -> cst.Module:
         at = next((i for i in run if (from_module(body[i]) or "") > source), None)
         if at is None:
             at = (run[-1] if run else stdlib[-1]) + 1
+            line = noqa_like(line, body[at - 1])
         else:
-            line = line.with_changes(leading_lines=body[at].leading_lines)
+            line = noqa_like(line, body[at]).with_changes(leading_lines=body[at].leading_lines)
             body[at] = body[at].with_changes(leading_lines=[])
         body[at:at] = [line]
         return module.with_changes(body=body)
@@ -90,6 +93,25 @@ def add_import(module: cst.Module, source: str, name: str) -> cst.Module:
     at = 1 if module.get_docstring() is not None else 0
     body[at:at] = [line]
     return module.with_changes(body=body)
+
+
+_Statement = TypeVar("_Statement", bound=cst.BaseStatement)
+_NOQA_E402 = re.compile(r"#\s*noqa(?::[\w\s,]*\bE402\b)?(?![:\w])", re.IGNORECASE)
+
+
+def noqa_like(statement: _Statement, neighbour: cst.BaseStatement | None) -> _Statement:
+    """An import placed among imports below other statements (after a `load_dotenv()`,
+    say) carries the `# noqa: E402` its neighbour carries, so the linter finds nothing
+    new in it."""
+    if not (isinstance(statement, cst.SimpleStatementLine) and isinstance(neighbour, cst.SimpleStatementLine)
+            and isinstance(neighbour.body[0], cst.Import | cst.ImportFrom)):
+        return statement
+    comment = neighbour.trailing_whitespace.comment
+    if comment is None or not _NOQA_E402.search(comment.value):
+        return statement
+    return statement.with_changes(trailing_whitespace=cst.TrailingWhitespace(
+        whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment("# noqa: E402"),
+    ))
 
 
 def drop_import(module: cst.Module, source: str, name: str) -> cst.Module:
