@@ -81,7 +81,7 @@ def test_ruff_default_rules(project: Project) -> None:
 # keep the latter). Left out: the rule that forbids `Any`, which none select.
 STRICT_RULES = (
     "E,W,F,I,B,C4,C90,UP,ARG,PL,TC,RUF,N,S,BLE,A,DTZ,T20,FAST,ANN,ASYNC,FBT,COM,"
-    "PIE,RET,SIM,TID,FLY,PERF,PGH,FURB,TRY,ERA,Q,RSE,ISC,EXE,D,G,LOG,"
+    "PIE,RET,SIM,TID,FLY,PERF,PGH,FURB,TRY,ERA,Q,RSE,ISC,EXE,D,G,LOG,ICN,"
     "PTH,SLF"
 )
 STRICT_IGNORED = "COM812,ISC001,ANN401,D203,D213"  # the formatter's, `Any`, the contradicted
