@@ -368,6 +368,23 @@ def test_env_template_is_edited_and_env_never_touched(tmp_path: Path, run) -> No
     assert git(repo, "log", "--format=%s", "--", ".env") == "initial\n"
 
 
+
+def test_without_an_example_the_development_env_file_gets_the_variables(tmp_path: Path, run) -> None:
+    # Shape seen in insistence/RuoYi-Vue3-FastAPI: no env example, one committed env
+    # file per environment beside the app
+    repo = project_repo(tmp_path, "env_template")
+    git(repo, "rm", "-q", ".env.template")
+    (repo / ".env.prod").write_text("APP_ENV=prod\n")
+    (repo / ".env.dev").write_text("APP_ENV=dev\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "env files per environment")
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, out + err
+    assert "\nREDIS_URL=" in (repo / ".env.dev").read_text()
+    assert (repo / ".env.prod").read_text() == "APP_ENV=prod\n"
+    assert not (repo / ".env.example").exists()
+
+
 BOM_FILES = ("settings.py", "main.py", "pyproject.toml", "docker-compose.yml", ".env.example")
 
 

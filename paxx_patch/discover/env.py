@@ -4,8 +4,11 @@ Rules: the configured `env_file`; else a file named like an example of `.env`
 (`.env.example`, `.env.sample`, `.env.template`, `.env.dist`, `.env.docker`,
 `.env-example`, `example.env`, ...) in the project directory, then beside the
 compose file, then in the app's package, then anywhere else outside tests, the
-nearest first; else a new `.env.example`, unless the repository commits a
-`.env`: that file is never edited, and the variables are listed in a note.
+nearest first; else a committed env file of one environment (`.env.dev`,
+`.env.development`, `.env.local`, then `.env.docker*`, `.env.test`, `.env.staging`,
+`.env.prod`...) in the project directory or beside the compose file, the development
+one first; else a new `.env.example`, unless the repository commits a `.env`: that
+file is never edited, and the variables are listed in a note.
 """
 
 from __future__ import annotations
@@ -22,6 +25,19 @@ EXAMPLE = re.compile(
     r"example\.local)|(example|sample|template)\.env|env\.(example|sample|template))$",
     re.IGNORECASE,
 )
+
+# committed env files of one environment, in the order their variables are added to
+# when no example exists: the development one is what a newcomer copies
+ENVIRONMENTS = ("dev", "development", "local", "docker", "test", "testing", "stage", "staging",
+                "prod", "production")
+PER_ENVIRONMENT = re.compile(r"(^|/)\.env\.(dev|development|local|docker\w*|test|testing|stage|staging|"
+                             r"prod|production)$", re.IGNORECASE)
+
+
+def _environment_rank(path: str) -> tuple[int, str]:
+    suffix = posixpath.basename(path).split(".", 2)[2].lower()
+    rank = next((i for i, name in enumerate(ENVIRONMENTS) if suffix.startswith(name)), len(ENVIRONMENTS))
+    return rank, path
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,11 @@ def find_env(tree: Tree, root: str, configured: str | None, compose: str, app_fi
     )
     if elsewhere:
         return EnvFound(elsewhere[0], "env example nearest the project")
+    per_environment = [p for p in tree.named(PER_ENVIRONMENT, ("env",)) if not ignored(p)]
+    for directory, rule in places[:2]:
+        here = sorted((p for p in per_environment if posixpath.dirname(p) == directory), key=_environment_rank)
+        if here:
+            return EnvFound(here[0], f"no env example; the env file of one environment {rule}")
     for directory in (root, posixpath.dirname(compose)):
         dotenv = join(directory, ".env")
         if dotenv in tree:
