@@ -49,6 +49,18 @@ def test_settings_syntax_error(sample_repo: Path, run, state) -> None:
     assert_refused(run, state, sample_repo, "add", "redis", "--commit", expect="settings.py:")
 
 
+
+@pytest.mark.skipif(sys.version_info >= (3, 13), reason="the syntax parses from Python 3.13 on")
+def test_syntax_of_a_newer_python_names_the_python_to_run_with(sample_repo: Path, run, state) -> None:
+    # Shape seen in a clean-architecture example app written for Python 3.13: a type
+    # parameter default (PEP 696), which Python 3.11 cannot parse
+    text = (sample_repo / "settings.py").read_text()
+    commit_edit(sample_repo, "settings.py", text + "\n\ndef first[T = int](items: list[T]) -> T:\n    return items[0]\n")
+    err = assert_refused(run, state, sample_repo, "add", "redis", "--commit", expect="settings.py:")
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert f"newer than {running}" in err and "run paxx-patch with that Python" in err
+
+
 def test_no_settings_class_is_no_refusal(sample_repo: Path, run) -> None:
     """A default serves: the components get a settings module of their own (tests/test_own_settings.py)."""
     commit_edit(sample_repo, "settings.py", "DEBUG = True\n")

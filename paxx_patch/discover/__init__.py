@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import posixpath
 import re
+import sys
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -62,14 +63,24 @@ def read_toml(files: FileReader, path: str) -> dict[str, Any]:
         raise PaxxError(f"{path}: not valid TOML: {e}. Fix the syntax and commit it.") from e
 
 
+def syntax_error(path: str, e: SyntaxError | ValueError, what: str = "Python syntax error") -> PaxxError:
+    """The one message for a Python file paxx-patch cannot parse: where, why, and the
+    fix, which is another Python when the file may be written for a newer one."""
+    line = getattr(e, "lineno", None)
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    return PaxxError(
+        f"{path}{f':{line}' if line else ''}: {what} ({getattr(e, 'msg', e)}). Fix it and "
+        f"commit, then run paxx-patch again; if the file is valid in a Python newer than "
+        f"{running}, the one paxx-patch runs on, run paxx-patch with that Python instead "
+        f"(e.g. `uvx --python 3.13 paxx-patch ...`)."
+    )
+
+
 def parse_python(path: str, raw: bytes) -> ast.Module:
     try:
         return ast.parse(decode(path, raw), filename=path)
     except SyntaxError as e:
-        raise PaxxError(
-            f"{path}:{e.lineno}: Python syntax error ({e.msg}). Fix it and commit, "
-            "then run paxx-patch again."
-        ) from e
+        raise syntax_error(path, e) from e
 
 
 def module_path(module: str) -> str:

@@ -49,10 +49,9 @@ def _parse(path: str, text: str) -> ast.Module:
     try:
         return ast.parse(text, filename=path)
     except SyntaxError as e:
-        raise PaxxError(
-            f"{path}:{e.lineno}: Python syntax error ({e.msg}). Fix it and commit, then run "
-            "paxx-patch again."
-        ) from e
+        from paxx_patch.discover import syntax_error
+
+        raise syntax_error(path, e) from e
 
 
 def _fields(cls: ast.ClassDef) -> list[ast.AnnAssign]:

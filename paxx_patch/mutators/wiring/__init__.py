@@ -119,12 +119,10 @@ def _parse(path: str, source: bytes) -> ast.Module:
     try:
         return ast.parse(source, filename=path)
     except (SyntaxError, ValueError) as e:
-        line = getattr(e, "lineno", None)
-        raise PaxxError(
-            f"{path}{f':{line}' if line else ''}: cannot parse the app module "
-            f"({getattr(e, 'msg', e)}), so the component cannot be wired into it. Fix "
-            "the syntax error and commit it, then run paxx-patch again."
-        ) from e
+        from paxx_patch.discover import syntax_error
+
+        raise syntax_error(path, e, "cannot parse the app module, so the component cannot be "
+                                    "wired into it") from e
 
 
 def _render(ctx: Context, app: str, bound: dict[str, str] | None = None) -> list[_Wanted]:
