@@ -326,7 +326,7 @@ def test_app_file_missing(bundle: Bundle) -> None:
 
 def test_syntax_error_names_file_and_line(bundle: Bundle) -> None:
     before = b"from fastapi import FastAPI\n\ndef broken(:\n    pass\napp = FastAPI()\n"
-    with pytest.raises(PaxxError, match=r"^main\.py:3: .*Fix the syntax error"):
+    with pytest.raises(PaxxError, match=r"^main\.py:3: .*Fix it and commit"):
         add(bundle, before)
 
 
