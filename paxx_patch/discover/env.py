@@ -30,8 +30,8 @@ EXAMPLE = re.compile(
 # when no example exists: the development one is what a newcomer copies
 ENVIRONMENTS = ("dev", "development", "local", "docker", "test", "testing", "stage", "staging",
                 "prod", "production")
-PER_ENVIRONMENT = re.compile(r"(^|/)\.env\.(dev|development|local|docker\w*|test|testing|stage|staging|"
-                             r"prod|production)$", re.IGNORECASE)
+_NAMES = "|".join(n + r"\w*" if n == "docker" else n for n in ENVIRONMENTS)  # `.env.dockerpg` too
+PER_ENVIRONMENT = re.compile(rf"(^|/)\.env\.({_NAMES})$", re.IGNORECASE)
 
 
 def _environment_rank(path: str) -> tuple[int, str]:
