@@ -201,6 +201,11 @@ def _classify(e: BaseException) -> tuple[str, str, int] | None:
         return what, f"paxx-patch: error: {e}", e.exit_code
     if isinstance(e, KeyboardInterrupt):
         return "interrupted", interrupted_message(e), EXIT_INTERRUPTED
+    cause = e.__cause__
+    while cause is not None:  # Python wraps some, e.g. one raised in a class's `__set_name__`
+        if isinstance(cause, KeyboardInterrupt):
+            return "interrupted", interrupted_message(cause), EXIT_INTERRUPTED
+        cause = cause.__cause__
     if isinstance(e, OSError) and e.errno in _ENVIRONMENT:
         return "environment", (f"paxx-patch: error: {e.strerror}{_where(e)}. Free some space or "
                                f"fix the permissions, then run again; {_state()}"), EXIT_BAD_INPUT

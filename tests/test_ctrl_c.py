@@ -132,3 +132,22 @@ def test_an_interrupt_inside_a_callback_is_raised_after_it() -> None:
                           timeout=60, check=False)
     assert done.stdout.strip() == "raised after the callback", done.stdout + done.stderr
     assert "Exception ignored" not in done.stderr
+
+
+def test_an_interrupt_python_wraps_is_still_an_interrupt() -> None:
+    # Ctrl-C landing while a library's classes are made: Python raises RuntimeError
+    # ("Error calling __set_name__ ...") from the KeyboardInterrupt, once seen in the
+    # random Ctrl-C test as an internal error (exit 3) instead of an interrupt (130)
+    from paxx_patch.errors import EXIT_INTERRUPTED, _classify
+
+    class Field:
+        def __set_name__(self, owner: type, name: str) -> None:
+            raise KeyboardInterrupt
+
+    try:
+        type("Node", (), {"field": Field()})
+    except RuntimeError as e:
+        wrapped = e
+    assert isinstance(wrapped.__cause__, KeyboardInterrupt)
+    classified = _classify(wrapped)
+    assert classified is not None and classified[0] == "interrupted" and classified[2] == EXIT_INTERRUPTED
