@@ -493,3 +493,42 @@ def test_imports_go_where_the_projects_own_ruff_finds_nothing_new(tmp_path: Path
     if shape == "split_imports":
         # ours come after the statements the later imports wait for, marked like them
         assert text.index("from app.services.cache import close_redis  # noqa: E402") > text.index("no_proxy()")
+
+
+# Shape seen in a public boilerplate: the factory returns the app from inside a block
+# (here also early, for tests), so the statements go before the first statement that
+# can return it and run on every path out of the factory.
+RETURNS_IN_A_BLOCK = {
+    **{k: v for k, v in FACTORY_APP.items() if not k.startswith("orders/web/api")},
+    "orders/web/application.py": '''\
+from fastapi import FastAPI
+
+from orders.settings import settings
+from orders.web.lifetime import lifespan_setup
+
+
+def get_app(testing: bool = False) -> FastAPI:
+    """Make the app."""
+    application = FastAPI(title=settings.app_name, lifespan=lifespan_setup)
+    if testing:
+        return application
+    if settings.app_name:
+        application.state.ready = True
+        return application
+    raise RuntimeError("no name")
+''',
+}
+
+
+def test_a_factory_that_returns_from_a_block_is_wired_on_every_path(
+    tmp_path: Path, run, redis_url: str
+) -> None:
+    repo = init_repo(tmp_path / "orders", RETURNS_IN_A_BLOCK)
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, out + err
+    assert "by hand" not in out + err
+    application = (repo / "orders/web/application.py").read_text()
+    assert ("    add_lifespan_hooks(application, shutdown=[close_redis])\n"
+            "    if testing:\n") in application, application
+    proc = run_check(repo, RUN_FACTORY_APP.replace("get_app()", "get_app(testing=True)"), redis_url)
+    assert proc.stdout.strip() == "ok", proc.stdout + proc.stderr

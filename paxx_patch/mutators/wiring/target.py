@@ -137,25 +137,33 @@ def _assigned_app(stmt: cst.BaseStatement, classes: frozenset[str]) -> tuple[str
 
 def _factory(func: cst.FunctionDef, index: int, classes: frozenset[str]) -> Target | None:
     """A function that makes `NAME = FastAPI(...)` (at the top of its body or inside
-    its `if`/`with`/`try` blocks, under any name) and ends with `return NAME`."""
+    its `if`/`with`/`try` blocks, under any name) and returns NAME. The statements go
+    before the first statement after the app is made that can return it, so they run
+    on every path out, also when the `return` sits in a block."""
     if not isinstance(func.body, cst.IndentedBlock):
         return None
     body = func.body.body
-    returns = [
-        (i, stmt.body[0].value.value) for i, stmt in enumerate(body)
-        if isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Return)
-        and isinstance(stmt.body[0].value, cst.Name)
-    ]
-    if not returns:
-        return None
-    at, name = returns[-1]
-    for stmt in body[:at]:
-        for node in _walk_statements(stmt):
-            made = _assigned_app(node, classes)
-            if made is not None and made[0] == name:
-                return Target(app=name, factory=index, insert_at=at, top_level=index,
-                              app_class=made[1])
+    for at, stmt in enumerate(body):
+        made = next((m for inner in _walk_statements(stmt) if (m := _assigned_app(inner, classes))), None)
+        if made is None:
+            continue
+        name = made[0]
+        returning = next((j for j in range(at, len(body)) if _returns(body[j], name)), None)
+        if returning is None or returning == at:  # none, or only in the block that makes it
+            return None
+        return Target(app=name, factory=index, insert_at=returning, top_level=index,
+                      app_class=made[1])
     return None
+
+
+def _returns(stmt: cst.BaseStatement, name: str) -> bool:
+    """Does `stmt` (or a block of it, not a nested function) `return NAME`?"""
+    return any(
+        isinstance(inner, cst.SimpleStatementLine) and any(
+            isinstance(small, cst.Return) and isinstance(small.value, cst.Name)
+            and small.value.value == name for small in inner.body)
+        for inner in _walk_statements(stmt)
+    )
 
 
 def _walk_statements(stmt: cst.BaseStatement) -> Iterator[cst.BaseStatement]:
