@@ -25,6 +25,7 @@ from tests.conftest import (
     ROOT,
     SAMPLE,
     git,
+    init_repo,
 )
 
 SECRET = "top-secret-sentinel-7f3a\n"
@@ -485,3 +486,23 @@ def test_committed_symlinked_services_dir_is_not_written_through(
     assert_refused(run, state, sample_repo, "add", "redis", "--commit",
                    expect="services is a symbolic link in your last commit")
     assert (sample_repo / "services").is_symlink() and list(outside.iterdir()) == []
+
+
+def test_a_symbolic_link_beside_the_services_package_is_no_obstacle(tmp_path: Path, run) -> None:
+    # seen in a public monorepo: every directory holds a link to one agents' guide, also
+    # the one the services package goes into; git lists it when asked for deeper paths
+    repo = init_repo(tmp_path / "proj", {
+        "pyproject.toml": '[project]\nname = "proj"\nversion = "0"\ndependencies = ["fastapi"]\n',
+        "GUIDE.md": "the guide\n",
+        "app/__init__.py": "",
+        "app/settings.py": "from pydantic_settings import BaseSettings\n\n\n"
+                           "class Settings(BaseSettings):\n    name: str = 'x'\n\n\nsettings = Settings()\n",
+        "app/main.py": "from fastapi import FastAPI\n\napp = FastAPI()\n",
+    })
+    (repo / "app" / "GUIDE.md").symlink_to("../GUIDE.md")
+    git(repo, "add", "app/GUIDE.md")
+    git(repo, "commit", "-qm", "a link to the guide")
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, out + err
+    assert (repo / "app" / "services" / "cache.py").is_file()
+    assert (repo / "app" / "GUIDE.md").is_symlink()

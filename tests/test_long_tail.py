@@ -532,3 +532,36 @@ def test_a_factory_that_returns_from_a_block_is_wired_on_every_path(
             "    if testing:\n") in application, application
     proc = run_check(repo, RUN_FACTORY_APP.replace("get_app()", "get_app(testing=True)"), redis_url)
     assert proc.stdout.strip() == "ok", proc.stdout + proc.stderr
+
+
+APP_MODULE = "from fastapi import FastAPI\n\napp = FastAPI()\n"
+
+
+# Shapes seen in two public projects: a poetry wheel that names its package by a pattern
+# and also ships files (`pyproject.toml` into the package); a library whose wheel ships
+# only the library, with the app server beside it and its own Dockerfile.
+@pytest.mark.parametrize("shape", ["poetry_pattern", "server_beside_the_library"])
+def test_the_wheel_is_read_as_it_ships_the_app(tmp_path: Path, run, shape: str) -> None:
+    if shape == "poetry_pattern":
+        files = {
+            "pyproject.toml": '[tool.poetry]\nname = "orders"\nversion = "0"\npackages = [\n'
+                              '  { include = "orders/**/*" },\n'
+                              '  { include = "pyproject.toml", to = "orders" },\n]\n\n'
+                              '[tool.poetry.dependencies]\npython = "^3.11"\nfastapi = "*"\n',
+            "orders/__init__.py": "", "orders/settings.py": SETTINGS, "orders/main.py": APP_MODULE,
+        }
+        services = "orders/services"
+    else:
+        files = {
+            "pyproject.toml": '[project]\nname = "lib"\nversion = "0"\ndependencies = []\n\n'
+                              '[tool.hatch.build.targets.wheel]\npackages = ["lib"]\n',
+            "lib/__init__.py": "",
+            "server/requirements.txt": "fastapi\npydantic-settings\n",
+            "server/Dockerfile": 'FROM python:3.12-slim\nCOPY . .\nCMD ["uvicorn", "main:app"]\n',
+            "server/settings.py": SETTINGS, "server/main.py": APP_MODULE,
+        }
+        services = "server/services"
+    repo = init_repo(tmp_path / "proj", files)
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, out + err
+    assert (repo / services / "cache.py").is_file()

@@ -18,6 +18,7 @@ Rules:
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import posixpath
 import re
@@ -112,9 +113,14 @@ def check_shipped(
                     f"be missing at run time: {how}. Nothing was changed."
                 )
     packages = wheel_packages(pyproject)
-    if packages:
-        relative = posixpath.relpath(probe, root or ".")
-        if not any(p in (".", "") or relative.startswith(p.rstrip("/") + "/") for p in packages):
+
+    def in_wheel(path: str) -> bool:
+        relative = posixpath.relpath(path, root or ".")
+        return any(p in (".", "") or relative.startswith(p.rstrip("/") + "/") for p in packages)
+
+    # the wheel matters only when it ships the app: an app beside the library (a server/
+    # directory with its own Dockerfile) is shipped another way
+    if packages and (shipped_with is None or in_wheel(shipped_with)) and not in_wheel(probe):
             raise PaxxError(
                 f"{join(root, 'pyproject.toml')}: the wheel ships {', '.join(packages)} but not "
                 f"{posixpath.relpath(services_dir, root or '.')}/. Set [tool.paxx-patch] "
@@ -130,8 +136,18 @@ def wheel_packages(pyproject: dict[str, Any]) -> list[str]:
         return [str(p) for p in hatch["packages"]]
     poetry = tool.get("poetry", {}).get("packages")
     if isinstance(poetry, list):
-        return [posixpath.normpath(posixpath.join(str(p.get("from", ".")), str(p["include"])))
-                for p in poetry if isinstance(p, dict) and "include" in p and "*" not in p["include"]]
+        # `include = "pkg"` or `"pkg/**/*"` (the directory before the first pattern);
+        # single files such as `pyproject.toml` are no package
+        out = []
+        for p in poetry:
+            if not isinstance(p, dict) or not isinstance(p.get("include"), str):
+                continue
+            parts = p["include"].split("/")
+            plain = list(itertools.takewhile(lambda part: not any(c in part for c in "*?["), parts))
+            if not plain or (len(plain) == len(parts) and "." in plain[-1]):
+                continue
+            out.append(posixpath.normpath(posixpath.join(str(p.get("from", ".")), *plain)))
+        return out
     setuptools = tool.get("setuptools", {}).get("packages")
     if isinstance(setuptools, list):
         return sorted({str(p).split(".")[0] for p in setuptools})

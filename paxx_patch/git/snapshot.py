@@ -83,8 +83,9 @@ class Snapshot:
         listing = self.git.run("ls-tree", "-z", "--full-tree", self.base, "--", *parents).stdout
         for record in listing.split(b"\0"):
             meta, _, name = record.partition(b"\t")
-            if meta.startswith(b"120000 "):
-                link = name.decode("utf-8", errors="surrogateescape")
+            link = name.decode("utf-8", errors="surrogateescape")
+            # git lists what a directory holds when a deeper path is asked for too
+            if meta.startswith(b"120000 ") and link in parents:
                 raise PaxxError(
                     f"{link} is a symbolic link in your last commit, and paxx-patch would "
                     f"write {min(p for p in paths if p.startswith(link + '/'))} through "
