@@ -17,7 +17,12 @@ from paxx_patch.discover.app import find_app
 from paxx_patch.discover.compose import find_compose, overrides, parents
 from paxx_patch.discover.dependencies import find_dependency_file
 from paxx_patch.discover.env import find_env
-from paxx_patch.discover.layout import check_shipped, find_import_root, place_services
+from paxx_patch.discover.layout import (
+    check_shipped,
+    find_import_root,
+    place_services,
+    wheel_packages,
+)
 from paxx_patch.discover.modules import Modules
 from paxx_patch.discover.settings import (
     OWN_SETTINGS_CLASS,
@@ -141,8 +146,9 @@ def discover_project(files: FileReader, root: str = "") -> Project:
             f"settings = \"package.module:ClassName\") in {pyproject_path}."
         )
     anchor = settings.object_file if isinstance(settings, SettingsFound) else app.file if app else ""
-    if not root and not _is_project(tree, _read_pyproject(files, pyproject_path)):
-        # the repository root is no Python project (or only a workspace of them): the
+    if not root and (not _is_project(tree, top) or _ships_other_things(top, app.file if app else anchor)):
+        # the repository root is no Python project (or only a workspace of them), or a
+        # library whose wheel leaves the app out (a server/ beside it, mem0): the
         # app's directory is
         found = next((d for d in parents(posixpath.dirname(app.file if app else anchor)) if d and any(
             join(d, n) in tree for n in PROJECT_FILES
@@ -170,7 +176,7 @@ def discover_project(files: FileReader, root: str = "") -> Project:
     else:
         findings.append(Finding("app", "not found", rule="no FastAPI(...) or ASGI target"))
     root_dir, root_rule = find_import_root(
-        modules, tree, anchor, app.import_root if app else None
+        modules, tree, anchor, app.import_root if app else None, root,
     )
     findings.append(Finding("import root", root_dir or ".", rule=root_rule))
     if config.get("services_dir"):
@@ -278,6 +284,13 @@ def _is_project(tree: Tree, pyproject: dict[str, Any]) -> bool:
     if "requirements.txt" in tree or "setup.py" in tree:
         return True
     return "project" in pyproject or "poetry" in pyproject.get("tool", {})
+
+
+def _ships_other_things(pyproject: dict[str, Any], path: str) -> bool:
+    """Does the wheel list its packages, `path` in none of them?"""
+    packages = wheel_packages(pyproject)
+    return bool(packages) and not any(
+        p in (".", "") or path.startswith(p.rstrip("/") + "/") for p in packages)
 
 
 def _workspace_hint(pyproject: dict[str, Any]) -> str:

@@ -174,8 +174,10 @@ def wheel_packages(pyproject: dict[str, object]) -> list[str] | None:
         return [str(p) for p in hatch["packages"]]
     poetry = tool.get("poetry", {}).get("packages")
     if poetry and isinstance(poetry, list):
-        return [str(PurePosixPath(p.get("from", ".")) / p["include"]).removeprefix("./")
-                for p in poetry if isinstance(p, dict) and "include" in p]
+        # a pattern ships the directory before it; a file (`pyproject.toml`) is no package
+        return [str(PurePosixPath(p.get("from", ".")) / re.split(r"/?[^/]*[*?[]", p["include"])[0])
+                .removeprefix("./") for p in poetry if isinstance(p, dict) and "include" in p
+                and not ("." in PurePosixPath(p["include"]).name and "*" not in p["include"])]
     setuptools = tool.get("setuptools", {}).get("packages")
     if isinstance(setuptools, list):
         return [p.replace(".", "/") for p in setuptools]
@@ -264,7 +266,12 @@ def deep_checks(work: Path, base: str, files_before: list[str], info: realworld_
             packages = wheel_packages(tomllib.loads(pyproject_path.read_text()))
         except tomllib.TOMLDecodeError:
             packages = None
-        if packages:
+        def in_wheel(path: str) -> bool:
+            return any(os.path.relpath(path, root or ".").startswith(p.rstrip("/") + "/")
+                       for p in packages or [])
+
+        # only a wheel that ships the app must ship what it imports
+        if packages and (app_file is None or in_wheel(app_file)):
             relative = [os.path.relpath(f, root or ".") for f in generated]
             missing = [f for f in relative if not any(f.startswith(p.rstrip("/") + "/") for p in packages)]
             if missing:

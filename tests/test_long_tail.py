@@ -555,13 +555,19 @@ def test_the_wheel_is_read_as_it_ships_the_app(tmp_path: Path, run, shape: str) 
         files = {
             "pyproject.toml": '[project]\nname = "lib"\nversion = "0"\ndependencies = []\n\n'
                               '[tool.hatch.build.targets.wheel]\npackages = ["lib"]\n',
-            "lib/__init__.py": "",
+            "lib/__init__.py": "", "lib/errors.py": "class Failed(Exception):\n    pass\n",
             "server/requirements.txt": "fastapi\npydantic-settings\n",
             "server/Dockerfile": 'FROM python:3.12-slim\nCOPY . .\nCMD ["uvicorn", "main:app"]\n',
-            "server/settings.py": SETTINGS, "server/main.py": APP_MODULE,
+            "server/settings.py": SETTINGS,
+            "server/main.py": "from fastapi import FastAPI\nfrom lib.errors import Failed\n\n"
+                              "app = FastAPI()\napp.state.failed = Failed\n",
         }
         services = "server/services"
     repo = init_repo(tmp_path / "proj", files)
     code, out, err = run(repo, "add", "redis", "--commit")
     assert code == 0, out + err
     assert (repo / services / "cache.py").is_file()
+    if shape == "server_beside_the_library":
+        # the server is the project: its requirements, its own imports (run from server/)
+        assert "redis" in (repo / "server/requirements.txt").read_text()
+        assert "from services.cache import close_redis\n" in (repo / "server/main.py").read_text()

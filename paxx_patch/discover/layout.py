@@ -43,11 +43,12 @@ class Placement:
 
 
 def find_import_root(
-    modules: Modules, tree: Tree, anchor: str, target_root: str | None = None,
+    modules: Modules, tree: Tree, anchor: str, target_root: str | None = None, project: str = "",
 ) -> tuple[str, str]:
     """(import root, rule) for the project module `anchor`; `target_root` is where the
     run command's `pkg.module:app` resolves from, for a project whose own imports
-    are all relative."""
+    are all relative. Imports of a package above the `project` directory (a library
+    its server installs) say nothing about where the project's own resolve from."""
     votes: Counter[str] = Counter()
     for path in list(modules.parsed()):
         module = modules.parse(path)
@@ -57,7 +58,7 @@ def find_import_root(
                 root = import_root(source, node.module) if source else None
                 if root is not None and "." in node.module and (
                     anchor.startswith(f"{root}/") or not root
-                ):
+                ) and (not project or root == project or root.startswith(f"{project}/")):
                     votes[root] += 1
     if votes:
         root, _ = votes.most_common(1)[0]
