@@ -571,3 +571,21 @@ def test_the_wheel_is_read_as_it_ships_the_app(tmp_path: Path, run, shape: str) 
         # the server is the project: its requirements, its own imports (run from server/)
         assert "redis" in (repo / "server/requirements.txt").read_text()
         assert "from services.cache import close_redis\n" in (repo / "server/main.py").read_text()
+
+
+def test_an_app_made_in_an_if_block_is_the_one_the_dockerfile_runs(tmp_path: Path, run) -> None:
+    # shape seen in a public assistant: `if debug: app = FastAPI(debug=True) else: ...`
+    # in the module the production Dockerfile runs, and a small telemetry server with a
+    # plain module-level app nearer the top of the repository
+    repo = init_repo(tmp_path / "proj", {
+        "pyproject.toml": '[project]\nname = "orders"\nversion = "0"\ndependencies = ["fastapi"]\n',
+        "prod.Dockerfile": 'FROM python:3.12-slim\nCOPY . .\nCMD ["uvicorn", "orders.main:app"]\n',
+        "telemetry/telemetry.py": APP_MODULE,
+        "orders/__init__.py": "", "orders/settings.py": SETTINGS,
+        "orders/main.py": "import os\n\nfrom fastapi import FastAPI\n\nif os.environ.get('DEBUG'):\n"
+                          "    app = FastAPI(debug=True)\nelse:\n    app = FastAPI(docs_url=None)\n",
+    })
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, out + err
+    assert "add_lifespan_hooks(app, shutdown=[close_redis])" in (repo / "orders/main.py").read_text()
+    assert (repo / "telemetry/telemetry.py").read_text() == APP_MODULE

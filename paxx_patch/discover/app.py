@@ -215,9 +215,23 @@ def _is_factory(node: ast.AST, classes: frozenset[str] = frozenset({"FastAPI"}))
         _is_fastapi_call(n, classes) for n in ast.walk(node))
 
 
+def _module_level(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The statements run at import: the module's, and those of its `if`/`try`/`with`
+    blocks (`if settings.debug: app = FastAPI(debug=True)`), not functions' or classes'."""
+    out: list[ast.stmt] = []
+    for node in body:
+        out.append(node)
+        if isinstance(node, ast.If | ast.With | ast.AsyncWith | ast.Try | ast.TryStar):
+            for block in ("body", "orelse", "finalbody"):
+                out += _module_level(getattr(node, block, []))
+            for handler in getattr(node, "handlers", []):
+                out += _module_level(handler.body)
+    return out
+
+
 def _module_app(tree: ast.Module) -> tuple[str, int] | None:
     classes = app_classes(tree)
-    for node in tree.body:
+    for node in _module_level(tree.body):
         if isinstance(node, ast.Assign | ast.AnnAssign) and _is_fastapi_call(node.value, classes):
             target = node.targets[0] if isinstance(node, ast.Assign) else node.target
             if isinstance(target, ast.Name):
@@ -234,7 +248,7 @@ def _follow(modules: Modules, path: str, name: str, rule: str) -> AppFound | Non
         if module is None:
             return None
         classes = app_classes(module)
-        for node in module.body:
+        for node in _module_level(module.body):
             if isinstance(node, ast.Assign | ast.AnnAssign) and (
                 _is_fastapi_call(node.value, classes) and name in _names(node)
             ):
