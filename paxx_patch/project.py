@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from paxx_patch.discover import FileReader, Finding, join, read_toml
 from paxx_patch.discover.app import find_app
 from paxx_patch.discover.compose import find_compose, overrides, parents
-from paxx_patch.discover.dependencies import find_dependency_file
+from paxx_patch.discover.dependencies import (
+    Style,
+    find_dependency_file,
+    installed_requirements,
+)
 from paxx_patch.discover.env import find_env
 from paxx_patch.discover.layout import (
     check_shipped,
+    dockerfiles,
     find_import_root,
     place_services,
     wheel_packages,
@@ -54,7 +59,7 @@ class Project:
     case_sensitive: bool
     compose_file: str
     dependency_file: str
-    dependency_style: Literal["pep621", "poetry", "requirements"]
+    dependency_style: Style
     env_file: str
     app_file: str | None  # module that creates the FastAPI app
     app_name: str | None  # "app" (module level) or a factory name
@@ -190,9 +195,6 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         placement_rule = placement.rule
     findings.append(Finding("services package", f"{services_dir}/ ({services_package})",
                             rule=placement_rule))
-    dependencies = find_dependency_file(files, here, pyproject, config.get("dependency_file"))
-    findings.append(Finding("dependencies", f"{dependencies.path} ({dependencies.style})",
-                            dependencies.path))
     compose = find_compose(files, tree, root, config.get("compose_file"))
     findings.append(Finding("compose file", compose.path, compose.path, rule=compose.rule))
     if compose.created:
@@ -202,6 +204,12 @@ def discover_project(files: FileReader, root: str = "") -> Project:
     elif posixpath.dirname(compose.path) not in parents(root):
         notes.append(f"services go into {compose.path} ({compose.rule}); set "
                      "[tool.paxx-patch] compose_file to use another one.")
+    installed = [p for p in installed_requirements(
+        dockerfiles(files, tree, compose.data, compose.path), files, tree.__contains__,
+    ) if p.startswith(f"{root}/") or not root]
+    dependencies = find_dependency_file(files, here, pyproject, config.get("dependency_file"), installed)
+    findings.append(Finding("dependencies", f"{dependencies.path} ({dependencies.style})",
+                            dependencies.path))
     if not config.get("services_dir"):
         check_shipped(files, tree, root, services_dir, app.file if app else anchor,
                       compose.data, compose.path, pyproject)

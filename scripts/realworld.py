@@ -54,7 +54,8 @@ ALL_BUT_POSTGRES = ("redis", "storage", "metrics", "logging", "tasks")
 BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
 LOCKFILES = ("uv.lock", "poetry.lock", "pdm.lock")
 # what a run that wired everything never says
-BY_HAND = re.compile(r"by hand|could not wire|could not add|left it as it is instead of adding", re.IGNORECASE)
+BY_HAND = re.compile(r"by hand|could not wire|could not add|left it as it is instead of adding|"
+                     r"were not added", re.IGNORECASE)
 ENV = {
     **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
     "GIT_AUTHOR_NAME": "corpus", "GIT_AUTHOR_EMAIL": "corpus@example.invalid",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, init_repo
+from tests.conftest import REDIS_REQUIREMENT, git, init_repo
 
 SETTINGS = '''\
 from pydantic_settings import BaseSettings
@@ -405,11 +405,11 @@ def test_the_app_named_by_a_gunicorn_config_or_a_console_script(tmp_path: Path, 
 
 
 def test_a_pyproject_for_tools_only_gets_a_warning_not_a_refusal(tmp_path: Path, run) -> None:
-    # Shape seen in hummingbot/backend-api: pyproject.toml holds black and isort settings,
-    # the dependencies live in conda's environment.yml
+    # pyproject.toml holds black settings; what the project installs is listed nowhere
+    # paxx-patch reads (a Makefile's `pip install fastapi uvicorn`)
     files = {k: v for k, v in MODULE_RUN_APP.items() if k != "pyproject.toml"}
     files["pyproject.toml"] = '[tool.black]\nline-length = 100\n'
-    files["environment.yml"] = "name: orders\ndependencies:\n  - python=3.11\n  - pip:\n    - fastapi\n"
+    files["Makefile"] = "install:\n\tpip install fastapi uvicorn pydantic-settings\n"
     repo = init_repo(tmp_path / "orders", files)
     code, out, err = run(repo, "add", "redis", "--commit")
     assert code == 0, out + err
@@ -589,3 +589,65 @@ def test_an_app_made_in_an_if_block_is_the_one_the_dockerfile_runs(tmp_path: Pat
     assert code == 0, out + err
     assert "add_lifespan_hooks(app, shutdown=[close_redis])" in (repo / "orders/main.py").read_text()
     assert (repo / "telemetry/telemetry.py").read_text() == APP_MODULE
+
+
+# Where projects without a [project] table list what they install, each seen in a
+# public app: setup.py's install_requires (a RAG server), the `pip:` list of a conda
+# environment the Dockerfile creates (a trading API), the requirements file the
+# Dockerfile copies and installs beside a pyproject.toml for linters only (an NVR).
+DEPENDENCY_SHAPES = {
+    "setup.py": ("setup.py", {
+        "setup.py": "from setuptools import find_packages, setup\n\nsetup(\n    name='orders',\n"
+                    "    packages=find_packages(),\n    install_requires=[\n        'fastapi==0.115.0',\n"
+                    "        'pydantic-settings',\n    ],\n    extras_require={'dev': ['pytest']},\n)\n",
+    }),
+    "conda": ("environment.yml", {
+        "pyproject.toml": "[tool.ruff]\nline-length = 100\n",
+        "environment.yml": "name: orders\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.12\n"
+                           "  - fastapi\n  - pip\n  - pip:\n      - pydantic-settings\n      # telemetry\n"
+                           "      - logfire\n",
+        "Dockerfile": "FROM continuumio/miniconda3\nCOPY environment.yml .\n"
+                      "RUN conda env create -f environment.yml\nCOPY . .\n"
+                      'CMD ["uvicorn", "orders.main:app"]\n',
+    }),
+    "dockerfile": ("docker/main/requirements-wheels.txt", {
+        "pyproject.toml": "[tool.ruff]\nline-length = 100\n",
+        "docker/main/requirements.txt": "scikit-build == 0.18.*\n",
+        "docker/main/requirements-wheels.txt": "fastapi == 0.115.*\npydantic-settings\nuvicorn == 0.30.*\n",
+        "docker/main/Dockerfile": "FROM python:3.12-slim\nCOPY docker/main/requirements.txt /requirements.txt\n"
+                                  "RUN pip install -r /requirements.txt\n"
+                                  "COPY docker/main/requirements-wheels.txt /requirements-wheels.txt\n"
+                                  "RUN pip wheel --wheel-dir=/wheels -r /requirements-wheels.txt\n"
+                                  "COPY orders /opt/orders/orders\n"
+                                  'CMD ["uvicorn", "orders.main:app"]\n',
+    }),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(DEPENDENCY_SHAPES))
+def test_dependencies_go_where_the_project_lists_what_it_installs(tmp_path: Path, run, shape: str) -> None:
+    listing, files = DEPENDENCY_SHAPES[shape]
+    repo = init_repo(tmp_path / "proj", {
+        **files, "orders/__init__.py": "", "orders/settings.py": SETTINGS, "orders/main.py": APP_MODULE})
+    before = (repo / listing).read_text()
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, out + err
+    assert "were not added" not in out + err
+    after = (repo / listing).read_text()
+    assert after.startswith(before.split("pydantic-settings")[0]), after  # kept as it was, above
+    if shape == "setup.py":
+        import ast
+        call = next(n for n in ast.walk(ast.parse(after)) if isinstance(n, ast.keyword) and n.arg == "install_requires")
+        assert [e.value for e in call.value.elts] == [
+            "fastapi==0.115.0", "pydantic-settings", REDIS_REQUIREMENT], after
+        assert f"        '{REDIS_REQUIREMENT}',\n    ],\n" in after  # the file's quotes and layout
+    elif shape == "conda":
+        from ruamel.yaml import YAML
+        pip = YAML(typ="safe").load(after)["dependencies"][-1]["pip"]
+        assert pip == ["pydantic-settings", "logfire", REDIS_REQUIREMENT], after
+    else:
+        assert after == before + f"{REDIS_REQUIREMENT}\n"
+        assert (repo / "docker/main/requirements.txt").read_text() == "scikit-build == 0.18.*\n"
+    code, out, err = run(repo, "remove", "redis", "--commit")
+    assert code == 0, out + err
+    assert (repo / listing).read_text() == before

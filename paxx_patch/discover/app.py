@@ -51,7 +51,7 @@ NOT_APPS = frozenset({"uvicorn", "gunicorn", "hypercorn", "granian", "daphne", "
                       "pytest", "alembic", "celery", "arq", "venv", "ensurepip", "http"})
 # modules that make a FastAPI app that is not the one deployed
 STAND_INS = re.compile(r"(?i)(^|/|_)(mocks?|fakes?|stubs?|examples?|demos?|samples?|tests?|conftest)([_./]|$)")
-RUN_APP = re.compile(r"^\s*(?P<name>[A-Za-z_]\w*)\s*[,)]")  # uvicorn.run(app, ...)
+RUN_APP = re.compile(r"^\s*(?P<name>[A-Za-z_]\w*)\s*(?:[,)]|\()")  # uvicorn.run(app, ...) or (make_app(...), ...)
 
 
 @dataclass(frozen=True)

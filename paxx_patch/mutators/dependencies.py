@@ -1,17 +1,19 @@
-"""dependencies: PEP 621, Poetry or requirements.txt, edited as text, checked as TOML.
+"""dependencies: PEP 621, Poetry, requirements.txt, setup.py's `install_requires` or a
+conda environment's `pip:` list, edited as text, read back by their parsers.
 
 Insertions are textual so that every byte outside the new lines is kept;
-tomllib then reads the result back to prove the edit is what was meant.
+tomllib (ast, YAML) then reads the result back to prove the edit is what was meant.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 from collections.abc import Sequence
 
 from paxx_patch.bundle import normalize_name
-from paxx_patch.discover.dependencies import is_generated
+from paxx_patch.discover.dependencies import CONDA_PIP, INSTALL_REQUIRES, is_generated
 from paxx_patch.errors import PaxxError
 from paxx_patch.mutators import Context
 from paxx_patch.mutators.own_settings import REQUIREMENT
@@ -68,6 +70,10 @@ class DependenciesMutator:
             new = text + "".join(f"{d}\n" for d in wanted)
         elif style == "poetry":
             new = _add_poetry(path, doc.text, wanted)
+        elif style == "setuptools":
+            new = _add_setuptools(path, doc.text, wanted)
+        elif style == "conda":
+            new = _add_conda(path, doc.text, wanted)
         elif _table_span(doc.text.splitlines(keepends=True), "project") is None:
             # a pyproject for tools only (black, isort), the dependencies kept elsewhere
             # (conda's environment.yml, a Dockerfile's pip install): a [project] table
@@ -131,6 +137,10 @@ def _existing(path: str, text: str, style: str) -> set[str]:
             requirement_name(line) for line in text.splitlines()
             if line.strip() and not line.lstrip().startswith(("#", "-"))
         }
+    if style == "setuptools":
+        return {requirement_name(d) for d in _install_requires(path, text)}
+    if style == "conda":
+        return _conda_names(path, text)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -209,8 +219,13 @@ def _add_pep621(path: str, text: str, wanted: list[str]) -> str:
         return "".join(lines)
     offset = sum(len(line) for line in lines[:first])
     open_at = offset + lines[first].index("[", lines[first].index("="))
-    items, close_at = _scan_array(path, text, open_at)
-    quoted = [f'"{d}"' for d in wanted]
+    return _insert_items(path, text, open_at, [f'"{d}"' for d in wanted], "[project].dependencies")
+
+
+def _insert_items(path: str, text: str, open_at: int, quoted: list[str], what: str) -> str:
+    """Add the `quoted` items to the array (TOML or Python list) whose `[` is at
+    `open_at`, one per line when its items are, on its line when they share one."""
+    items, close_at = _scan_array(path, text, open_at, what)
     if not items:
         return text[: open_at + 1] + ", ".join(quoted) + text[close_at:]
     last_end = items[-1]
@@ -238,7 +253,7 @@ def _add_pep621(path: str, text: str, wanted: list[str]) -> str:
     return text[:line_end] + new_lines + text[line_end:]
 
 
-def _scan_array(path: str, text: str, open_at: int) -> tuple[list[int], int]:
+def _scan_array(path: str, text: str, open_at: int, what: str) -> tuple[list[int], int]:
     """End offsets of the string items of the array at `open_at`, and its `]`."""
     items: list[int] = []
     i = open_at + 1
@@ -260,9 +275,78 @@ def _scan_array(path: str, text: str, open_at: int) -> tuple[list[int], int]:
         elif c == "]":
             return items, i
         elif c in "[{":
-            raise PaxxError(f"{path}: [project].dependencies holds a nested value; fix it.")
+            raise PaxxError(f"{path}: {what} holds a nested value; fix it.")
         i += 1
-    raise PaxxError(f"{path}: [project].dependencies has no closing `]`; fix the syntax.")
+    raise PaxxError(f"{path}: {what} has no closing `]`; fix the syntax.")
+
+
+def _add_setuptools(path: str, text: str, wanted: list[str]) -> str:
+    found = list(INSTALL_REQUIRES.finditer(text))
+    if len(found) != 1:
+        raise PaxxError(
+            f"{path}: {'no' if not found else 'more than one'} `install_requires=[...]` list; "
+            f"add {', '.join(wanted)} by hand, or set [tool.paxx-patch] dependency_file."
+        )
+    items = _install_requires(path, text)
+    quote = "'" if items and re.search(rf"'{re.escape(items[0])}'", text) else '"'
+    return _insert_items(path, text, found[0].end() - 1, [f"{quote}{d}{quote}" for d in wanted],
+                         "setup.py's install_requires")
+
+
+def _install_requires(path: str, text: str) -> list[str]:
+    """The string items of the `install_requires=[...]` keyword in setup.py."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as e:
+        raise PaxxError(f"{path}:{e.lineno}: not valid Python ({e.msg}); fix it and commit it.") from e
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "install_requires" and isinstance(node.value, ast.List):
+            return [e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    return []
+
+
+def _conda_pip(path: str, text: str) -> list[str]:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        data = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as e:
+        raise PaxxError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix it and commit it.") from e
+    deps = data.get("dependencies") if isinstance(data, dict) else None
+    out: list[str] = []
+    for dep in deps if isinstance(deps, list) else []:
+        if isinstance(dep, dict) and isinstance(dep.get("pip"), list):
+            out += [str(d) for d in dep["pip"]]
+        elif isinstance(dep, str):
+            out.append(re.split(r"[=<>!~ ]", dep, maxsplit=1)[0])  # conda's `name=1.2`
+    return out
+
+
+def _conda_names(path: str, text: str) -> set[str]:
+    return {requirement_name(d) for d in _conda_pip(path, text)}
+
+
+def _add_conda(path: str, text: str, wanted: list[str]) -> str:
+    """After the last item of the environment's `- pip:` list, at its items' indent."""
+    m = CONDA_PIP.search(text)
+    if m is None:
+        raise PaxxError(f"{path}: no `- pip:` list under dependencies; add one, or set "
+                        "[tool.paxx-patch] dependency_file.")
+    outer = len(m.group("indent"))
+    line_end = text.find("\n", m.end())
+    at = len(text) if line_end < 0 else line_end + 1
+    pad = " " * (outer + 4)
+    pos = at
+    for line in text[at:].splitlines(keepends=True):
+        stripped, indent = line.strip(), len(line) - len(line.lstrip(" \t"))
+        if stripped and not stripped.startswith("#"):
+            if indent <= outer or not stripped.startswith("-"):
+                break
+            pad, at = line[:indent], pos + len(line)
+        pos += len(line)
+    head = text[:at] if text[:at].endswith("\n") else text[:at] + "\n"
+    return head + "".join(f"{pad}- {d}\n" for d in wanted) + text[at:]
 
 
 def _remove(text: str, added: list[str], style: str) -> str:
@@ -279,8 +363,12 @@ def _remove(text: str, added: list[str], style: str) -> str:
     if style == "requirements":
         wanted = set(added)
         return "".join(line for line in text.splitlines(keepends=True) if line.strip() not in wanted)
+    if style == "conda":
+        ours = {f"- {d}" for d in added}
+        return "".join(line for line in text.splitlines(keepends=True) if line.strip() not in ours)
     for dep in added:
-        quoted = re.escape(f'"{dep}"')
+        quote = "'" if style == "setuptools" and f"'{dep}'" in text else '"'
+        quoted = re.escape(f"{quote}{dep}{quote}")
         text, n = re.subn(rf"(?m)^[ \t]*{quoted},?[ \t]*\n", "", text, count=1)
         if n == 0:
             text, n = re.subn(rf",[ \t]*{quoted}", "", text, count=1)
