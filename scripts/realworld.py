@@ -291,13 +291,15 @@ def deep_checks(work: Path, base: str, files_before: list[str], info: realworld_
                 problems.append(f"created {f} although {others[0]} exists")
     problems += [f"edited {p}" for p in touched if PurePosixPath(p).name == ".env"]
     # lint under the project's configuration
-    py = [t for t in touched if t.endswith(".py")]
+    # from the project's directory, as its developers run it: without a configuration,
+    # ruff takes the directory it runs in for the project root (first-party modules)
+    py = [os.path.relpath(t, root or ".") for t in touched if t.endswith(".py")]
     if py:
-        after = ruff_findings(work, py)
+        after = ruff_findings(work / root, py)
         before_tree = work.parent / "before"
         if not before_tree.exists():
             git(work, "worktree", "add", "-q", "--detach", str(before_tree), base)
-        before = ruff_findings(before_tree, py)
+        before = ruff_findings(before_tree / root, py)
         more = after - before
         if more:
             codes = ", ".join(f"{code} x{n}" for code, n in sorted(more.items()))

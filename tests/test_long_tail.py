@@ -651,3 +651,22 @@ def test_dependencies_go_where_the_project_lists_what_it_installs(tmp_path: Path
     code, out, err = run(repo, "remove", "redis", "--commit")
     assert code == 0, out + err
     assert (repo / listing).read_text() == before
+
+
+def test_a_project_without_a_ruff_configuration_follows_its_repositorys(tmp_path: Path, run) -> None:
+    # shape seen in a public chat-app framework: backend/pyproject.toml is the project,
+    # the ruff configuration sits in the repository's pyproject.toml above it
+    repo = init_repo(tmp_path / "proj", {
+        "pyproject.toml": "[tool.ruff]\nline-length = 100\n\n[tool.ruff.format]\nquote-style = 'single'\n",
+        "backend/pyproject.toml": '[project]\nname = "orders"\nversion = "0"\n'
+                                  'dependencies = ["fastapi", "pydantic-settings"]\n',
+        "backend/orders/__init__.py": "", "backend/orders/settings.py": SETTINGS,
+        "backend/orders/main.py": APP_MODULE,
+    })
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, out + err
+    cache = (repo / "backend/orders/services/cache.py").read_text()
+    assert "ConnectionError('cut off')" in cache, cache  # the repository's quotes
+    done = subprocess.run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache",
+                           "backend/orders/services/cache.py"], cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from paxx_patch.discover import FileReader, Finding, join, read_toml
+from paxx_patch.discover.compose import parents
 
 
 @dataclass(frozen=True)
@@ -46,30 +47,46 @@ class CodeStyle:
 def find_style(files: FileReader, root: str, pyproject: dict[str, Any]) -> CodeStyle:
     tool = pyproject.get("tool", {})
     tool = tool if isinstance(tool, dict) else {}
-    candidates: list[tuple[str, dict[str, Any]]] = []
+    found = _ruff_config(files, root, tool)
+    if found is None:
+        black, isort = _table(tool, "black"), _table(tool, "isort")
+        if black or isort:
+            return CodeStyle(
+                line_length=_length(black.get("line-length"), _length(isort.get("line_length"), 88)),
+                lines_between_types=_int(isort.get("lines_between_types"), 0),
+                file=join(root, "pyproject.toml"),
+            )
+    # a project with no configuration of its own is checked with its repository's
+    # (ruff looks for one in each directory above the files it checks)
+    for directory in parents(root)[1:] if found is None else []:
+        files.load([join(directory, "pyproject.toml")])
+        above = read_toml(files, join(directory, "pyproject.toml"))
+        found = _ruff_config(files, directory, _table(above, "tool"))
+        if found is not None:
+            break
+    if found is None:
+        return CodeStyle()
+    path, ruff = found
+    return CodeStyle(
+        line_length=_length(ruff.get("line-length"), 88),
+        lines_between_types=_int(_ruff_isort(ruff).get("lines-between-types"), 0),
+        file=path,
+        quote_style="single" if _table(ruff, "format").get("quote-style") == "single"
+        else "double",
+    )
+
+
+def _ruff_config(files: FileReader, directory: str, tool: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """Ruff's configuration in `directory`: the first of `.ruff.toml`, `ruff.toml` and
+    pyproject's [tool.ruff] (ruff reads that one only)."""
     for name in (".ruff.toml", "ruff.toml"):
-        path = join(root, name)
+        path = join(directory, name)
         files.load([path])
         if files.get(path) is not None:
-            candidates.append((path, read_toml(files, path)))
+            return path, read_toml(files, path)
     if isinstance(tool.get("ruff"), dict):
-        candidates.append((join(root, "pyproject.toml"), tool["ruff"]))
-    for path, ruff in candidates[:1]:  # ruff reads the first of them only
-        return CodeStyle(
-            line_length=_length(ruff.get("line-length"), 88),
-            lines_between_types=_int(_ruff_isort(ruff).get("lines-between-types"), 0),
-            file=path,
-            quote_style="single" if _table(ruff, "format").get("quote-style") == "single"
-            else "double",
-        )
-    black, isort = _table(tool, "black"), _table(tool, "isort")
-    if black or isort:
-        return CodeStyle(
-            line_length=_length(black.get("line-length"), _length(isort.get("line_length"), 88)),
-            lines_between_types=_int(isort.get("lines_between_types"), 0),
-            file=join(root, "pyproject.toml"),
-        )
-    return CodeStyle()
+        return join(directory, "pyproject.toml"), tool["ruff"]
+    return None
 
 
 def _ruff_isort(ruff: dict[str, Any]) -> dict[str, Any]:
