@@ -140,3 +140,33 @@ def separate_kinds(text: str, blank_lines: int) -> str:
     for start in sorted(starts, reverse=True):
         lines[start:start] = ["\n"] * blank_lines
     return "".join(lines)
+
+
+def among_third_party(text: str, tops: tuple[str, ...]) -> str:
+    """`text` with its top-level `from TOP... import` statements taken out of their own
+    block and sorted into the third-party one, as a sorter that does not know TOP for
+    the project's own (the import root is not one of its `src` roots) puts them."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return text  # not Python after all: left as the bundle wrote it
+    moving = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.level == 0
+              and (n.module or "").split(".")[0] in tops]
+    lines = text.splitlines(keepends=True)
+    taken: list[tuple[str, list[str]]] = []
+    for node in reversed(moving):
+        start, end = node.lineno - 1, int(node.end_lineno or node.lineno)
+        taken.insert(0, (node.module or "", lines[start:end]))
+        del lines[start:end]
+        if 0 < start < len(lines) and not lines[start - 1].strip() and not lines[start].strip():
+            del lines[start - 1]  # the block was its own: one blank line closes the gap
+    for module, statement in taken:
+        text = "".join(lines)
+        tree = ast.parse(text)
+        at = place(tree, module, frozenset())
+        if at.after_previous:
+            line = int(tree.body[at.index - 1].end_lineno or tree.body[at.index - 1].lineno)
+        else:
+            line = tree.body[at.index].lineno - 1
+        lines[line:line] = [*(["\n"] if at.new_block else []), *statement, *(["\n"] if at.blank_after else [])]
+    return "".join(lines)

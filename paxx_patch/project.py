@@ -9,7 +9,7 @@ All paths here are repository paths (posix, relative to the repository root).
 from __future__ import annotations
 
 import posixpath
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from paxx_patch.discover import FileReader, Finding, join, read_toml
@@ -251,6 +251,9 @@ def discover_project(files: FileReader, root: str = "") -> Project:
             f"generated modules import. To use your own class instead, give it a module-level "
             f"instance or set [tool.paxx-patch] settings."
         )
+    settings_top = settings_module.split(".")[0]
+    if not style.sorts_first_party(settings_top, tree, services_dir):
+        style = replace(style, third_party=(settings_top,))
     return Project(
         root=root,
         services_dir=services_dir,

@@ -670,3 +670,31 @@ def test_a_project_without_a_ruff_configuration_follows_its_repositorys(tmp_path
     done = subprocess.run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache",
                            "backend/orders/services/cache.py"], cwd=repo, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_settings_import_sorted_as_the_projects_sorter_classifies_it(tmp_path: Path, run) -> None:
+    # shape seen in a public research agent: the app in backend/server/ puts backend/ on
+    # sys.path and imports `server.*`; ruff, run from the repository with no
+    # configuration, takes `server` for a third-party package, so the generated
+    # modules' settings import goes into their third-party block, in order
+    repo = init_repo(tmp_path / "proj", {
+        "pyproject.toml": '[project]\nname = "agent"\nversion = "0"\ndependencies = ["fastapi"]\n',
+        "Dockerfile": 'FROM python:3.12-slim\nCOPY . .\nCMD ["uvicorn", "main:app"]\n',
+        "main.py": "from backend.server.app import app\n\n__all__ = ['app']\n",
+        "backend/__init__.py": "", "backend/server/__init__.py": "",
+        "backend/server/utils.py": "NAME = 'agent'\n",
+        "backend/server/routes.py": "from server.utils import NAME\n\nROUTES = [NAME]\n",
+        "backend/server/app.py": "import os\nimport sys\n\nfrom fastapi import FastAPI\n\n"
+                                 "sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))\n\n"
+                                 "from server.routes import ROUTES  # noqa: E402\n"
+                                 "from server.utils import NAME  # noqa: E402\n\n"
+                                 "app = FastAPI(title=NAME)\napp.state.routes = ROUTES\n",
+    })
+    code, out, err = run(repo, "add", "redis", "storage", "--commit")
+    assert code == 0, out + err
+    generated = sorted(str(p.relative_to(repo)) for p in (repo / "backend/server/services").glob("*.py"))
+    cache = (repo / "backend/server/services/cache.py").read_text()
+    assert "from redis.exceptions import RedisError\nfrom server.services.settings import settings\n\n" in cache
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--select", "I",
+                           *generated], cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -7,11 +7,13 @@ ruff itself reads it; then black's and isort's sections of pyproject.toml.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from typing import Any
 
 from paxx_patch.discover import FileReader, Finding, join, read_toml
 from paxx_patch.discover.compose import parents
+from paxx_patch.discover.tree import Tree
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,26 @@ class CodeStyle:
     lines_between_types: int = 0  # isort: blank lines between `import x` and `from x import`
     file: str = ""  # where the configuration was read, "" for the defaults
     quote_style: str = "double"  # ruff format's quote-style: "single" is followed too
+    # where the import sorter looks for first-party modules (ruff's and isort's `src`,
+    # "." and "src" beside the configuration by default), and the ones it is told of
+    src_roots: tuple[str, ...] = ("", "src")
+    known_first_party: tuple[str, ...] = ()
+    # top-level packages the generated modules import that the sorter takes for
+    # third-party ones (an import root it does not know of)
+    third_party: tuple[str, ...] = ()
+
+    def sorts_first_party(self, top: str, tree: Tree, package_dir: str) -> bool:
+        """Does the project's sorter put `top` among the first-party imports of a module
+        in `package_dir`? Known to it, found under one of its `src` roots, or the
+        package the module itself is in (ruff's detect-same-package)."""
+        if top in self.known_first_party or any(
+            tree.has_prefix(join(r, top)) or join(r, f"{top}.py") in tree for r in self.src_roots
+        ):
+            return True
+        directory = package_dir
+        while posixpath.dirname(directory) and join(posixpath.dirname(directory), "__init__.py") in tree:
+            directory = posixpath.dirname(directory)
+        return posixpath.basename(directory) == top
 
     def finding(self) -> Finding:
         value = (f"line length {self.line_length}, {self.quote_style} quotes, "
@@ -37,6 +59,10 @@ class CodeStyle:
 
     def module(self, text: str) -> str:
         """A generated module laid out as the project's formatter and import sorter want it."""
+        if self.third_party:
+            from paxx_patch.import_order import among_third_party
+
+            text = among_third_party(text, self.third_party)
         if self.lines_between_types:
             from paxx_patch.import_order import separate_kinds
 
@@ -55,6 +81,8 @@ def find_style(files: FileReader, root: str, pyproject: dict[str, Any]) -> CodeS
                 line_length=_length(black.get("line-length"), _length(isort.get("line_length"), 88)),
                 lines_between_types=_int(isort.get("lines_between_types"), 0),
                 file=join(root, "pyproject.toml"),
+                src_roots=_roots(root, isort.get("src_paths")),
+                known_first_party=_names(isort.get("known_first_party")),
             )
     # a project with no configuration of its own is checked with its repository's
     # (ruff looks for one in each directory above the files it checks)
@@ -65,7 +93,7 @@ def find_style(files: FileReader, root: str, pyproject: dict[str, Any]) -> CodeS
         if found is not None:
             break
     if found is None:
-        return CodeStyle()
+        return CodeStyle(src_roots=_roots(root, None))
     path, ruff = found
     return CodeStyle(
         line_length=_length(ruff.get("line-length"), 88),
@@ -73,7 +101,25 @@ def find_style(files: FileReader, root: str, pyproject: dict[str, Any]) -> CodeS
         file=path,
         quote_style="single" if _table(ruff, "format").get("quote-style") == "single"
         else "double",
+        src_roots=_roots(posixpath.dirname(path), ruff.get("src")),
+        known_first_party=_names(_ruff_isort(ruff).get("known-first-party")),
     )
+
+
+def _roots(directory: str, configured: Any) -> tuple[str, ...]:
+    """The sorter's `src` directories as repository paths ("." and "src" by default)."""
+    paths = configured if isinstance(configured, list) else [".", "src"]
+    out = []
+    for p in paths:
+        if isinstance(p, str) and "*" not in p:
+            path = posixpath.normpath(posixpath.join(directory, p))
+            if not path.startswith(".."):
+                out.append("" if path == "." else path)
+    return tuple(out)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
 def _ruff_config(files: FileReader, directory: str, tool: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
