@@ -127,7 +127,7 @@ def test_ruff_format(project: Project) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize(("line_length", "preview"), [(100, False), (120, False), (88, True), (120, True)])
+@pytest.mark.parametrize(("line_length", "preview"), [(100, False), (120, False), (150, False), (88, True), (120, True)])
 def test_ruff_format_at_the_line_lengths_projects_choose(
     project: Project, line_length: int, preview: bool
 ) -> None:
