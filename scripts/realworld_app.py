@@ -20,6 +20,7 @@ import ast
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -431,8 +432,10 @@ def follow(repo: Path, files: set[str], rel: str, attr: str, depth: int = 0) -> 
             if isinstance(value, ast.Call) and _dotted(value.func) in classes:
                 return [rel], value, rel
             got = from_expr(value)
-            if got:
+            if got and got[1] is not None:
                 return got
+            # made by a call that cannot be followed (a registry picking the edition's
+            # factory): the module's own FastAPI(...) below is the app
     if attr in imported:
         target, sub = imported[attr]
         chain, c, where = follow(repo, files, target, sub or "app", depth + 1)
@@ -488,6 +491,10 @@ def find_app(repo: Path, files: list[str]) -> AppInfo:
     for t in info.targets:
         t.file = t.module if t.module in fileset else module_file(
             repo, files, t.module, t.source.split(":")[0], run=t.attr == "__main__")
+    # the app most of the project's run files start (ten compose files name the API
+    # server, one script a sidecar), the first named among equals
+    named = Counter((t.file, t.attr) for t in info.targets if t.file is not None)
+    for t in sorted(info.targets, key=lambda t: -named[t.file, t.attr]):
         if t.file is None:
             continue
         attr = t.attr

@@ -163,6 +163,7 @@ from fastapi import FastAPI, Response
 from app.core.metrics import MetricsMiddleware
 from app.core.redis import close_redis
 
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
@@ -235,7 +236,12 @@ def test_names_of_the_apps_own_are_kept_and_ours_wired_beside_them(
     assert code == 0, out + err
     main = (repo / "app/main.py").read_text()
     assert "from app.services.cache import close_redis as paxx_close_redis\n" in main
-    assert "from app.services.metrics import MetricsMiddleware as PaxxMetricsMiddleware" in main
+    # `a as b` on a line of its own, as isort and ruff keep it by default
+    assert ("from app.services.metrics import MetricsMiddleware as PaxxMetricsMiddleware\n"
+            "from app.services.metrics import metrics_endpoint\n") in main, main
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--select", "I",
+                           "app/main.py"], cwd=repo, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
     assert "    await close_redis()\n    await paxx_close_redis()\n" in main
     assert "app.add_middleware(PaxxMetricsMiddleware)" in main
     assert 'app.add_route("/paxx/metrics", metrics_endpoint, include_in_schema=False)' in main
@@ -245,6 +251,20 @@ def test_names_of_the_apps_own_are_kept_and_ours_wired_beside_them(
     # and out again, leaving the app's own names as they were
     assert run(repo, "remove", "metrics", "redis", "--commit")[0] == 0
     assert (repo / "app/main.py").read_text() == OWN_NAMES_MAIN
+
+
+def test_aliased_imports_join_the_others_where_the_sorter_combines_them(tmp_path: Path, run) -> None:
+    files = {**OWN_NAMES_APP, "pyproject.toml": OWN_NAMES_APP["pyproject.toml"]
+             + "\n[tool.ruff.lint.isort]\ncombine-as-imports = true\n"}
+    repo = init_repo(tmp_path / "app", files)
+    code, out, err = run(repo, "add", "metrics", "--commit")
+    assert code == 0, out + err
+    main = (repo / "app/main.py").read_text()
+    assert ("from app.services.metrics import (\n    MetricsMiddleware as PaxxMetricsMiddleware,\n"
+            "    metrics_endpoint,\n)\n") in main, main  # one statement, too long for one line
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--select", "I", "app/main.py"],
+                          cwd=repo, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
 
 
 @pytest.mark.parametrize("second", [False, True])
@@ -698,3 +718,28 @@ def test_settings_import_sorted_as_the_projects_sorter_classifies_it(tmp_path: P
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--select", "I",
                            *generated], cwd=repo, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_an_app_a_registry_makes_is_the_modules_factory_not_a_load_test_server(tmp_path: Path, run) -> None:
+    # shape seen in a public enterprise search app: compose runs `uvicorn orders.main:app`,
+    # where `app = fetch_implementation("orders.main", "get_application")` picks the
+    # edition's factory; a load-test mock server has its own Dockerfile nearer the top
+    repo = init_repo(tmp_path / "proj", {
+        "pyproject.toml": '[project]\nname = "orders"\nversion = "0"\ndependencies = ["fastapi"]\n',
+        "loadtest/mock_llm/Dockerfile": 'FROM python:3.12-slim\nCOPY . .\nCMD ["uvicorn", "app:app"]\n',
+        "loadtest/mock_llm/app.py": APP_MODULE,
+        "deploy/docker-compose.yml": "services:\n  api:\n    build: ..\n"
+                                     "    command: uvicorn orders.main:app --host 0.0.0.0\n",
+        "orders/__init__.py": "", "orders/settings.py": SETTINGS,
+        "orders/versions.py": "import importlib\n\n\ndef fetch_implementation(module: str, attribute: str):\n"
+                              "    return getattr(importlib.import_module(module), attribute)\n",
+        "orders/main.py": "from fastapi import FastAPI\n\nfrom orders.versions import fetch_implementation\n\n\n"
+                          "def get_application() -> FastAPI:\n    application = FastAPI()\n"
+                          "    return application\n\n\n"
+                          'app = fetch_implementation(module="orders.main", attribute="get_application")\n',
+    })
+    code, out, err = run(repo, "add", "redis", "--commit")
+    assert code == 0, out + err
+    main = (repo / "orders/main.py").read_text()
+    assert "    application = FastAPI(lifespan=lifespan)\n" in main and "    await close_redis()\n" in main
+    assert (repo / "loadtest/mock_llm/app.py").read_text() == APP_MODULE

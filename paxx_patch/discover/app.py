@@ -50,7 +50,8 @@ MODULE_RUN = re.compile(r"python[\d.]*['\"]?(?:[\s,]+['\"]?-[A-Za-z]+['\"]?)*[\s
 NOT_APPS = frozenset({"uvicorn", "gunicorn", "hypercorn", "granian", "daphne", "fastapi", "pip",
                       "pytest", "alembic", "celery", "arq", "venv", "ensurepip", "http"})
 # modules that make a FastAPI app that is not the one deployed
-STAND_INS = re.compile(r"(?i)(^|/|_)(mocks?|fakes?|stubs?|examples?|demos?|samples?|tests?|conftest)([_./]|$)")
+STAND_INS = re.compile(
+    r"(?i)(^|/|_)(mocks?|fakes?|stubs?|examples?|demos?|samples?|tests?|conftest|loadtests?)([_./]|$)")
 RUN_APP = re.compile(r"^\s*(?P<name>[A-Za-z_]\w*)\s*(?:[,)]|\()")  # uvicorn.run(app, ...) or (make_app(...), ...)
 
 
@@ -77,7 +78,9 @@ def find_app(
         return _follow(modules, path, name or "app", "configured app") or AppFound(
             path, name or "app", 0, "configured app"
         )
-    for path, name, rule, target_root in asgi_targets(files, tree, root):
+    # a run target of a mock or load-test server comes after every other one
+    targets = sorted(asgi_targets(files, tree, root), key=lambda t: STAND_INS.search(t[0]) is not None)
+    for path, name, rule, target_root in targets:
         found = _follow(modules, path, name, rule)
         if found is not None:
             return replace(found, import_root=target_root)
@@ -273,12 +276,23 @@ def _follow(modules: Modules, path: str, name: str, rule: str) -> AppFound | Non
             return AppFound(path, name, local.lineno, rule) if _is_factory(local, classes) else None
         found = modules.lookup(path, called)
         if found is None or not isinstance(found[1], ast.FunctionDef) or not found[0].endswith(".py"):
-            return None
+            return _only_factory(module, path, rule)
         defining = modules.parse(found[0])
         if _is_factory(found[1], app_classes(defining) if defining else frozenset({"FastAPI"})):
             return AppFound(found[0], called, found[1].lineno, rule)
+        only = _only_factory(module, path, rule)
+        if only is not None:
+            return only
         path, name = found[0], called
     return None
+
+
+def _only_factory(module: ast.Module, path: str, rule: str) -> AppFound | None:
+    """The app is made by a call paxx-patch cannot follow (a registry that picks the
+    edition's implementation): the module's one factory is what it calls."""
+    classes = app_classes(module)
+    factories = [n for n in module.body if isinstance(n, ast.FunctionDef) and _is_factory(n, classes)]
+    return AppFound(path, factories[0].name, factories[0].lineno, rule) if len(factories) == 1 else None
 
 
 def _names(node: ast.Assign | ast.AnnAssign) -> list[str]:

@@ -26,6 +26,7 @@ class CodeStyle:
     # "." and "src" beside the configuration by default), and the ones it is told of
     src_roots: tuple[str, ...] = ("", "src")
     known_first_party: tuple[str, ...] = ()
+    combine_as_imports: bool = False  # isort's: `a as b` joins the module's other names
     # top-level packages the generated modules import that the sorter takes for
     # third-party ones (an import root it does not know of)
     third_party: tuple[str, ...] = ()
@@ -83,6 +84,7 @@ def find_style(files: FileReader, root: str, pyproject: dict[str, Any]) -> CodeS
                 file=join(root, "pyproject.toml"),
                 src_roots=_roots(root, isort.get("src_paths")),
                 known_first_party=_names(isort.get("known_first_party")),
+                combine_as_imports=isort.get("combine_as_imports") is True,
             )
     # a project with no configuration of its own is checked with its repository's
     # (ruff looks for one in each directory above the files it checks)
@@ -103,6 +105,7 @@ def find_style(files: FileReader, root: str, pyproject: dict[str, Any]) -> CodeS
         else "double",
         src_roots=_roots(posixpath.dirname(path), ruff.get("src")),
         known_first_party=_names(_ruff_isort(ruff).get("known-first-party")),
+        combine_as_imports=_ruff_isort(ruff).get("combine-as-imports") is True,
     )
 
 

@@ -181,8 +181,13 @@ def _hooks_call(ctx: Context, app: str, hooks: Sequence[_Wanted], bound: dict[st
     return _Wanted(code, "calls", HOOKS_FUNCTION, module, HOOKS_FUNCTION, alias)
 
 
-def _imports(wanted: Sequence[_Wanted], tree: ast.Module | None = None) -> list[str]:
-    """`from module import a, b as c` lines for `wanted`, without what `tree` binds already."""
+def _imports(
+    wanted: Sequence[_Wanted], tree: ast.Module | None = None, combine_as: bool = False,
+    line_length: int = 88,
+) -> list[str]:
+    """`from module import a, b` lines for `wanted`, without what `tree` binds already;
+    `b as c` on a line of its own unless the sorter combines them (isort's
+    combine-as-imports); one name per line in parentheses when the line is too long."""
     have = bindings(tree) if tree is not None else {}
     names: dict[str, list[str]] = {}
     for item in wanted:
@@ -193,10 +198,18 @@ def _imports(wanted: Sequence[_Wanted], tree: ast.Module | None = None) -> list[
                 listed.append(spelled)
     from paxx_patch.import_order import name_key
 
-    return [
-        f"from {module} import {', '.join(sorted(listed, key=lambda n: name_key(n.split()[0])))}"
-        for module, listed in names.items()
-    ]
+    lines = []
+    for module, listed in names.items():
+        groups = [listed] if combine_as else [
+            *([plain] if (plain := [n for n in listed if " as " not in n]) else []),
+            *([n] for n in listed if " as " in n)]
+        for group in groups:
+            ordered = sorted(group, key=lambda n: name_key(n.split()[0]))
+            line = f"from {module} import {', '.join(ordered)}"
+            if len(line) > line_length and len(ordered) > 1:
+                line = f"from {module} import (\n" + "".join(f"    {n},\n" for n in ordered) + ")"
+            lines.append(line)
+    return lines
 
 
 def bindings(tree: ast.Module) -> dict[str, str]:
@@ -336,7 +349,7 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
         added = [item for item in added if item not in hooks]
         added.append(_hooks_call(ctx, target.app, hooks, bound))
         placed = [*placed, added[-1]]
-    imports = _imports(placed, tree)
+    imports = _imports(placed, tree, ctx.project.style.combine_as_imports, ctx.project.style.line_length)
     # the imports first, where the tree read from the same bytes says; then the lifespan
     # (whose own imports go among the standard library's) and the statements
     module = _with_imports(module, tree, imports, ctx.project.own_packages(), target.top_level)
@@ -351,7 +364,8 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
         cst.parse_statement(item.code, config=config) for item in added if item not in hooks
     ]
     body = _insert_statements(module, target, statements, ctx.bundle.name)
-    shared = [line for line in _imports([i for i in placed if i.name == _hooks_name()])
+    shared = [line for line in _imports([i for i in placed if i.name == _hooks_name()], None,
+                                        ctx.project.style.combine_as_imports, ctx.project.style.line_length)
               if line not in imports]  # another component's import: recorded, not written
     ctx.entries["wiring"] = {
         "file": path,  # the lock records it relative to the project
