@@ -428,7 +428,16 @@ def try_project(source: Path, scratch: Path, components: Sequence[str] = COMPONE
                       warnings, notes)
     realworld_app.forget_trees()
     after = git(work, "ls-files").splitlines()
-    info_after = realworld_app.find_app(work, after)
+    # of several apps the repository runs, the one paxx-patch wired is judged
+    try:
+        lock_text = next((work / f).read_text() for f in after if PurePosixPath(f).name == "paxx-patch.lock")
+        lock_root = next(str(PurePosixPath(f).parent) for f in after if PurePosixPath(f).name == "paxx-patch.lock")
+        wired = next((c["wiring"]["file"] for c in tomllib.loads(lock_text).get("components", {}).values()
+                      if isinstance(c.get("wiring"), dict) and c["wiring"].get("file")), None)
+        prefer = str(PurePosixPath(lock_root) / wired) if wired and lock_root != "." else wired
+    except (StopIteration, tomllib.TOMLDecodeError, KeyError):
+        prefer = None
+    info_after = realworld_app.find_app(work, after, prefer)
     problems = deep_checks(work, base, files, info_after, [*warnings, *notes])
     problems += [f"said: {' '.join(text.split())[:400]}" for text in [*warnings, *notes] if BY_HAND.search(text)]
     if problems:

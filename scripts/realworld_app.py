@@ -214,10 +214,25 @@ def run_targets(repo: Path, files: list[str]) -> list[RunTarget]:
                 if t:
                     add(t.group(1), t.group(2), factory or bool(t.group(3)), f"{rel}:{node.lineno}", command)
             elif isinstance(first, ast.Name):
-                add(rel, first.id, False, f"{rel}:{node.lineno}", command)
+                made = assigned_in_function(tree, node, first.id)
+                if made is not None:  # `app = create_app(cfg)` ... `uvicorn.Config(app)` in a method
+                    add(rel, made, True, f"{rel}:{node.lineno}", command)
+                else:
+                    add(rel, first.id, False, f"{rel}:{node.lineno}", command)
             elif isinstance(first, ast.Call) and isinstance(first.func, ast.Name):
                 add(rel, first.func.id, True, f"{rel}:{node.lineno}", command)
     return out
+
+
+def assigned_in_function(tree: ast.Module, call: ast.Call, name: str) -> str | None:
+    """The function whose call the function around `call` assigns to `name` first."""
+    for func in ast.walk(tree):
+        if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef) and any(n is call for n in ast.walk(func)):
+            for n in ast.walk(func):
+                if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets) \
+                        and isinstance(n.value, ast.Call) and isinstance(n.value.func, ast.Name):
+                    return n.value.func.id
+    return None
 
 
 def grep(repo: Path, pattern: str) -> list[str]:
@@ -484,7 +499,9 @@ def lifespan_files(repo: Path, files: set[str], creator: str, call: ast.Call) ->
     return list(dict.fromkeys(found)), f"lifespan={how}"
 
 
-def find_app(repo: Path, files: list[str]) -> AppInfo:
+def find_app(repo: Path, files: list[str], prefer: str | None = None) -> AppInfo:
+    """The app the project runs; `prefer`: of several apps a repository runs (services
+    of a monorepo), the one made in or reached through that file, when one is."""
     info = AppInfo(targets=run_targets(repo, files))
     fileset = set(files)
     best: tuple[list[str], ast.Call | None, str | None] | None = None
@@ -503,6 +520,10 @@ def find_app(repo: Path, files: list[str]) -> AppInfo:
         got = follow(repo, fileset, t.file, attr)
         if got[1] is not None and (best is None or best[1] is None):
             best = got
+        if got[1] is not None and prefer is not None and not TESTY.search(t.file) and prefer in (
+                *got[0], got[2]):
+            best = got
+            break
     if best is None or best[1] is None:
         # no run command named it: the shortest non-test module that calls FastAPI(
         info.guessed = True

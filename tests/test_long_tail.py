@@ -743,3 +743,21 @@ def test_an_app_a_registry_makes_is_the_modules_factory_not_a_load_test_server(t
     main = (repo / "orders/main.py").read_text()
     assert "    application = FastAPI(lifespan=lifespan)\n" in main and "    await close_redis()\n" in main
     assert (repo / "loadtest/mock_llm/app.py").read_text() == APP_MODULE
+
+
+def test_docstrings_follow_a_project_that_selects_d213(tmp_path: Path, run) -> None:
+    # seen in a public pipeline server: ruff selects D213 (the summary on the line after
+    # the opening quotes) among other docstring rules
+    repo = init_repo(tmp_path / "proj", {
+        "pyproject.toml": '[project]\nname = "orders"\nversion = "0"\ndependencies = ["fastapi"]\n\n'
+                          '[tool.ruff.lint]\nselect = ["E", "F", "I", "D205", "D209", "D213"]\n',
+        "orders/__init__.py": "", "orders/settings.py": SETTINGS, "orders/main.py": APP_MODULE,
+    })
+    code, out, err = run(repo, "add", "redis", "storage", "metrics", "--commit")
+    assert code == 0, out + err
+    generated = [str(p.relative_to(repo)) for p in (repo / "orders/services").glob("*.py")]
+    for args in (["check", "--select", "D213,D205,D209,I,E,F"], ["format", "--check"]):
+        done = subprocess.run([sys.executable, "-m", "ruff", *args, "--no-cache", *generated],
+                              cwd=repo, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert '"""\nAsync Redis' in (repo / "orders/services/cache.py").read_text()

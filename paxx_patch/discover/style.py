@@ -27,6 +27,7 @@ class CodeStyle:
     src_roots: tuple[str, ...] = ("", "src")
     known_first_party: tuple[str, ...] = ()
     combine_as_imports: bool = False  # isort's: `a as b` joins the module's other names
+    summary_second_line: bool = False  # pydocstyle's D213 selected (instead of D212)
     # top-level packages the generated modules import that the sorter takes for
     # third-party ones (an import root it does not know of)
     third_party: tuple[str, ...] = ()
@@ -64,6 +65,10 @@ class CodeStyle:
             from paxx_patch.import_order import among_third_party
 
             text = among_third_party(text, self.third_party)
+        if self.summary_second_line:
+            from paxx_patch.docstrings import summary_on_second_line
+
+            text = summary_on_second_line(text)
         if self.lines_between_types:
             from paxx_patch.import_order import separate_kinds
 
@@ -106,7 +111,17 @@ def find_style(files: FileReader, root: str, pyproject: dict[str, Any]) -> CodeS
         src_roots=_roots(posixpath.dirname(path), ruff.get("src")),
         known_first_party=_names(_ruff_isort(ruff).get("known-first-party")),
         combine_as_imports=_ruff_isort(ruff).get("combine-as-imports") is True,
+        summary_second_line=_selects_d213(ruff),
     )
+
+
+def _selects_d213(ruff: dict[str, Any]) -> bool:
+    """Does ruff's configuration select D213 by its code (no convention includes it)?"""
+    lint = _table(ruff, "lint")
+    chosen = [*(lint.get("select") or ruff.get("select") or []),
+              *(lint.get("extend-select") or ruff.get("extend-select") or [])]
+    ignored = [*(lint.get("ignore") or ruff.get("ignore") or [])]
+    return "D213" in chosen and "D213" not in ignored
 
 
 def _roots(directory: str, configured: Any) -> tuple[str, ...]:
