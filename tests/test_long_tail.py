@@ -761,3 +761,26 @@ def test_docstrings_follow_a_project_that_selects_d213(tmp_path: Path, run) -> N
                               cwd=repo, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
     assert '"""\nAsync Redis' in (repo / "orders/services/cache.py").read_text()
+
+
+def test_a_name_a_factory_imports_inside_itself_gets_ours_under_an_alias(tmp_path: Path, run) -> None:
+    # seen in a public agent server: the factory imports its own `setup_tracing` inside an
+    # `if` block, which makes the name local to the whole function
+    main = ("from fastapi import FastAPI\n\n\ndef create_application() -> FastAPI:\n"
+            "    app = FastAPI()\n    if app.debug:\n        from orders.otel import setup_tracing\n\n"
+            "        setup_tracing(endpoint='x')\n    return app\n")
+    repo = init_repo(tmp_path / "proj", {
+        "pyproject.toml": '[project]\nname = "orders"\nversion = "0"\ndependencies = ["fastapi"]\n',
+        "orders/__init__.py": "", "orders/settings.py": SETTINGS, "orders/main.py": main,
+        "orders/otel.py": "def setup_tracing(endpoint: str) -> None:\n    pass\n",
+    })
+    code, out, err = run(repo, "add", "metrics", "--commit")
+    assert code == 0, out + err
+    wired = (repo / "orders/main.py").read_text()
+    assert "from orders.services.tracing import setup_tracing as paxx_setup_tracing\n" in wired, wired
+    assert "    paxx_setup_tracing(app)\n" in wired
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--select", "F,I",
+                           "orders/main.py"], cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+    assert run(repo, "remove", "metrics", "--commit")[0] == 0
+    assert (repo / "orders/main.py").read_text() == main

@@ -236,6 +236,29 @@ def bindings(tree: ast.Module) -> dict[str, str]:
     return bound
 
 
+def _local_bindings(func: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, str]:
+    """The names a function binds in its own scope (imports, assignments), not those of
+    functions or classes nested in it."""
+    bound: dict[str, str] = {}
+    pending: list[ast.AST] = list(func.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            if not isinstance(node, ast.Lambda):
+                bound[node.name] = "<local>"
+            continue
+        if isinstance(node, ast.ImportFrom):
+            for a in node.names:
+                bound[a.asname or a.name] = f"{node.module}.{a.name}" if node.level == 0 else "<local>"
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                bound[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound[node.id] = "<local>"
+        pending.extend(ast.iter_child_nodes(node))
+    return bound
+
+
 def _resolved(dotted: str, bound: dict[str, str]) -> str:
     """`metrics.MetricsMiddleware` as the full dotted name the module's imports make of it."""
     head, _, rest = dotted.partition(".")
@@ -322,7 +345,13 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
     awaited = {ast.dump(ast.Expr(n)) for n in ast.walk(tree) if isinstance(n, ast.Await)}
     added = []
-    for item in _render(ctx, target.app, bound):
+    # inside a factory, a name it imports or assigns itself (anywhere in its body) is
+    # that name wherever our statements use it there: ours is imported under an alias
+    factory = tree.body[target.factory] if target.factory is not None and len(tree.body) == len(
+        module.body) else None
+    scope = {**bound, **_local_bindings(factory)} if isinstance(factory, ast.FunctionDef | ast.AsyncFunctionDef) \
+        else bound
+    for item in _render(ctx, target.app, scope):
         exact = _dump(item.code)
         if exact in awaited or any(ast.dump(ast.Expr(call)) == exact for call in calls):
             continue
