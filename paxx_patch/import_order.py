@@ -170,3 +170,28 @@ def among_third_party(text: str, tops: tuple[str, ...]) -> str:
             line = tree.body[at.index].lineno - 1
         lines[line:line] = [*(["\n"] if at.new_block else []), *statement, *(["\n"] if at.blank_after else [])]
     return "".join(lines)
+
+
+def space_after_imports(text: str, blank_lines: int) -> str:
+    """`text` with `blank_lines` empty lines between its top-level imports and the
+    statement after them (isort's lines_after_imports)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return text  # not Python after all: left as the bundle wrote it
+    body = tree.body
+    first = next((i for i, n in enumerate(body) if isinstance(n, ast.Import | ast.ImportFrom)), None)
+    if first is None:
+        return text
+    last = first
+    while last + 1 < len(body) and isinstance(body[last + 1], ast.Import | ast.ImportFrom):
+        last += 1
+    if last + 1 >= len(body):
+        return text
+    lines = text.splitlines(keepends=True)
+    end = int(body[last].end_lineno or body[last].lineno)  # lines[end] follows the imports
+    blank = end
+    while blank < len(lines) and not lines[blank].strip():
+        blank += 1
+    lines[end:blank] = ["\n"] * blank_lines
+    return "".join(lines)

@@ -784,3 +784,66 @@ def test_a_name_a_factory_imports_inside_itself_gets_ours_under_an_alias(tmp_pat
     assert done.returncode == 0, done.stdout
     assert run(repo, "remove", "metrics", "--commit")[0] == 0
     assert (repo / "orders/main.py").read_text() == main
+
+
+# Shape seen in a public trading bot: its API server is an object whose __init__ makes
+# `self.app = FastAPI(...)`, configures it and starts uvicorn in a thread; no module
+# holds an app. The project's isort and ruff want two blank lines after the imports.
+SERVER_OBJECT = {
+    "pyproject.toml": '[project]\nname = "orders"\nversion = "0"\ndependencies = ["fastapi"]\n\n'
+                      "[tool.ruff.lint]\nselect = [\"E\", \"F\", \"I\"]\n\n"
+                      "[tool.ruff.lint.isort]\nlines-after-imports = 2\n",
+    "orders/__init__.py": "", "orders/settings.py": SETTINGS,
+    "orders/rpc/__init__.py": "",
+    "orders/rpc/webserver.py": '''\
+from fastapi import FastAPI
+
+
+class ApiServer:
+    def __init__(self, config: dict) -> None:
+        self.config = config
+        self.app = FastAPI(title="orders")
+        self.configure_app(self.app)
+        self.started = True
+
+    def configure_app(self, app: FastAPI) -> None:
+        app.state.config = self.config
+''',
+}
+
+RUN_SERVER_OBJECT = r"""
+import asyncio
+from orders.services import cache
+from orders.rpc.webserver import ApiServer
+
+server = ApiServer({})
+
+async def main():
+    async with server.app.router.lifespan_context(server.app):
+        await cache.cache_set("k", {"v": 1})
+        assert len(cache._clients) == 1
+    assert len(cache._clients) == 0, "close_redis did not run at shutdown"
+    print("ok", flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_an_app_a_method_makes_on_self_is_wired_there_and_runs(tmp_path: Path, run, redis_url: str) -> None:
+    repo = init_repo(tmp_path / "proj", SERVER_OBJECT)
+    code, out, err = run(repo, "add", "redis", "metrics", "--commit")
+    assert code == 0, out + err
+    assert "by hand" not in out + err
+    server = (repo / "orders/rpc/webserver.py").read_text()
+    assert ("        self.configure_app(self.app)\n\n        # redis\n"
+            "        add_lifespan_hooks(self.app, shutdown=[close_redis])\n") in server, server
+    assert "        self.app.add_middleware(MetricsMiddleware)\n" in server
+    assert "        setup_tracing(self.app)\n" in server
+    generated = [str(p.relative_to(repo)) for p in (repo / "orders/services").glob("*.py")]
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "orders/rpc/webserver.py",
+                           *generated], cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    proc = run_check(repo, RUN_SERVER_OBJECT, redis_url)
+    assert proc.stdout.strip() == "ok", proc.stdout + proc.stderr
+    assert run(repo, "remove", "metrics", "redis", "--commit")[0] == 0
+    assert (repo / "orders/rpc/webserver.py").read_text() == SERVER_OBJECT["orders/rpc/webserver.py"]

@@ -101,6 +101,31 @@ def find_app(
                            None) if parsed else None
             if isinstance(factory, ast.FunctionDef):
                 return AppFound(path, factory.name, factory.lineno, "function returning FastAPI(...)")
+        for path in group:
+            parsed = modules.parse(path)
+            made = _made_in_a_method(parsed) if parsed else None
+            if made is not None:
+                return AppFound(path, made[0], made[1], "a method making `self.app = FastAPI(...)`")
+    return None
+
+
+def _made_in_a_method(tree: ast.Module) -> tuple[str, int] | None:
+    """(class, line) of a class whose method makes `self.NAME = FastAPI(...)` (an API
+    server object that runs uvicorn itself)."""
+    classes = app_classes(tree)
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef) or node.name in classes:
+            continue
+        for method in node.body:
+            if not isinstance(method, ast.FunctionDef) or not method.args.args:
+                continue
+            me = method.args.args[0].arg
+            for stmt in method.body:
+                if isinstance(stmt, ast.Assign) and _is_fastapi_call(stmt.value, classes) and any(
+                    isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == me
+                    for t in stmt.targets
+                ):
+                    return node.name, stmt.lineno
     return None
 
 

@@ -28,6 +28,7 @@ class CodeStyle:
     known_first_party: tuple[str, ...] = ()
     combine_as_imports: bool = False  # isort's: `a as b` joins the module's other names
     summary_second_line: bool = False  # pydocstyle's D213 selected (instead of D212)
+    lines_after_imports: int = -1  # isort's: blank lines after the imports (-1: 2 before a def, else 1)
     # top-level packages the generated modules import that the sorter takes for
     # third-party ones (an import root it does not know of)
     third_party: tuple[str, ...] = ()
@@ -65,6 +66,10 @@ class CodeStyle:
             from paxx_patch.import_order import among_third_party
 
             text = among_third_party(text, self.third_party)
+        if self.lines_after_imports >= 0:
+            from paxx_patch.import_order import space_after_imports
+
+            text = space_after_imports(text, self.lines_after_imports)
         if self.summary_second_line:
             from paxx_patch.docstrings import summary_on_second_line
 
@@ -90,6 +95,7 @@ def find_style(files: FileReader, root: str, pyproject: dict[str, Any]) -> CodeS
                 src_roots=_roots(root, isort.get("src_paths")),
                 known_first_party=_names(isort.get("known_first_party")),
                 combine_as_imports=isort.get("combine_as_imports") is True,
+                lines_after_imports=_after(isort.get("lines_after_imports")),
             )
     # a project with no configuration of its own is checked with its repository's
     # (ruff looks for one in each directory above the files it checks)
@@ -112,7 +118,13 @@ def find_style(files: FileReader, root: str, pyproject: dict[str, Any]) -> CodeS
         known_first_party=_names(_ruff_isort(ruff).get("known-first-party")),
         combine_as_imports=_ruff_isort(ruff).get("combine-as-imports") is True,
         summary_second_line=_selects_d213(ruff),
+        lines_after_imports=_after(_ruff_isort(ruff).get("lines-after-imports")),
     )
+
+
+def _after(value: Any) -> int:
+    """lines-after-imports as a formatter keeps it: 1 or 2, else automatic (-1)."""
+    return value if value in (1, 2) and not isinstance(value, bool) else -1
 
 
 def _selects_d213(ruff: dict[str, Any]) -> bool:

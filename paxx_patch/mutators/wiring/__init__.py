@@ -512,12 +512,29 @@ def _insert_statements(
     if target.factory is None:
         body[target.insert_at:target.insert_at] = statements
         return body
-    func = body[target.factory]
-    assert isinstance(func, cst.FunctionDef) and isinstance(func.body, cst.IndentedBlock)
-    inner = [*func.body.body]
-    inner[target.insert_at:target.insert_at] = statements
-    body[target.factory] = func.with_changes(body=func.body.with_changes(body=inner))
+    outer = body[target.factory]
+    if target.method is not None:  # `self.app = FastAPI()` in a method of this class
+        assert isinstance(outer, cst.ClassDef) and isinstance(outer.body, cst.IndentedBlock)
+        methods = [*outer.body.body]
+        method = methods[target.method]
+        assert isinstance(method, cst.FunctionDef)
+        methods[target.method] = _inserted(method, target.insert_at, statements)
+        body[target.factory] = outer.with_changes(body=outer.body.with_changes(body=methods))
+        return body
+    assert isinstance(outer, cst.FunctionDef)
+    body[target.factory] = _inserted(outer, target.insert_at, statements)
     return body
+
+
+def _inserted(
+    func: cst.FunctionDef, at: int, statements: list[cst.SimpleStatementLine | cst.BaseCompoundStatement],
+) -> cst.FunctionDef:
+    import libcst as cst
+
+    assert isinstance(func.body, cst.IndentedBlock)
+    inner = [*func.body.body]
+    inner[at:at] = statements
+    return func.with_changes(body=func.body.with_changes(body=inner))
 
 
 def _parse_cst(path: str, source: bytes) -> cst.Module:

@@ -28,6 +28,7 @@ class Target:
     insert_at: int  # statements go before this index of the body they go into
     top_level: int  # index of the module statement that creates the app
     app_class: str = "FastAPI"  # the class the app is an instance of ("": made by another call)
+    method: int | None = None  # made in this method of the class `factory` (`self.app = FastAPI()`)
 
 
 def import_position(module: cst.Module, limit: int) -> int:
@@ -70,6 +71,10 @@ def find_target(module: cst.Module, app_name: str | None) -> Target | None:
             apps.setdefault(made[0], (i, made[1]))
         elif isinstance(stmt, cst.FunctionDef):
             target = _factory(stmt, i, classes)
+            if target is not None:
+                factories[stmt.name.value] = target
+        elif isinstance(stmt, cst.ClassDef) and stmt.name.value not in classes:
+            target = _in_a_method(stmt, i, classes)
             if target is not None:
                 factories[stmt.name.value] = target
         elif isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Assign):
@@ -156,6 +161,36 @@ def _factory(func: cst.FunctionDef, index: int, classes: frozenset[str]) -> Targ
     return None
 
 
+def _in_a_method(cls: cst.ClassDef, index: int, classes: frozenset[str]) -> Target | None:
+    """A class one of whose methods makes `self.NAME = FastAPI(...)` at its top level
+    (an API server object that starts uvicorn itself): the statements go after that and
+    the statements configuring it."""
+    if not isinstance(cls.body, cst.IndentedBlock):
+        return None
+    for m, method in enumerate(cls.body.body):
+        if not isinstance(method, cst.FunctionDef) or not isinstance(method.body, cst.IndentedBlock):
+            continue
+        params = method.params.params
+        me = params[0].name.value if params else None
+        body = method.body.body
+        for at, stmt in enumerate(body):
+            if not isinstance(stmt, cst.SimpleStatementLine) or not isinstance(stmt.body[0], cst.Assign):
+                continue
+            assign = stmt.body[0]
+            made = _app_class(assign.value, classes)
+            target = assign.targets[0].target
+            if made and me and isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
+                    and target.value.value == me:
+                app = f"{me}.{target.attr.value}"
+                insert_at = at + 1
+                for j in range(at + 1, len(body)):
+                    if _configures(body[j], app):
+                        insert_at = j + 1
+                return Target(app=app, factory=index, insert_at=insert_at, top_level=index,
+                              app_class=made, method=m)
+    return None
+
+
 def _returns(stmt: cst.BaseStatement, name: str) -> bool:
     """Does `stmt` (or a block of it, not a nested function) `return NAME`?"""
     return any(
@@ -195,8 +230,7 @@ def _configures(stmt: cst.BaseStatement, app: str) -> bool:
     if isinstance(stmt, cst.SimpleStatementLine):
         return any(
             isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and any(
-                isinstance(arg.value, cst.Name) and arg.value.value == app and not arg.keyword
-                for arg in small.value.args
+                _is_app(arg.value, app) and not arg.keyword for arg in small.value.args
             )
             for small in stmt.body
         ) or any(_configures_app(node, app) for node in _walk(stmt))
@@ -211,6 +245,13 @@ def _configures_app(node: cst.CSTNode, app: str) -> bool:
 
     return (
         isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
-        and isinstance(node.func.value, cst.Name) and node.func.value.value == app
-        and node.func.attr.value in _CONFIG_METHODS
+        and _is_app(node.func.value, app) and node.func.attr.value in _CONFIG_METHODS
     )
+
+
+def _is_app(node: cst.BaseExpression, app: str) -> bool:
+    """Is `node` the app: its name, or `self.app` for an app a method makes?"""
+    if isinstance(node, cst.Name):
+        return node.value == app
+    return isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and (
+        f"{node.value.value}.{node.attr.value}" == app)
