@@ -125,7 +125,9 @@ def test_a_project_without_an_app_service_gets_no_worker(tmp_path: Path, run) ->
     repo = init_repo(tmp_path / "svc", files)
     code, out, err = run(repo, "add", "tasks", "--commit")
     assert code == 0, err
-    assert "worker not added: it runs your app's own code" in out
+    assert "has no service that runs your app" in out and "worker runs the way your app does" in out
+    assert "by hand" not in out + err
+    assert "arq " in out  # the next steps say how to start it
     services = _compose(repo)["services"]
     assert set(services) == {"redis"}
     assert run(repo, "verify")[0] == 0

@@ -83,7 +83,7 @@ class ComposeMutator:
         from_app = [n for n in services if n in ctx.bundle.compose_from_app]
         if old is None and from_app:
             # a worker runs the app's image: without an app service it has none
-            ctx.warnings.append(self._no_app_warning(path, from_app, ctx))
+            ctx.notes.append(self._outside_compose_note(path, from_app, ctx))
             if len(from_app) == len(services):
                 return None
             old = b""
@@ -186,7 +186,9 @@ class ComposeMutator:
         existing = data.get("services") or {}
         app_service = existing.get(app) if app is not None else None
         if not runs_the_app(app_service):
-            if ctx.previous is None:
+            if ctx.previous is None and app_service is None:
+                ctx.notes.append(self._outside_compose_note(path, names, ctx))
+            elif ctx.previous is None:
                 ctx.warnings.append(self._no_app_warning(path, names, ctx))
             return text
         plain = load_yaml(f"{ctx.bundle.directory}/compose.yaml", ctx.compose_fragment, lines=False)
@@ -205,6 +207,17 @@ class ComposeMutator:
         lines[edit.start : edit.end] = [edit.text]
         entry["services"] = [*entry["services"], *names]
         return "".join(lines)
+
+    def _outside_compose_note(self, path: str, names: list[str], ctx: Context) -> str:
+        """No service of the compose file runs the app: the app runs outside compose,
+        and so does what runs the app's own code."""
+        return (
+            f"{path} has no service that runs your app (only the services it uses), so "
+            f"{', '.join(names)} runs the way your app does, not from compose: the next steps "
+            f"say how to start it. To have compose run it, set app_service in "
+            f"[tool.paxx-patch] to the service that runs your app, remove {ctx.bundle.name} "
+            "and add it again."
+        )
 
     def _no_app_warning(self, path: str, names: list[str], ctx: Context) -> str:
         keys = sorted({k for n in names for k in ctx.bundle.compose_from_app[n]})
