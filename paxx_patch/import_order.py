@@ -115,7 +115,12 @@ def merged_lines(
     one_line = f"from {node.module} import {', '.join(every)}\n"
     if start == end - 1 and len(one_line) - 1 <= line_length:
         return [one_line]
-    return [f"from {node.module} import (\n", *(f"    {n},\n" for n in every), ")\n"]
+    return f"{wrapped(node.module or '', every)}\n".splitlines(keepends=True)
+
+
+def wrapped(module: str, names: list[str]) -> str:
+    """`from module import (...)` with one name per line and a magic trailing comma."""
+    return f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
 
 
 def separate_kinds(text: str, blank_lines: int) -> str:

@@ -25,6 +25,7 @@ from paxx_patch.discover.layout import (
     check_shipped,
     dockerfiles,
     find_import_root,
+    in_wheel,
     place_services,
     wheel_packages,
 )
@@ -204,15 +205,17 @@ def discover_project(files: FileReader, root: str = "") -> Project:
     elif posixpath.dirname(compose.path) not in parents(root):
         notes.append(f"services go into {compose.path} ({compose.rule}); set "
                      "[tool.paxx-patch] compose_file to use another one.")
-    installed = [p for p in installed_requirements(
-        dockerfiles(files, tree, compose.data, compose.path), files, tree.__contains__,
-    ) if p.startswith(f"{root}/") or not root]
+    images = dockerfiles(files, tree, compose.data, compose.path)
+
+    def installed() -> list[str]:
+        return [p for p in installed_requirements(images, files, tree.__contains__)
+                if p.startswith(f"{root}/") or not root]
+
     dependencies = find_dependency_file(files, here, pyproject, config.get("dependency_file"), installed)
     findings.append(Finding("dependencies", f"{dependencies.path} ({dependencies.style})",
                             dependencies.path))
     if not config.get("services_dir"):
-        check_shipped(files, tree, root, services_dir, app.file if app else anchor,
-                      compose.data, compose.path, pyproject)
+        check_shipped(tree, root, services_dir, app.file if app else anchor, images, pyproject)
     env = find_env(tree, root, config.get("env_file"), compose.path, app.file if app else None)
     findings.append(Finding("env example", env.path or "none", env.path, rule=env.rule))
     style = find_style(files, root, pyproject)
@@ -300,8 +303,7 @@ def _is_project(tree: Tree, pyproject: dict[str, Any]) -> bool:
 def _ships_other_things(pyproject: dict[str, Any], path: str) -> bool:
     """Does the wheel list its packages, `path` in none of them?"""
     packages = wheel_packages(pyproject)
-    return bool(packages) and not any(
-        p in (".", "") or path.startswith(p.rstrip("/") + "/") for p in packages)
+    return bool(packages) and not in_wheel(packages, "", path)
 
 
 def _workspace_hint(pyproject: dict[str, Any]) -> str:

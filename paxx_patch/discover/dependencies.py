@@ -56,9 +56,10 @@ def is_generated(text: str) -> bool:
 
 def find_dependency_file(
     files: FileReader, here: Callable[[str], str], pyproject: dict[str, Any], configured: str | None,
-    installed: Sequence[str] = (),
+    installed: Callable[[], Sequence[str]] = tuple,
 ) -> DependencyTarget:
-    """`installed`: the requirements files the project's Dockerfiles install."""
+    """`installed`: the requirements files the project's Dockerfiles install, asked for
+    only when nothing else lists the dependencies."""
     if configured:
         return DependencyTarget(here(configured), _configured_style(pyproject, configured))
     project = pyproject.get("project")
@@ -100,7 +101,9 @@ def find_dependency_file(
     )
 
 
-def _elsewhere(files: FileReader, here: Callable[[str], str], installed: Sequence[str]) -> DependencyTarget | None:
+def _elsewhere(
+    files: FileReader, here: Callable[[str], str], installed: Callable[[], Sequence[str]],
+) -> DependencyTarget | None:
     """Where a project without a [project] table or requirements.txt lists what it
     installs: setup.py, a conda environment, the file its Dockerfile installs."""
     setup = files.get(here("setup.py"))
@@ -111,9 +114,10 @@ def _elsewhere(files: FileReader, here: Callable[[str], str], installed: Sequenc
         raw = files.get(here(name))
         if raw is not None and CONDA_PIP.search(decode(here(name), raw)):
             return DependencyTarget(here(name), "conda")
-    files.load(list(installed))
-    sizes = {p: len(decode(p, raw).splitlines()) for p in installed if (raw := files.get(p)) is not None
-             and not is_generated(decode(p, raw))}
+    paths = list(installed())
+    files.load(paths)
+    texts = {p: decode(p, raw) for p in paths if (raw := files.get(p)) is not None}
+    sizes = {p: len(text.splitlines()) for p, text in texts.items() if not is_generated(text)}
     if sizes:
         path = max(sizes, key=lambda p: (sizes[p], p))
         return DependencyTarget(path, "requirements", "")

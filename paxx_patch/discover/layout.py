@@ -89,13 +89,14 @@ def place_services(
 
 
 def check_shipped(
-    files: FileReader, tree: Tree, root: str, services_dir: str, shipped_with: str | None,
-    compose_data: Any, compose_path: str, pyproject: dict[str, Any],
+    tree: Tree, root: str, services_dir: str, shipped_with: str | None,
+    images: list[tuple[str, str, list[str], int]], pyproject: dict[str, Any],
 ) -> None:
-    """Refuse a services directory the project's image or wheel would leave out."""
+    """Refuse a services directory the project's image (`images`: see `dockerfiles`) or
+    wheel would leave out."""
     probe = f"{services_dir}/__init__.py"
     if shipped_with is not None:
-        for dockerfile, context, sources, line in dockerfiles(files, tree, compose_data, compose_path):
+        for dockerfile, context, sources, line in images:
             if _copied(shipped_with, context, sources) and not _copied(probe, context, sources):
                 packages = [
                     join(context, s.lstrip("/")) for s in sources if s not in (".", "/")
@@ -114,19 +115,22 @@ def check_shipped(
                     f"be missing at run time: {how}. Nothing was changed."
                 )
     packages = wheel_packages(pyproject)
-
-    def in_wheel(path: str) -> bool:
-        relative = posixpath.relpath(path, root or ".")
-        return any(p in (".", "") or relative.startswith(p.rstrip("/") + "/") for p in packages)
-
     # the wheel matters only when it ships the app: an app beside the library (a server/
     # directory with its own Dockerfile) is shipped another way
-    if packages and (shipped_with is None or in_wheel(shipped_with)) and not in_wheel(probe):
-            raise PaxxError(
-                f"{join(root, 'pyproject.toml')}: the wheel ships {', '.join(packages)} but not "
-                f"{posixpath.relpath(services_dir, root or '.')}/. Set [tool.paxx-patch] "
-                f'services_dir = "{packages[0].rstrip("/")}/services", then run paxx-patch again.'
-            )
+    if packages and (shipped_with is None or in_wheel(packages, root, shipped_with)) and not in_wheel(
+        packages, root, probe
+    ):
+        raise PaxxError(
+            f"{join(root, 'pyproject.toml')}: the wheel ships {', '.join(packages)} but not "
+            f"{posixpath.relpath(services_dir, root or '.')}/. Set [tool.paxx-patch] "
+            f'services_dir = "{packages[0].rstrip("/")}/services", then run paxx-patch again.'
+        )
+
+
+def in_wheel(packages: list[str], root: str, path: str) -> bool:
+    """Is `path` in one of the wheel's `packages` (paths relative to the project `root`)?"""
+    relative = posixpath.relpath(path, root or ".")
+    return any(p in (".", "") or relative.startswith(p.rstrip("/") + "/") for p in packages)
 
 
 def wheel_packages(pyproject: dict[str, Any]) -> list[str]:

@@ -196,7 +196,7 @@ def _imports(
             spelled = f"{item.name} as {item.alias}" if item.alias else item.name
             if spelled not in listed:
                 listed.append(spelled)
-    from paxx_patch.import_order import name_key
+    from paxx_patch.import_order import name_key, wrapped
 
     lines = []
     for module, listed in names.items():
@@ -206,9 +206,7 @@ def _imports(
         for group in groups:
             ordered = sorted(group, key=lambda n: name_key(n.split()[0]))
             line = f"from {module} import {', '.join(ordered)}"
-            if len(line) > line_length and len(ordered) > 1:
-                line = f"from {module} import (\n" + "".join(f"    {n},\n" for n in ordered) + ")"
-            lines.append(line)
+            lines.append(wrapped(module, ordered) if len(line) > line_length and len(ordered) > 1 else line)
     return lines
 
 
@@ -217,15 +215,8 @@ def bindings(tree: ast.Module) -> dict[str, str]:
     binds it to, or `<module>` for what the module defines itself."""
     bound: dict[str, str] = {}
     for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            for a in node.names:
-                bound[a.asname or a.name] = f"{node.module}.{a.name}"
-        elif isinstance(node, ast.Import):
-            for a in node.names:
-                if a.asname:
-                    bound[a.asname] = a.name
-                else:
-                    bound[a.name.split(".")[0]] = a.name.split(".")[0]
+        if isinstance(node, ast.Import) or isinstance(node, ast.ImportFrom) and node.level == 0:
+            _bind_import(node, bound)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             bound[node.name] = "<module>"
         elif isinstance(node, ast.Assign | ast.AnnAssign):
@@ -234,6 +225,17 @@ def bindings(tree: ast.Module) -> dict[str, str]:
                 if isinstance(target, ast.Name):
                     bound[target.id] = "<module>"
     return bound
+
+
+def _bind_import(node: ast.Import | ast.ImportFrom, bound: dict[str, str]) -> None:
+    """The names an import binds, each to the dotted name it stands for (a relative
+    import's only to a module of the project's own)."""
+    if isinstance(node, ast.ImportFrom):
+        for a in node.names:
+            bound[a.asname or a.name] = f"{node.module}.{a.name}" if node.level == 0 and node.module else "<local>"
+        return
+    for a in node.names:
+        bound[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
 
 
 def _local_bindings(func: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, str]:
@@ -247,12 +249,8 @@ def _local_bindings(func: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, s
             if not isinstance(node, ast.Lambda):
                 bound[node.name] = "<local>"
             continue
-        if isinstance(node, ast.ImportFrom):
-            for a in node.names:
-                bound[a.asname or a.name] = f"{node.module}.{a.name}" if node.level == 0 else "<local>"
-        elif isinstance(node, ast.Import):
-            for a in node.names:
-                bound[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            _bind_import(node, bound)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             bound[node.id] = "<local>"
         pending.extend(ast.iter_child_nodes(node))
