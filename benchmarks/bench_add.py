@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -17,6 +18,32 @@ import time
 from pathlib import Path
 
 SAMPLE = Path(__file__).resolve().parent.parent / "paxx_patch" / "sample"
+BUNDLES = Path(__file__).resolve().parent.parent / "bundles"
+
+
+def bump_docstring(text: str) -> str:
+    """A one-line change: a comment after the module docstring's first line."""
+    lines = text.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith('"""'))
+    lines[at] = lines[at].rstrip("\n") + "  # next\n"
+    return "".join(lines)
+
+
+def newer_bundle(root: Path) -> Path:
+    """bundles/redis one minor release later, one line of templates/cache.py.j2 changed.
+
+    Returns the directory to pass as --bundle-path. The version is read from the
+    bundle, so the benchmarks keep working as the bundle moves on.
+    """
+    shutil.copytree(BUNDLES / "redis", root / "redis")
+    toml = root / "redis" / "bundle.toml"
+    text = toml.read_text()
+    major, minor, _ = re.search(r'^version = "(\d+)\.(\d+)\.(\d+)"', text, re.MULTILINE).groups()
+    toml.write_text(re.sub(r'^version = ".*"', f'version = "{major}.{int(minor) + 1}.0"', text, count=1,
+                           flags=re.MULTILINE))
+    template = root / "redis" / "templates" / "cache.py.j2"
+    template.write_text(bump_docstring(template.read_text()))
+    return root
 
 
 def git(repo: Path, *args: str, input: bytes | None = None) -> None:

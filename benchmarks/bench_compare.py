@@ -2,7 +2,7 @@
 
 Rows: `add redis --commit` against `paxx infra add redis` on the sample project
 (a fresh copy per run); `add redis --branch` at 1k/10k/100k tracked files;
-`update redis --branch` (a bundle bumped to 1.1.0, one template line changed)
+`update redis --branch` (the bundle one minor release on, one template line changed)
 against `copier update` of an equivalent one-file template on the same
 repositories; `verify` against `python -c pass`. Runs take turns so that drift
 hits all alike. Peak memory is the largest resident set of the command or of any
@@ -28,9 +28,9 @@ from collections import defaultdict
 from functools import partial
 from pathlib import Path
 
-from bench_add import git, make_repo
+from bench_add import git, make_repo, newer_bundle
 from bench_verify import install_with_cli
-from copier_template import bump_docstring, make_template
+from copier_template import make_template
 
 PAXX_PATCH = [sys.executable, "-m", "paxx_patch"]
 BUNDLES = Path(__file__).resolve().parent.parent / "bundles"
@@ -107,17 +107,6 @@ def bench_add_vs_paxx(tmp: Path, runs: int, rec: Runs, paxx: Path | str) -> None
             rec("python -c pass (paxx venv)", [str(paxx.with_name("python")), "-c", "pass"], fresh, i > 0)
 
 
-def newer_bundle(tmp: Path) -> Path:
-    """bundles/redis at version 1.1.0 with one line of templates/cache.py.j2 changed."""
-    root = tmp / "bundles-1.1.0"
-    shutil.copytree(BUNDLES / "redis", root / "redis")
-    toml = root / "redis" / "bundle.toml"
-    toml.write_text(toml.read_text().replace('version = "1.0.0"', 'version = "1.1.0"', 1))
-    template = root / "redis" / "templates" / "cache.py.j2"
-    template.write_text(bump_docstring(template.read_text()))
-    return root
-
-
 def bench_sizes(tmp: Path, sizes: list[int], runs: int, rec: Runs, copier: Path | str) -> None:
     repos = {n: make_repo(tmp / f"repo{n}", n) for n in sizes}
     os.sync()  # the checkout of 100k files must not be written back while timing
@@ -125,7 +114,7 @@ def bench_sizes(tmp: Path, sizes: list[int], runs: int, rec: Runs, copier: Path 
         for n, repo in repos.items():
             rec(f"add redis --branch ({n:,} files)", [*PAXX_PATCH, "add", "redis", "--branch", f"add-{i}"],
                 repo, i > 0)
-    bundles = newer_bundle(tmp)
+    bundles = newer_bundle(tmp / "newer")
     template: Path | None = None
     for repo in repos.values():
         subprocess.run([*PAXX_PATCH, "add", "redis", "--commit"], cwd=repo, check=True, capture_output=True)
@@ -144,7 +133,7 @@ def bench_sizes(tmp: Path, sizes: list[int], runs: int, rec: Runs, copier: Path 
             if isinstance(copier, Path):  # copier needs a clean tree: reset after each run
                 rec(f"copier update --vcs-ref v2 ({n:,} files)", [
                     str(copier), "update", "--quiet", "--defaults", "--vcs-ref", "v2"], repo, i > 0)
-                assert "# 1.1.0" in (repo / "lib" / "cache.py").read_text(), "copier update changed nothing"
+                assert "# next" in (repo / "lib" / "cache.py").read_text(), "copier update changed nothing"
                 git(repo, "reset", "-q", "--hard", "HEAD")
                 git(repo, "clean", "-fdq")
 

@@ -9,26 +9,13 @@ number of tracked files. Run: python benchmarks/bench_update_merge.py
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from bench_add import make_repo, runs_and_sizes
-
-BUNDLE = Path(__file__).resolve().parent.parent / "bundles" / "redis"
-OLD_DOC = '"""The JSON value stored under `key`, or None when there is none."""'
-
-
-def newer_bundle(root: Path) -> Path:
-    shutil.copytree(BUNDLE, root / "redis")
-    toml = root / "redis" / "bundle.toml"
-    toml.write_text(toml.read_text().replace('version = "1.0.0"', 'version = "1.1.0"'))
-    template = root / "redis" / "templates" / "cache.py.j2"
-    template.write_text(template.read_text().replace(OLD_DOC, '"""The JSON value under `key`."""'))
-    return root
+from bench_add import make_repo, newer_bundle, runs_and_sizes
 
 
 def run(repo: Path, *args: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench_add import git
+from bench_add import bump_docstring, git
 
 COPIER_YML = """\
 project_name:
@@ -17,14 +17,6 @@ project_name:
   help: the project's name
 """
 ANSWERS = "# Changes here will be overwritten by Copier\n{{ _copier_answers|to_nice_yaml -}}\n"
-
-
-def bump_docstring(text: str) -> str:
-    """The same one-line change bench_compare.newer_bundle makes to cache.py.j2."""
-    lines = text.splitlines(keepends=True)
-    at = next(i for i, line in enumerate(lines) if line.startswith('"""'))
-    lines[at] = lines[at].rstrip("\n") + "  # 1.1.0\n"
-    return "".join(lines)
 
 
 def make_template(path: Path, cache_py: str) -> Path:
