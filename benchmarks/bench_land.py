@@ -29,7 +29,7 @@ def timed(*args, **kwargs):
     finally:
         print(f"landing {time.perf_counter() - start:.6f}", file=sys.stderr)
 land.land_on_head = timed
-from paxx_patch.main import main
+from paxx_patch.cli.main import main
 raise SystemExit(main(sys.argv[1:]))
 """
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from paxx_patch.lock import LOCK_NAME, ComponentRecord, Lock, blob_id
+from paxx_patch.manifest import LOCK_NAME, ComponentRecord, Lock, blob_id
 
 GOAL = 2.0
 

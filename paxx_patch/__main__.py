@@ -1,8 +1,8 @@
 import sys
 
 try:
-    from paxx_patch.main import main
-    from paxx_patch.signals import ignore
+    from paxx_patch.cli.main import main
+    from paxx_patch.runtime.signals import ignore
 
     try:
         code = main()
@@ -12,7 +12,7 @@ try:
         # by signal, or a traceback from the interpreter's shutdown
         ignore()
 except KeyboardInterrupt as e:  # before main() installed its handler
-    from paxx_patch.errors import interrupted_message
+    from paxx_patch.runtime.errors import interrupted_message
 
     print(interrupted_message(e), file=sys.stderr)
     code = 130

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from paxx_patch.main import main
+from paxx_patch.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "paxx_patch" / "sample"

@@ -185,7 +185,7 @@ def check_settings(repo: Path, fit: Fit) -> None:
     """The settings module imports and each new field reads its environment variable."""
     from paxx_patch.bundle import load_bundle
     from paxx_patch.commands.status import collect_status
-    from paxx_patch.project import Project
+    from paxx_patch.discover.project import Project
 
     info = collect_status(fit.project or None, [], cwd=repo)["project"]
     project = Project(**info)

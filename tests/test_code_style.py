@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from paxx_patch.discover.style import CodeStyle, find_style
-from paxx_patch.import_order import separate_kinds
-from paxx_patch.quotes import prefer_single_quotes
+from paxx_patch.edit.import_order import separate_kinds
+from paxx_patch.edit.quotes import prefer_single_quotes
 from tests.conftest import ROOT, SAMPLE, git, init_repo
 
 
@@ -181,7 +181,7 @@ def test_single_quotes_are_the_same_under_each_tokenizer() -> None:
                                                              "f'{x!r}: b' + f'{x}' + rb'\\d'")
     expected = expected.replace('{"k": "v", "t"', "{'k': 'v', 't'")
     assert prefer_single_quotes(source) == expected
-    script = "import sys; from paxx_patch.quotes import prefer_single_quotes as p; " \
+    script = "import sys; from paxx_patch.edit.quotes import prefer_single_quotes as p; " \
              "sys.stdout.write(p(sys.stdin.read()))"
     tried = 0
     for python in _newer_pythons():

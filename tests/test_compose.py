@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from paxx_patch.bundle import load_bundle
-from paxx_patch.engine import make_context
-from paxx_patch.errors import PaxxError
+from paxx_patch.discover.project import Project
 from paxx_patch.mutators import Context
 from paxx_patch.mutators.compose import ComposeMutator, load_yaml
-from paxx_patch.project import Project
+from paxx_patch.plan.engine import make_context
+from paxx_patch.runtime.errors import PaxxError
 from tests.conftest import git, init_repo
 
 PROJECT = dataclasses.replace(Project.paxx_layout(), compose_file="compose.yaml")

@@ -98,8 +98,8 @@ def test_ctrl_c_in_any_command(sample_repo: Path, argv: list[str]) -> None:
 
 IN_A_CALLBACK = r'''
 import os, signal, weakref
-from paxx_patch import signals
-from paxx_patch.errors import Interrupted
+from paxx_patch.runtime import signals
+from paxx_patch.runtime.errors import Interrupted
 
 signals.install()
 
@@ -138,7 +138,7 @@ def test_an_interrupt_python_wraps_is_still_an_interrupt() -> None:
     # Ctrl-C landing while a library's classes are made: Python raises RuntimeError
     # ("Error calling __set_name__ ...") from the KeyboardInterrupt, once seen in the
     # random Ctrl-C test as an internal error (exit 3) instead of an interrupt (130)
-    from paxx_patch.errors import EXIT_INTERRUPTED, _classify
+    from paxx_patch.runtime.errors import EXIT_INTERRUPTED, _classify
 
     class Field:
         def __set_name__(self, owner: type, name: str) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from paxx_patch.lock import LOCK_NAME, ComponentRecord, Lock, blob_id
+from paxx_patch.manifest import LOCK_NAME, ComponentRecord, Lock, blob_id
 from tests.conftest import (
     REDIS_NEWER,
     REDIS_REQUIREMENT,

@@ -13,7 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paxx_patch.lock import LOCK_NAME, ComponentRecord, Lock, blob_id, parse_lock
+from paxx_patch.manifest import LOCK_NAME, ComponentRecord, Lock, blob_id, parse_lock
 from tests.conftest import REDIS_REQUIREMENT, ROOT, git
 
 SECRET = "outside-sentinel-5c1e\n"

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from paxx_patch.lock import LOCK_NAME
+from paxx_patch.manifest import LOCK_NAME
 from tests.conftest import REDIS_VERSION, ROOT, git
 
 SCHEMA = json.loads(files("paxx_patch").joinpath("report.schema.json").read_text())
@@ -119,7 +119,7 @@ class _no_exit:
 
 def test_a_usage_error_document(installed: Path, capsys: pytest.CaptureFixture[str],
                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from paxx_patch.main import main
+    from paxx_patch.cli.main import main
 
     monkeypatch.chdir(installed)
     for argv, expect in ((["add", "--json"], "paxx-patch add: the following arguments are required"),

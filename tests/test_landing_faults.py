@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from paxx_patch.faults import KILL_AT_ENV
-from paxx_patch.main import main
+from paxx_patch.cli.main import main
+from paxx_patch.runtime.faults import KILL_AT_ENV
 from tests.conftest import (
     REDIS_COMMITS,
     REDIS_NEWER,

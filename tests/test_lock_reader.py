@@ -7,8 +7,8 @@ import tomllib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paxx_patch.lock import ComponentRecord, Lock, parse_lock
-from paxx_patch.lock_reader import read_simple_toml
+from paxx_patch.manifest import ComponentRecord, Lock, parse_lock
+from paxx_patch.manifest.reader import read_simple_toml
 
 names = st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True)
 texts = st.text(max_size=20)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from paxx_patch.lockfiles import failure_reason
+from paxx_patch.plan.package_locks import failure_reason
 from tests.conftest import REDIS_REQUIREMENT, git, init_repo
 
 UV = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))

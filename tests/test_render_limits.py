@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from paxx_patch import render_limits
+from paxx_patch.bundle import limits as render_limits
 from tests.conftest import ROOT
 
 TEMPLATE = "templates/cache.py.j2"

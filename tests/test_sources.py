@@ -338,7 +338,7 @@ def test_update_from_needs_names(sample_repo: Path, source: Path, run, state) ->
 
 
 def test_help_shows_sources_check_and_bundle_check(run, tmp_path: Path, capsys) -> None:
-    from paxx_patch.main import main
+    from paxx_patch.cli.main import main
 
     for argv, expect in ((["add", "--help"], "--from SOURCE[@REV]"), (["update", "--help"], "--rev REV"),
                          (["check", "--help"], "paxx-patch check --json"),

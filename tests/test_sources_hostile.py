@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from paxx_patch.lock import LOCK_NAME, ComponentRecord, Lock
-from paxx_patch.lock_source import SourcePin
+from paxx_patch.manifest import LOCK_NAME, ComponentRecord, Lock
+from paxx_patch.manifest.source import SourcePin
 from tests.conftest import ROOT, git, init_repo
 from tests.test_hostile_input import SECRET, assert_refused
 

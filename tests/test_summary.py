@@ -145,7 +145,7 @@ def test_global_options_before_or_after_the_subcommand(sample_repo: Path, run, t
 
 
 def test_help_documents_every_argument(run, tmp_path: Path, capsys) -> None:
-    from paxx_patch.main import build_parser
+    from paxx_patch.cli.main import build_parser
 
     parser = build_parser()
     for verb, action_group in parser._subparsers._group_actions[0].choices.items():  # type: ignore[union-attr]

@@ -146,7 +146,7 @@ def test_requires_names_known_bundles_without_cycles(tmp_path: Path) -> None:
     import pytest
 
     from paxx_patch.bundle import load_bundle_dir
-    from paxx_patch.errors import PaxxError
+    from paxx_patch.runtime.errors import PaxxError
 
     _bundle(tmp_path, "one", ["two"])
     _bundle(tmp_path, "two", ["one"])

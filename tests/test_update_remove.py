@@ -60,7 +60,7 @@ def test_update_merges_with_a_users_edit_elsewhere(sample_repo: Path, newer: Pat
     assert lock_version(sample_repo) == NEWER
     assert git(sample_repo, "status", "--porcelain") == ""
     # the lock records the new pristine render, so verify-style checks keep working
-    from paxx_patch.lock import blob_id, parse_lock
+    from paxx_patch.manifest import blob_id, parse_lock
 
     lock = parse_lock((sample_repo / "paxx-patch.lock").read_text())
     pristine = lock.components["redis"].files["services/cache.py"]
@@ -278,7 +278,7 @@ def test_pristine_render_survives_gc_for_the_next_update(sample_repo: Path, newe
     assert run(sample_repo, "update", "redis", "--commit", "--bundle-path", str(newer))[0] == 0
     git(sample_repo, "reflog", "expire", "--expire=now", "--all")
     git(sample_repo, "gc", "-q", "--prune=now")
-    from paxx_patch.lock import parse_lock
+    from paxx_patch.manifest import parse_lock
 
     pristine = parse_lock((sample_repo / "paxx-patch.lock").read_text()).components["redis"].files["services/cache.py"]
     assert git(sample_repo, "cat-file", "-t", pristine) == "blob\n"

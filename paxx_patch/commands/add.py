@@ -13,7 +13,7 @@ from paxx_patch.commands.common import (
     open_project,
     report,
 )
-from paxx_patch.engine import (
+from paxx_patch.plan.engine import (
     Output,
     exclusive,
     make_context,
@@ -22,8 +22,8 @@ from paxx_patch.engine import (
     resolve_variables,
     run_mutators,
 )
-from paxx_patch.errors import PaxxError
-from paxx_patch.faults import checkpoint
+from paxx_patch.runtime.errors import PaxxError
+from paxx_patch.runtime.faults import checkpoint
 
 
 def with_requirements(asked: Sequence[Bundle], installed: AbstractSet[str]) -> list[Bundle]:
@@ -62,7 +62,7 @@ def add(
     with exclusive(git):
         plan, project = open_plan(git, base, root)
         if source is not None:
-            from paxx_patch import sources
+            from paxx_patch.bundle import sources
 
             spec = sources.parse_source(
                 source, rev, project_dir=git.top / project.root, cwd=(cwd or Path.cwd()).resolve(),

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paxx_patch.bundle import load_bundle_dir
-from paxx_patch.errors import EXIT_FAILED, EXIT_OK, PaxxError
 from paxx_patch.git.scratch import scratch_repository
+from paxx_patch.runtime.errors import EXIT_FAILED, EXIT_OK, PaxxError
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample"
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -35,7 +35,7 @@ class Outcome:
 
 def bundle_check(*, directory: str, sets: dict[str, str] | None = None) -> int:
     from paxx_patch.commands.add import add
-    from paxx_patch.engine import Output
+    from paxx_patch.plan.engine import Output
 
     path = Path(directory).resolve()
     if not (path / "bundle.toml").is_file():

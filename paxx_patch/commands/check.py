@@ -15,15 +15,15 @@ from typing import Any
 from paxx_patch.bundle import available, load_bundle_dir
 from paxx_patch.commands.common import open_plan, open_project
 from paxx_patch.commands.update import semver
-from paxx_patch.engine import read_lock
-from paxx_patch.errors import EXIT_FAILED, EXIT_OK, PaxxError
-from paxx_patch.lock import ComponentRecord
+from paxx_patch.manifest import ComponentRecord
+from paxx_patch.plan.engine import read_lock
+from paxx_patch.runtime.errors import EXIT_FAILED, EXIT_OK, PaxxError
 
 
 def collect_check(
     *, project_dir: str | None, bundle_path: Sequence[str], offline: bool, cwd: Path | None = None,
 ) -> dict[str, Any]:
-    from paxx_patch import sources
+    from paxx_patch.bundle import sources
 
     git, base, root = open_project(cwd, project_dir)
     plan, project = open_plan(git, base, root)

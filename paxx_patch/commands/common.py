@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from paxx_patch.engine import Output, Plan, deliver, unified_diff
-from paxx_patch.errors import ConflictError, PaxxError, silence_stdout
+from paxx_patch.discover.project import Project, discover_project
 from paxx_patch.git.repo import Git, discover
 from paxx_patch.git.snapshot import Snapshot
-from paxx_patch.project import Project, discover_project
+from paxx_patch.plan.engine import Output, Plan, deliver, unified_diff
+from paxx_patch.runtime.errors import ConflictError, PaxxError, silence_stdout
 
 
 def open_project(cwd: Path | None, project_dir: str | None) -> tuple[Git, str, str]:

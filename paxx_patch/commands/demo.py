@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 from paxx_patch.commands.add import add
-from paxx_patch.engine import Output
-from paxx_patch.errors import PaxxError
 from paxx_patch.git.repo import clean_env
+from paxx_patch.plan.engine import Output
+from paxx_patch.runtime.errors import PaxxError
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample"
 

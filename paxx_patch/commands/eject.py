@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from paxx_patch.commands.common import open_project
-from paxx_patch.engine import Output, Plan, PlannedCommit, deliver, exclusive
-from paxx_patch.errors import PaxxError
+from paxx_patch.discover.project import join
 from paxx_patch.git.snapshot import Snapshot
-from paxx_patch.lock import LOCK_NAME, decode_lock, parse_lock
-from paxx_patch.project import join
+from paxx_patch.manifest import LOCK_NAME, decode_lock, parse_lock
+from paxx_patch.plan.engine import Output, Plan, PlannedCommit, deliver, exclusive
+from paxx_patch.runtime.errors import PaxxError
 
 
 def eject(*, name: str, files: Sequence[str], project_dir: str | None, cwd: Path | None = None) -> int:

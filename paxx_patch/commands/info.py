@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from paxx_patch.bundle import Bundle, available, load_bundle, load_bundle_dir
-from paxx_patch.errors import PaxxError
+from paxx_patch.runtime.errors import PaxxError
 
 
 def _installed(project_dir: str | None) -> dict[str, str]:
     """Installed component -> version, from the working tree's lock (if any)."""
-    from paxx_patch.lock import LOCK_NAME, parse_lock
+    from paxx_patch.manifest import LOCK_NAME, parse_lock
 
     try:
         from paxx_patch.git.repo import discover
@@ -46,10 +46,10 @@ def list_components(*, as_json: bool, bundle_path: Sequence[str], project_dir: s
 
 
 def describe(bundle: Bundle) -> dict[str, Any]:
-    from paxx_patch.engine import template_context
+    from paxx_patch.bundle.render import render_file
+    from paxx_patch.discover.project import Project
     from paxx_patch.mutators.compose import load_yaml
-    from paxx_patch.project import Project
-    from paxx_patch.render import render_file
+    from paxx_patch.plan.engine import template_context
 
     services: list[str] = []
     volumes: list[str] = []

@@ -10,8 +10,8 @@ from typing import Any
 from paxx_patch.bundle import available, load_bundle_dir
 from paxx_patch.commands.common import open_plan, open_project
 from paxx_patch.git.repo import Git
-from paxx_patch.lock import blob_id, decode_lock, object_format_of, parse_lock
-from paxx_patch.paths import symlinked_parent
+from paxx_patch.manifest import blob_id, decode_lock, object_format_of, parse_lock
+from paxx_patch.runtime.paths import symlinked_parent
 
 
 def collect_status(project_dir: str | None, bundle_path: Sequence[str], cwd: Path | None = None) -> dict[str, Any]:

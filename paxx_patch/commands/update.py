@@ -22,7 +22,14 @@ from paxx_patch.commands.common import (
     open_project,
     report,
 )
-from paxx_patch.engine import (
+from paxx_patch.git.build import REF_PREFIX, keep_files
+from paxx_patch.git.repo import Git
+from paxx_patch.git.snapshot import Snapshot
+from paxx_patch.manifest import ComponentRecord, Lock, blob_id
+from paxx_patch.manifest.source import SourcePin
+from paxx_patch.mutators.files import shared_files
+from paxx_patch.mutators.own_settings import shared_requirements
+from paxx_patch.plan.engine import (
     Output,
     Plan,
     exclusive,
@@ -32,16 +39,9 @@ from paxx_patch.engine import (
     resolve_variables,
     run_mutators,
 )
-from paxx_patch.errors import PaxxError
-from paxx_patch.faults import checkpoint
-from paxx_patch.git.build import REF_PREFIX, keep_files
-from paxx_patch.git.repo import Git
-from paxx_patch.git.snapshot import Snapshot
-from paxx_patch.lock import ComponentRecord, Lock, blob_id
-from paxx_patch.lock_source import SourcePin
-from paxx_patch.mutators.files import shared_files
-from paxx_patch.mutators.own_settings import shared_requirements
-from paxx_patch.threeway import Conflict, carry_over
+from paxx_patch.plan.threeway import Conflict, carry_over
+from paxx_patch.runtime.errors import PaxxError
+from paxx_patch.runtime.faults import checkpoint
 
 
 def semver(version: str) -> tuple[int, int, int, int, str]:
@@ -118,7 +118,7 @@ def _target_bundles(
     """The bundle each component moves to (update) or is removed with (remove): its
     source's at the revision asked for (or the newest tag, or, for remove, the pinned
     commit), a `--from` source's, or the built-in one."""
-    from paxx_patch import sources
+    from paxx_patch.bundle import sources
 
     pins: dict[sources.Source, SourcePin] = {}  # one fetch per source and revision
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import os
 import posixpath
 
-from paxx_patch.errors import GitError, PaxxError
 from paxx_patch.git.spawn import git_output
-from paxx_patch.lock import (
+from paxx_patch.manifest import (
     LOCK_NAME,
     Lock,
     blob_id,
@@ -22,7 +21,8 @@ from paxx_patch.lock import (
     object_format_of,
     parse_lock,
 )
-from paxx_patch.paths import symlinked_parent
+from paxx_patch.runtime.errors import GitError, PaxxError
+from paxx_patch.runtime.paths import symlinked_parent
 
 # `typing` costs the hook ~5 ms to import; type checkers know this name
 TYPE_CHECKING = False

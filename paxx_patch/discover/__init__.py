@@ -1,7 +1,7 @@
-"""How `paxx_patch.project` reads the target project: a few known paths, parsed.
+"""How `paxx_patch.discover.project` reads the target project: a few known paths, parsed.
 
 The modules here find one convention each (the settings class, the app, the
-dependency file); `paxx_patch.project` puts their answers into a `Project`.
+dependency file); `paxx_patch.discover.project` puts their answers into a `Project`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from paxx_patch.errors import PaxxError
+from paxx_patch.runtime.errors import PaxxError
 
 
 class FileReader(Protocol):

@@ -30,7 +30,7 @@ from paxx_patch.discover.tree import (
     ignored,
     import_root,
 )
-from paxx_patch.errors import PaxxError
+from paxx_patch.runtime.errors import PaxxError
 
 SHIM_DEPTH = 3  # a shim of a shim of a shim is as far as anyone goes
 RUNNERS = re.compile(

@@ -20,7 +20,7 @@ from typing import Any
 
 from paxx_patch.discover import FileReader, decode, join
 from paxx_patch.discover.tree import Tree, common_depth, ignored
-from paxx_patch.errors import PaxxError
+from paxx_patch.runtime.errors import PaxxError
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 OVERRIDE_NAMES = tuple(n.replace(".y", ".override.y") for n in COMPOSE_NAMES)

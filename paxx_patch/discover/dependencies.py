@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from paxx_patch.discover import FileReader, decode
 from paxx_patch.discover.compose import parents
-from paxx_patch.errors import PaxxError
+from paxx_patch.runtime.errors import PaxxError
 
 Style = Literal["pep621", "poetry", "requirements", "setuptools", "conda"]
 CONDA_FILES = ("environment.yml", "environment.yaml")

@@ -29,7 +29,7 @@ from typing import Any
 from paxx_patch.discover import FileReader, decode, join
 from paxx_patch.discover.modules import Modules
 from paxx_patch.discover.tree import Tree, dotted, ignored, import_root
-from paxx_patch.errors import PaxxError
+from paxx_patch.runtime.errors import PaxxError
 
 DOCKERFILE = re.compile(r"(^|/)[\w.-]*Dockerfile[\w.-]*$")
 

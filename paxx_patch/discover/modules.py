@@ -7,7 +7,7 @@ import posixpath
 
 from paxx_patch.discover import FileReader, decode
 from paxx_patch.discover.tree import Tree
-from paxx_patch.errors import PaxxError
+from paxx_patch.runtime.errors import PaxxError
 
 SEARCH_DEPTH = 6  # imports followed to find a definition
 

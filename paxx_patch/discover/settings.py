@@ -37,7 +37,7 @@ from paxx_patch.discover.tree import (
     common_depth,
     ignored,
 )
-from paxx_patch.errors import PaxxError
+from paxx_patch.runtime.errors import PaxxError
 
 CONFIGURE = '[tool.paxx-patch] settings = "package.module:ClassName"'
 CONFIGURE_OBJECT = '[tool.paxx-patch] settings_object = "package.module:name"'

@@ -56,26 +56,26 @@ class CodeStyle:
         """`code` with the string quotes the project's formatter writes."""
         if self.quote_style != "single":
             return code
-        from paxx_patch.quotes import prefer_single_quotes
+        from paxx_patch.edit.quotes import prefer_single_quotes
 
         return prefer_single_quotes(code)
 
     def module(self, text: str) -> str:
         """A generated module laid out as the project's formatter and import sorter want it."""
         if self.third_party:
-            from paxx_patch.import_order import among_third_party
+            from paxx_patch.edit.import_order import among_third_party
 
             text = among_third_party(text, self.third_party)
         if self.lines_after_imports >= 0:
-            from paxx_patch.import_order import space_after_imports
+            from paxx_patch.edit.import_order import space_after_imports
 
             text = space_after_imports(text, self.lines_after_imports)
         if self.summary_second_line:
-            from paxx_patch.docstrings import summary_on_second_line
+            from paxx_patch.edit.docstrings import summary_on_second_line
 
             text = summary_on_second_line(text)
         if self.lines_between_types:
-            from paxx_patch.import_order import separate_kinds
+            from paxx_patch.edit.import_order import separate_kinds
 
             text = separate_kinds(text, self.lines_between_types)
         return self.quoted(text)

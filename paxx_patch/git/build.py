@@ -13,8 +13,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from paxx_patch.errors import PaxxError
 from paxx_patch.git.repo import Git
+from paxx_patch.runtime.errors import PaxxError
 
 REF_PREFIX = "refs/paxx-patch/"
 

@@ -15,9 +15,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from paxx_patch.errors import PaxxError
 from paxx_patch.git.repo import Git, clean_env
-from paxx_patch.paths import path_problem
+from paxx_patch.runtime.errors import PaxxError
+from paxx_patch.runtime.paths import path_problem
 
 # remote helpers such as `ext::` run commands: only plain transports may fetch
 ALLOWED_PROTOCOLS = "file:git:http:https:ssh"

@@ -35,11 +35,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from paxx_patch.errors import GitError, PaxxError, TornError, record_landed
-from paxx_patch.faults import checkpoint
 from paxx_patch.git import obstacles, replay
 from paxx_patch.git.repo import Git
-from paxx_patch.signals import deferred, raise_if_pending
+from paxx_patch.runtime.errors import GitError, PaxxError, TornError, record_landed
+from paxx_patch.runtime.faults import checkpoint
+from paxx_patch.runtime.signals import deferred, raise_if_pending
 
 TRANSACTION = "paxx-patch-landing"  # in the git directory
 STAGING_IN_WORKTREE = ".paxx-patch-landing"  # when that is on another file system

@@ -11,8 +11,8 @@ import posixpath
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from paxx_patch.errors import PaxxError
 from paxx_patch.git.repo import Git
+from paxx_patch.runtime.errors import PaxxError
 
 # git directory entry -> (what is in progress, how to finish it, how to abort it)
 _IN_PROGRESS = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paxx_patch.errors import PaxxError
 from paxx_patch.git.repo import Git
+from paxx_patch.runtime.errors import PaxxError
 
 
 def create_branch(git: Git, name: str, tip: str) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from paxx_patch.errors import ConflictError, PaxxError
 from paxx_patch.git.repo import Git
+from paxx_patch.runtime.errors import ConflictError, PaxxError
 
 
 def cherry_pick(git: Git, a: str, tip: str, what: str) -> None:

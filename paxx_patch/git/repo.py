@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from paxx_patch.errors import PaxxError, git_failed, git_not_run
+from paxx_patch.runtime.errors import PaxxError, git_failed, git_not_run
 
 # What `git rev-parse --local-env-vars` prints: the variables that tie a git
 # process to one repository. Hooks run inside git and leak them (GIT_INDEX_FILE

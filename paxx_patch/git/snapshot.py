@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from paxx_patch.errors import PaxxError
 from paxx_patch.git.repo import Git
+from paxx_patch.runtime.errors import PaxxError
 
 REGULAR = "100644"
 

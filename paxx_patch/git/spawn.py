@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from paxx_patch.errors import git_failed, git_not_run
+from paxx_patch.runtime.errors import git_failed, git_not_run
 
 # what a pipe holds before a writer blocks is at least 64 KiB on Linux and macOS;
 # input up to this size is written whole before the output is read, with no deadlock

@@ -2,7 +2,7 @@
 
 A mutator names the paths it reads or writes for a component and maps each
 path's old content (None: the file does not exist) to its new content (None:
-delete it). It never touches git or the disk; the engine in `paxx_patch.engine`
+delete it). It never touches git or the disk; the engine in `paxx_patch.plan.engine`
 reads the old bytes from the base commit and turns the results into commits.
 What a mutator adds to shared files it records in `ctx.entries[<its name>]`, so
 the lock can tell `remove` and `verify` exactly what belongs to the component.
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from paxx_patch.bundle import Bundle
-    from paxx_patch.lock import ComponentRecord
-    from paxx_patch.project import Project
+    from paxx_patch.discover.project import Project
+    from paxx_patch.manifest import ComponentRecord
 
 
 @dataclass

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 from paxx_patch.bundle import normalize_name
 from paxx_patch.discover.dependencies import CONDA_PIP, INSTALL_REQUIRES, is_generated
-from paxx_patch.errors import PaxxError
+from paxx_patch.edit.text import TextFile
 from paxx_patch.mutators import Context
 from paxx_patch.mutators.own_settings import REQUIREMENT
-from paxx_patch.text import TextFile
+from paxx_patch.runtime.errors import PaxxError
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from paxx_patch.edit.text import TextFile
 from paxx_patch.mutators import Context
-from paxx_patch.text import TextFile
 
 _KEY = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
 

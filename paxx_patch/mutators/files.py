@@ -5,11 +5,11 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Sequence
 
-from paxx_patch.errors import PaxxError
-from paxx_patch.lock import ComponentRecord
+from paxx_patch.manifest import ComponentRecord
 from paxx_patch.mutators import Context
 from paxx_patch.mutators.own_settings import own_settings_file
 from paxx_patch.mutators.wiring.hooks import hooks_path
+from paxx_patch.runtime.errors import PaxxError
 
 # the services package's `__init__.py` when paxx-patch makes the package: a docstring,
 # so that projects whose linters ask every package for one find nothing to report

@@ -6,9 +6,9 @@ import posixpath
 from collections.abc import Sequence
 from typing import Any
 
-from paxx_patch.lock import ComponentRecord, Lock, blob_id, parse_lock
+from paxx_patch.edit.text import TextFile
+from paxx_patch.manifest import ComponentRecord, Lock, blob_id, parse_lock
 from paxx_patch.mutators import Context
-from paxx_patch.text import TextFile
 
 
 class LockMutator:

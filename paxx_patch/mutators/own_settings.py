@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 
 from paxx_patch.discover.settings import GENERATED, OWN_SETTINGS_CLASS
-from paxx_patch.lock import ComponentRecord
+from paxx_patch.manifest import ComponentRecord
 
 REQUIREMENT = "pydantic-settings>=2.0"  # SettingsConfigDict and model_config came with 2.0
 

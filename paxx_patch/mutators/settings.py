@@ -15,10 +15,10 @@ from collections.abc import Iterable, Sequence
 
 from paxx_patch.bundle import SettingField
 from paxx_patch.discover.settings import OWN_SETTINGS_CLASS
-from paxx_patch.errors import PaxxError
+from paxx_patch.edit.text import TextFile
 from paxx_patch.mutators import Context
 from paxx_patch.mutators.own_settings import SKELETON, is_ours, own_settings_file
-from paxx_patch.text import TextFile
+from paxx_patch.runtime.errors import PaxxError
 
 
 def secret_import(ctx: Context) -> str:
@@ -102,7 +102,7 @@ def _imports_secret(tree: ast.Module) -> bool:
 def _add_secret_import(tree: ast.Module, lines: list[str], ctx: Context) -> dict[str, object]:
     """Import SecretStr where isort would: into `from pydantic import ...` when there
     is one, else in the third-party block. Returns what the lock records of it."""
-    from paxx_patch.import_order import existing_from, merged_lines, place
+    from paxx_patch.edit.import_order import existing_from, merged_lines, place
 
     existing = existing_from(tree, ctx.project.secret_module)
     if existing is not None:

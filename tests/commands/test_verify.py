@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from paxx_patch.cli.main import main
 from paxx_patch.commands.verify import DIFF_LINES, verify
-from paxx_patch.errors import error_handler
-from paxx_patch.lock import LOCK_NAME, ComponentRecord, Lock, blob_id, parse_lock
-from paxx_patch.main import main
+from paxx_patch.manifest import LOCK_NAME, ComponentRecord, Lock, blob_id, parse_lock
+from paxx_patch.runtime.errors import error_handler
 
 CACHE = "services/cache.py"
 CACHE_PY = b'''"""Made by paxx-patch redis 1.0.0."""
@@ -329,7 +329,7 @@ def test_linked_worktree_reads_loose_objects_from_the_common_dir(
 
 
 def test_command_line_dispatches_to_verify(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from paxx_patch.main import main
+    from paxx_patch.cli.main import main
 
     assert main(["verify", "main.py", CACHE]) == 0
     (repo / CACHE).write_bytes(EDITED)
@@ -344,7 +344,7 @@ def test_verify_after_paxx_patch_installed_redis(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from paxx_patch.main import main
+    from paxx_patch.cli.main import main
 
     assert main(["demo", str(tmp_path / "demo")]) == 0
     monkeypatch.chdir(tmp_path / "demo")

@@ -102,8 +102,8 @@ def template_context(
     """The context the engine gives every template, for a project of `style`."""
     from dataclasses import replace
 
-    from paxx_patch.engine import template_context as engine_context
-    from paxx_patch.project import Project as TargetProject
+    from paxx_patch.discover.project import Project as TargetProject
+    from paxx_patch.plan.engine import template_context as engine_context
 
     target = replace(
         TargetProject.paxx_layout(), services_dir=style.services_dir,
@@ -151,7 +151,7 @@ def render_project(
     module to wire), the components added by `paxx-patch add NAME... --commit`
     exactly as a user would get them."""
     from paxx_patch.commands.add import add
-    from paxx_patch.engine import Output
+    from paxx_patch.plan.engine import Output
 
     bundles = [load_bundle_dir(BUNDLES_DIR / name) for name in names]
     project = Project(root=root, style=style, bundles=bundles)

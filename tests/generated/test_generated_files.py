@@ -24,8 +24,8 @@ from generated_projects import (
     template_context,
 )
 
-from paxx_patch.render import render_file
-from paxx_patch.render_compose import render_compose
+from paxx_patch.bundle.render import render_file
+from paxx_patch.bundle.render_compose import render_compose
 
 # an app whose lifespan is defined in another module: the components' shutdown calls
 # are composed around it, so the wiring's lifespan hooks module is generated too

@@ -25,7 +25,7 @@ APP = (
 @pytest.fixture
 def own_settings_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     from paxx_patch.commands.add import add
-    from paxx_patch.engine import Output
+    from paxx_patch.plan.engine import Output
 
     forget_project_modules()
     for name in ("redis", "storage"):

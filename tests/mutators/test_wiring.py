@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from paxx_patch.bundle import Bundle, Wiring, load_bundle_dir
+from paxx_patch.discover.project import Project
 from paxx_patch.discover.style import CodeStyle
-from paxx_patch.errors import PaxxError
-from paxx_patch.lock import ComponentRecord
+from paxx_patch.manifest import ComponentRecord
 from paxx_patch.mutators import Context
 from paxx_patch.mutators.wiring import WiringMutator
-from paxx_patch.project import Project
+from paxx_patch.runtime.errors import PaxxError
 
 FIXTURES = Path(__file__).parent / "fixtures_wiring"
 WIRING_TOML = """

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from paxx_patch.bundle import Bundle, Wiring, load_bundle_dir
-from paxx_patch.errors import PaxxError
-from paxx_patch.lock import ComponentRecord
+from paxx_patch.manifest import ComponentRecord
 from paxx_patch.mutators.wiring import WiringMutator
+from paxx_patch.runtime.errors import PaxxError
 from tests.mutators.test_wiring import fresh_modules, make_ctx, write_bundle
 
 FIXTURES = Path(__file__).parent / "fixtures_lifespan"

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from paxx_patch.errors import PaxxError
 from paxx_patch.mutators import Context
+from paxx_patch.runtime.errors import PaxxError
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -128,7 +128,7 @@ def _parse(path: str, source: bytes) -> ast.Module:
 def _render(ctx: Context, app: str, bound: dict[str, str] | None = None) -> list[_Wanted]:
     """The statements the bundle asks for, for an app called `app`; a name the module
     binds to something else already (`bound`) is imported under an alias."""
-    from paxx_patch.render import render_string
+    from paxx_patch.bundle.render import render_string
 
     bound = bound or {}
 
@@ -196,7 +196,7 @@ def _imports(
             spelled = f"{item.name} as {item.alias}" if item.alias else item.name
             if spelled not in listed:
                 listed.append(spelled)
-    from paxx_patch.import_order import name_key, wrapped
+    from paxx_patch.edit.import_order import name_key, wrapped
 
     lines = []
     for module, listed in names.items():
@@ -417,7 +417,7 @@ def _with_imports(
         at = import_position(module, limit)
         body[at:at] = [cst.parse_statement(line, config=config) for line in imports]
         return module.with_changes(body=body)
-    from paxx_patch.import_order import place
+    from paxx_patch.edit.import_order import place
     from paxx_patch.mutators.wiring.imports import noqa_like
 
     spots = sorted(

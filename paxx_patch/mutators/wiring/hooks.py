@@ -15,7 +15,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from paxx_patch.project import Project
+    from paxx_patch.discover.project import Project
 
 HOOKS_FUNCTION = "add_lifespan_hooks"
 HOOKS_FILE = "lifespan_hooks.py"

@@ -26,9 +26,9 @@ from pathlib import Path
 
 from paxx_patch.bundle import Bundle, load_bundle_dir
 from paxx_patch.discover import FileReader, join, read_toml
-from paxx_patch.errors import PaxxError
 from paxx_patch.git.cache import CachedSource, cache_root
-from paxx_patch.lock_source import SourcePin, source_rev_problem, source_url_problem
+from paxx_patch.manifest.source import SourcePin, source_rev_problem, source_url_problem
+from paxx_patch.runtime.errors import PaxxError
 
 # release tags only: v1.2.3 or 1.2.3 (pre-releases are chosen by naming them)
 _TAG = re.compile(r"^v?(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import posixpath
 
-from paxx_patch.errors import PaxxError
+from paxx_patch.runtime.errors import PaxxError
 
 TYPE_CHECKING = False  # `typing` costs the hook time to import; type checkers know this name
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def path_problem(path: object, may_climb: bool = False) -> str:
 
     With `may_climb`, leading `..` components are allowed (a compose file one
     directory above the project in a monorepo); the caller joins the result to
-    its root with `paxx_patch.project.join`, which refuses to leave the repository.
+    its root with `paxx_patch.discover.project.join`, which refuses to leave the repository.
     """
     if not isinstance(path, str):
         return "is not a string"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 from paxx_patch import __version__
-from paxx_patch.errors import (
+from paxx_patch.runtime.errors import (
     EXIT_INTERRUPTED,
     PaxxError,
     error_handler,
@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _output(args: argparse.Namespace) -> object:
-    from paxx_patch.engine import Output
+    from paxx_patch.plan.engine import Output
 
     if args.commit:
         return Output("commit")
@@ -339,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             result[0] = verify(files=plain[0], project=plain[1])
         flush_output()
         return result[0]
-    from paxx_patch import signals
+    from paxx_patch.runtime import signals
 
     restore = signals.install()  # first: a Ctrl-C at any instant ends in the handler
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paxx_patch.errors import PaxxError
+from paxx_patch.runtime.errors import PaxxError
 
 BOM = "\ufeff"
 

@@ -80,7 +80,7 @@ class TornError(PaxxError):
 
 
 class Interrupted(KeyboardInterrupt):
-    """SIGINT, SIGTERM or SIGHUP arrived (see `paxx_patch.signals`)."""
+    """SIGINT, SIGTERM or SIGHUP arrived (see `paxx_patch.runtime.signals`)."""
 
     # SIGINT's number, 2 on every POSIX system: the signal module (and the enum module
     # it builds its names with) is imported only to name another signal, since the

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from paxx_patch.mutators.compose_app import own_keys
+from paxx_patch.mutators.compose.app_service import own_keys
 
 
 def _indent(line: str) -> int:

@@ -18,19 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from paxx_patch import lockfiles
 from paxx_patch.bundle import Bundle
-from paxx_patch.errors import PaxxError
-from paxx_patch.faults import checkpoint
+from paxx_patch.bundle.render import render_string, render_templates
+from paxx_patch.bundle.render_compose import render_compose
+from paxx_patch.discover.project import Project
 from paxx_patch.git import land, outputs, replay
 from paxx_patch.git.build import REF_PREFIX, CommitSpec, build_commits, temporary_ref
 from paxx_patch.git.repo import Git
 from paxx_patch.git.snapshot import Snapshot
-from paxx_patch.lock import Lock, decode_lock, parse_lock
+from paxx_patch.manifest import Lock, decode_lock, parse_lock
 from paxx_patch.mutators import Context, Mutator, registry
-from paxx_patch.project import Project
-from paxx_patch.render import render_string, render_templates
-from paxx_patch.render_compose import render_compose
+from paxx_patch.plan import package_locks
+from paxx_patch.runtime.errors import PaxxError
+from paxx_patch.runtime.faults import checkpoint
 
 FALLBACK_IDENT = "paxx-patch <paxx-patch@localhost>"
 
@@ -131,7 +131,7 @@ def make_context(
 ) -> Context:
     install = "pip install -e ."
     if snapshot is not None:
-        install = lockfiles.install_command(snapshot, project.dependency_file, project.dependency_style)
+        install = package_locks.install_command(snapshot, project.dependency_file, project.dependency_style)
     context = template_context(bundle, project, variables, install)
     rendered = {
         f"{project.services_dir}/{target}": _in_project_style(target, text, project).encode()
@@ -204,7 +204,7 @@ def run_mutators(
 def _refreshed_lock(snapshot: Snapshot, ctx: Context) -> dict[str, bytes | None]:
     """Every lock file the new dependencies concern: refreshed here, or named in a warning."""
     entry = (ctx.removing.entries if ctx.removing is not None else ctx.entries).get("dependencies", {})
-    result = lockfiles.refresh_all(snapshot, ctx.project.dependency_file, ctx.refresh_lock,
+    result = package_locks.refresh_all(snapshot, ctx.project.dependency_file, ctx.refresh_lock,
                                    list(entry.get("added", [])), ctx.removing is not None)
     ctx.warnings += result.warnings
     return dict(result.changes)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 import tempfile
 
-from paxx_patch.engine import PlannedCommit
 from paxx_patch.git.repo import Git
+from paxx_patch.plan.engine import PlannedCommit
 
 
 class Conflict(Exception):

@@ -13,10 +13,11 @@ import posixpath
 from collections.abc import Sequence
 from typing import Any
 
-from paxx_patch.errors import PaxxError
+from paxx_patch.bundle.render import render_string
+from paxx_patch.edit.text import TextFile
 from paxx_patch.mutators import Context
-from paxx_patch.mutators.compose_app import TextEdit, _key_end, wire_app_service
-from paxx_patch.mutators.compose_match import (
+from paxx_patch.mutators.compose.app_service import TextEdit, _key_end, wire_app_service
+from paxx_patch.mutators.compose.match import (
     app_networks,
     find_app_service,
     image_name,
@@ -26,9 +27,8 @@ from paxx_patch.mutators.compose_match import (
     same_image_services,
     volumes_used,
 )
-from paxx_patch.mutators.compose_remove import removal_spans
-from paxx_patch.render import render_string
-from paxx_patch.text import TextFile
+from paxx_patch.mutators.compose.remove import removal_spans
+from paxx_patch.runtime.errors import PaxxError
 
 
 def load_yaml(path: str, text: str, lines: bool = True) -> Any:
@@ -180,7 +180,7 @@ class ComposeMutator:
     ) -> str:
         """`text` with the services that run the app's own code added (see
         compose_from_app), once the app service has its new environment."""
-        from paxx_patch.mutators.compose_from_app import runs_the_app, service_text
+        from paxx_patch.mutators.compose.from_app import runs_the_app, service_text
 
         data = load_yaml(path, text, lines=False) or {}
         existing = data.get("services") or {}

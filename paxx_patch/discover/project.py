@@ -39,8 +39,8 @@ from paxx_patch.discover.settings import (
 )
 from paxx_patch.discover.style import CodeStyle, find_style
 from paxx_patch.discover.tree import Tree, dotted
-from paxx_patch.errors import PaxxError
-from paxx_patch.paths import clean_relative
+from paxx_patch.runtime.errors import PaxxError
+from paxx_patch.runtime.paths import clean_relative
 
 __all__ = ["FileReader", "Project", "discover_project", "join"]
 
@@ -334,7 +334,7 @@ def _config(pyproject: dict[str, Any], path: str) -> dict[str, str]:
     if not isinstance(config, dict):
         raise PaxxError(f"{path}: [tool.paxx-patch] must be a table of settings, such as "
                         '`services_dir = "app/services"`.')
-    # [tool.paxx-patch.sources]: bundle repositories by name, read by paxx_patch.sources
+    # [tool.paxx-patch.sources]: bundle repositories by name, read by paxx_patch.bundle.sources
     config = {k: v for k, v in config.items() if k != "sources"}
     for key, value in config.items():
         if key not in CONFIG_KEYS:

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from paxx_patch.errors import PaxxError
-from paxx_patch.paths import clean_relative, refuse_links_out
-from paxx_patch.variables import Variable, parse_variables
+from paxx_patch.bundle.variables import Variable, parse_variables
+from paxx_patch.runtime.errors import PaxxError
+from paxx_patch.runtime.paths import clean_relative, refuse_links_out
 
 if TYPE_CHECKING:
-    from paxx_patch.lock_source import SourcePin
+    from paxx_patch.manifest.source import SourcePin
 
 BUNDLE_PATH_ENV = "PAXX_PATCH_BUNDLE_PATH"
 SETTING_TYPES = ("str", "int", "bool", "float")
@@ -172,7 +172,7 @@ class Bundle:
 
 
 def builtin_bundles_dir() -> Path:
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the paxx_patch package
     installed = here / "bundles"
     return installed if installed.is_dir() else here.parent / "bundles"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from paxx_patch.yaml_scalar import scalar
+from paxx_patch.edit.yaml_scalar import scalar
 
 
 @dataclass

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from paxx_patch.bundle import Bundle
-from paxx_patch.errors import PaxxError
-from paxx_patch.render import render_file
-from paxx_patch.yaml_scalar import double_quoted, is_plain_safe
+from paxx_patch.bundle.render import render_file
+from paxx_patch.edit.yaml_scalar import double_quoted, is_plain_safe
+from paxx_patch.runtime.errors import PaxxError
 
 # a value that may stand in a plain or single-quoted scalar as it is
 _IN_PLACE = re.compile(r"[A-Za-z0-9_./+-]*")

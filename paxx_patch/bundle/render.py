@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any
 
 from paxx_patch.bundle import Bundle
-from paxx_patch.errors import PaxxError
+from paxx_patch.runtime.errors import PaxxError
 
 
 def _environment(bundle: Bundle) -> Any:
@@ -21,7 +21,7 @@ def _environment_for(directory: str) -> Any:
     """One environment per bundle directory, so its compiled templates are reused."""
     import jinja2
 
-    from paxx_patch.render_limits import LimitedSandbox
+    from paxx_patch.bundle.limits import LimitedSandbox
 
     return LimitedSandbox(
         loader=jinja2.FileSystemLoader(directory),
@@ -34,7 +34,7 @@ def _environment_for(directory: str) -> Any:
 def _render(bundle: Bundle, source: str | None, text: str, context: Mapping[str, Any]) -> str:
     """The output of template `source` (a path in the bundle), or of `text` when
     `source` is None, stopped as soon as it passes the size limit."""
-    from paxx_patch.render_limits import MAX_FILE_CHARS, LimitExceeded, timer
+    from paxx_patch.bundle.limits import MAX_FILE_CHARS, LimitExceeded, timer
 
     environment = _environment(bundle)
     with timer():
@@ -57,7 +57,7 @@ def _failure(e: BaseException) -> str | None:
     (None: not one of those)."""
     import jinja2
 
-    from paxx_patch.render_limits import LimitExceeded, limits
+    from paxx_patch.bundle.limits import LimitExceeded, limits
 
     if isinstance(e, jinja2.TemplateError):
         return str(e)
@@ -102,7 +102,7 @@ def render_file(bundle: Bundle, relative: str, context: Mapping[str, Any]) -> st
 
 def render_templates(bundle: Bundle, context: Mapping[str, Any]) -> dict[str, str]:
     """Target path (relative to the services dir) -> rendered text."""
-    from paxx_patch.render_limits import MAX_TOTAL_CHARS, limits
+    from paxx_patch.bundle.limits import MAX_TOTAL_CHARS, limits
 
     rendered = {}
     total = 0

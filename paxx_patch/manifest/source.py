@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from paxx_patch.errors import PaxxError
+    from paxx_patch.runtime.errors import PaxxError
 
 _HEX = frozenset("0123456789abcdef")
 

@@ -22,10 +22,10 @@ This module must stay light: the pre-commit hook imports it on every commit.
 
 from __future__ import annotations
 
-from paxx_patch.errors import PaxxError
-from paxx_patch.lock_reader import read_simple_toml
-from paxx_patch.lock_source import SourcePin, source_from_table
-from paxx_patch.paths import path_problem
+from paxx_patch.manifest.reader import read_simple_toml
+from paxx_patch.manifest.source import SourcePin, source_from_table
+from paxx_patch.runtime.errors import PaxxError
+from paxx_patch.runtime.paths import path_problem
 
 # `typing` costs the hook ~5 ms to import; type checkers know this name
 TYPE_CHECKING = False

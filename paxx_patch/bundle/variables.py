@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from paxx_patch.errors import PaxxError
+from paxx_patch.runtime.errors import PaxxError
 
 # a variable declared as `key = "default"` takes values of this shape: no space,
 # quote, `$`, `#`, `;` or newline, so a value means the same wherever it is placed
