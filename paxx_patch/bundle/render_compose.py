@@ -76,7 +76,7 @@ def _scalars(node: Any, found: list[tuple[int, int, str]], where: str, markers: 
 
 
 def _place(where: str, text: str, markers: Mapping[str, str]) -> str:
-    from paxx_patch.mutators.compose import load_yaml
+    from paxx_patch.edit.yaml_scalar import load_yaml
 
     found: list[tuple[int, int, str]] = []
     _scalars(load_yaml(where, text), found, where, markers)
@@ -149,7 +149,7 @@ def _replace_in(data: Any, markers: Mapping[str, str]) -> Any:
 
 
 def _prove(where: str, marked: str, placed: str, markers: Mapping[str, str]) -> None:
-    from paxx_patch.mutators.compose import load_yaml
+    from paxx_patch.edit.yaml_scalar import load_yaml
 
     wanted = _replace_in(load_yaml(where, marked, lines=False), markers)
     if load_yaml(where, placed, lines=False) != wanted:

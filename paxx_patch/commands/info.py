@@ -48,7 +48,7 @@ def list_components(*, as_json: bool, bundle_path: Sequence[str], project_dir: s
 def describe(bundle: Bundle) -> dict[str, Any]:
     from paxx_patch.bundle.render import render_file
     from paxx_patch.discover.project import Project
-    from paxx_patch.mutators.compose import load_yaml
+    from paxx_patch.edit.yaml_scalar import load_yaml
     from paxx_patch.plan.engine import template_context
 
     services: list[str] = []

@@ -15,6 +15,7 @@ from typing import Any
 
 from paxx_patch.bundle.render import render_string
 from paxx_patch.edit.text import TextFile
+from paxx_patch.edit.yaml_scalar import load_yaml
 from paxx_patch.mutators import Context
 from paxx_patch.mutators.compose.app_service import TextEdit, _key_end, wire_app_service
 from paxx_patch.mutators.compose.match import (
@@ -29,26 +30,6 @@ from paxx_patch.mutators.compose.match import (
 )
 from paxx_patch.mutators.compose.remove import removal_spans
 from paxx_patch.runtime.errors import PaxxError
-
-
-def load_yaml(path: str, text: str, lines: bool = True) -> Any:
-    """Parse `text`; with `lines`, round-trip nodes that know their line numbers,
-    else plain data from the (much faster, C-accelerated) safe loader."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        return YAML(typ="rt", pure=True).load(text) if lines else YAML(typ="safe").load(text)
-    except RecursionError:
-        raise PaxxError(
-            f"{path}: nested too deeply to be a compose file (the parser gave up). "
-            "Fix it and commit it."
-        ) from None
-    except YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else path
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise PaxxError(f"{where}: not valid YAML ({problem}). Fix it and commit it.") from e
 
 
 def check_shape(path: str, root: Any) -> None:
