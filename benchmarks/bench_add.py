@@ -37,9 +37,8 @@ def newer_bundle(root: Path) -> Path:
     """
     shutil.copytree(BUNDLES / "redis", root / "redis")
     toml = root / "redis" / "bundle.toml"
-    text = toml.read_text()
-    major, minor, _ = re.search(r'^version = "(\d+)\.(\d+)\.(\d+)"', text, re.MULTILINE).groups()
-    toml.write_text(re.sub(r'^version = ".*"', f'version = "{major}.{int(minor) + 1}.0"', text, count=1,
+    toml.write_text(re.sub(r'^version = "(\d+)\.(\d+)\.\d+"',
+                           lambda m: f'version = "{m[1]}.{int(m[2]) + 1}.0"', toml.read_text(), count=1,
                            flags=re.MULTILINE))
     template = root / "redis" / "templates" / "cache.py.j2"
     template.write_text(bump_docstring(template.read_text()))

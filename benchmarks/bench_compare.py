@@ -33,7 +33,6 @@ from bench_verify import install_with_cli
 from copier_template import make_template
 
 PAXX_PATCH = [sys.executable, "-m", "paxx_patch"]
-BUNDLES = Path(__file__).resolve().parent.parent / "bundles"
 
 
 class Runs:

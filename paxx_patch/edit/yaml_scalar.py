@@ -58,7 +58,7 @@ def load_yaml(path: str, text: str, lines: bool = True) -> Any:
         return YAML(typ="rt", pure=True).load(text) if lines else YAML(typ="safe").load(text)
     except RecursionError:
         raise PaxxError(
-            f"{path}: nested too deeply to be a compose file (the parser gave up). "
+            f"{path}: nested too deeply to read (the parser gave up). "
             "Fix it and commit it."
         ) from None
     except YAMLError as e:

@@ -306,13 +306,9 @@ def _install_requires(path: str, text: str) -> list[str]:
 
 
 def _conda_pip(path: str, text: str) -> list[str]:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    from paxx_patch.edit.yaml_scalar import load_yaml
 
-    try:
-        data = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as e:
-        raise PaxxError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix it and commit it.") from e
+    data = load_yaml(path, text, lines=False)
     deps = data.get("dependencies") if isinstance(data, dict) else None
     out: list[str] = []
     for dep in deps if isinstance(deps, list) else []:
