@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import tomllib
 from collections.abc import Callable, Iterator
@@ -22,9 +23,19 @@ REDIS_VERSION: str = _REDIS["version"]  # the built-in redis bundle's version an
 REDIS_REQUIREMENT: str = _REDIS["dependencies"][0]
 _major, _minor, _patch = REDIS_VERSION.split("-")[0].split(".")
 REDIS_NEWER = f"{_major}.{int(_minor) + 1}.0"  # a version above the built-in one, for updates
+DOCSTRING = '"""Return the JSON value stored under `key`, or None when there is none."""'
+NEW_DOCSTRING = '"""The JSON value under `key` (None when absent)."""'
 # the commits `add redis --commit` makes on the sample: files, compose, dependencies,
 # settings, env, wiring (close_redis in the lifespan), lock
 REDIS_COMMITS = 7
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started in the background of a non-interactive shell inherits SIGINT
+    ignored, and so would every paxx-patch it starts: the Ctrl-C tests would then
+    test nothing. Interrupts are taken back, as in a terminal."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
@@ -139,3 +150,17 @@ def redis_url() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def newer(tmp_path: Path) -> Path:
+    """A newer redis bundle (REDIS_NEWER) whose template changes one spot, in its own bundle dir."""
+    root = tmp_path / "newer-bundles"
+    shutil.copytree(ROOT / "bundles" / "redis", root / "redis")
+    toml = root / "redis" / "bundle.toml"
+    toml.write_text(toml.read_text().replace(f'version = "{REDIS_VERSION}"', f'version = "{REDIS_NEWER}"'))
+    template = root / "redis" / "templates" / "cache.py.j2"
+    text = template.read_text()
+    assert DOCSTRING in text
+    template.write_text(text.replace(DOCSTRING, NEW_DOCSTRING))
+    return root

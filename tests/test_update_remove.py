@@ -6,29 +6,18 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.conftest import (
+    DOCSTRING,
+    NEW_DOCSTRING,
+    REDIS_NEWER,
+    REDIS_REQUIREMENT,
+    REDIS_VERSION,
+    git,
+)
 
-from tests.conftest import REDIS_REQUIREMENT, REDIS_VERSION, ROOT, git
-
-DOCSTRING = '"""Return the JSON value stored under `key`, or None when there is none."""'
-NEW_DOCSTRING = '"""The JSON value under `key` (None when absent)."""'
 _MAJOR, _MINOR, _ = (int(part) for part in REDIS_VERSION.split("."))
-NEWER = f"{_MAJOR}.{_MINOR + 1}.0"  # the fixture's newer bundle, and one newer still
+NEWER = REDIS_NEWER  # the `newer` fixture's bundle, and one newer still
 NEWEST = f"{_MAJOR}.{_MINOR + 2}.0"
-
-
-@pytest.fixture
-def newer(tmp_path: Path) -> Path:
-    """A newer redis bundle (NEWER) whose template changes one spot, in its own bundle dir."""
-    root = tmp_path / "newer-bundles"
-    shutil.copytree(ROOT / "bundles" / "redis", root / "redis")
-    toml = root / "redis" / "bundle.toml"
-    toml.write_text(toml.read_text().replace(f'version = "{REDIS_VERSION}"', f'version = "{NEWER}"'))
-    template = root / "redis" / "templates" / "cache.py.j2"
-    text = template.read_text()
-    assert DOCSTRING in text
-    template.write_text(text.replace(DOCSTRING, NEW_DOCSTRING))
-    return root
 
 
 def installed(repo: Path, run) -> Path:

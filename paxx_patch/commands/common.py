@@ -77,6 +77,7 @@ class Style:
 def deliver_and_report(
     git: Git, base: str, plan: Plan, output: Output, default_dir: str, *, verb: str,
     as_json: bool, quiet: bool, restore: dict[str, bytes] | None = None, what: str = "change",
+    keep: tuple[str, dict[str, bytes]] | None = None,
 ) -> None:
     """Deliver the planned commits, then report: the end of add, update and remove.
 
@@ -89,7 +90,7 @@ def deliver_and_report(
         report(plan, [], output, verb=verb, as_json=as_json, quiet=quiet, diff=diff)
         return
     try:
-        lines = deliver(git, base, plan, output, default_dir, restore, what)
+        lines = deliver(git, base, plan, output, default_dir, restore, what, keep)
     except ConflictError as e:
         e.report = summary_json(plan, [], output, verb, conflicts=e.paths)
         raise

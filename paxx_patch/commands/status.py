@@ -11,11 +11,13 @@ from paxx_patch.bundle import available, load_bundle_dir
 from paxx_patch.commands.common import open_plan, open_project
 from paxx_patch.git.repo import Git
 from paxx_patch.manifest import blob_id, decode_lock, object_format_of, parse_lock
+from paxx_patch.plan.engine import settle
 from paxx_patch.runtime.paths import symlinked_parent
 
 
 def collect_status(project_dir: str | None, bundle_path: Sequence[str], cwd: Path | None = None) -> dict[str, Any]:
     git, base, root = open_project(cwd, project_dir)
+    settle(git)  # an interrupted landing is reported as it ends, not as it was left
     _, project = open_plan(git, base, root)
     lock_path = git.top / project.lock_file
     raw = lock_path.read_bytes() if lock_path.is_file() else None

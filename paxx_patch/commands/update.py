@@ -22,8 +22,7 @@ from paxx_patch.commands.common import (
     open_project,
     report,
 )
-from paxx_patch.git.build import REF_PREFIX, keep_files
-from paxx_patch.git.repo import Git
+from paxx_patch.git.build import REF_PREFIX
 from paxx_patch.git.snapshot import Snapshot
 from paxx_patch.manifest import ComponentRecord, Lock, blob_id
 from paxx_patch.manifest.source import SourcePin
@@ -33,7 +32,6 @@ from paxx_patch.plan.engine import (
     Output,
     Plan,
     exclusive,
-    identities,
     make_context,
     read_lock,
     resolve_variables,
@@ -267,10 +265,10 @@ def _three_way(
         if not plan.commits:
             report(plan, [], output, verb=verb, as_json=as_json, quiet=quiet)
             return 0
-        if restore and pristine and output.kind != "dry-run":
-            # the user's edited files land merged, so no branch holds the new pristine
-            # render: a ref does, for `verify`'s diffs and the next three-way update
-            _keep_pristine(git, pristine)
+        # the user's edited files land merged, so no branch holds the new pristine
+        # render: a ref made with the change does, for `verify`'s diffs and the next
+        # three-way update
+        keep = (_pristine_ref(pristine), pristine) if restore and pristine else None
         if restore and output.kind in ("commit", "branch"):
             # the usual case merges cleanly in memory and lands like `add`; a conflict
             # goes through a real cherry-pick so git leaves it for the user
@@ -281,7 +279,7 @@ def _three_way(
                 pass
         deliver_and_report(git, base, plan, output, f"paxx-patches/{verb}-{'+'.join(targets)}",
                            verb=verb, as_json=as_json, quiet=quiet, restore=restore,
-                           what=f"{verb} of {', '.join(targets)}")
+                           what=f"{verb} of {', '.join(targets)}", keep=keep)
     return 0
 
 
@@ -298,7 +296,7 @@ def _pristine(
     return {p: contents[o] for p, o in wanted.items() if plan.snapshot.base_content(p) != contents[o]}
 
 
-def _keep_pristine(git: Git, files: dict[str, bytes]) -> None:
+def _pristine_ref(files: dict[str, bytes]) -> str:
+    """Named after its content: an existing one already holds the same files."""
     digest = hashlib.sha1("".join(f"{p}\0{blob_id(c)}\n" for p, c in sorted(files.items())).encode())
-    _, ident = identities(git, required=False)
-    keep_files(git, f"{REF_PREFIX}pristine/{digest.hexdigest()[:16]}", files, ident)
+    return f"{REF_PREFIX}pristine/{digest.hexdigest()[:16]}"

@@ -2,13 +2,14 @@
 
 fast-import writes blobs, trees and commits without an index or a working
 tree, reads only the base trees along the paths it changes, runs no hooks and
-signs nothing; the ref it updates keeps the new commits safe from `gc`.
+signs nothing. It updates no ref: its branch is reset to nothing at the end of
+the stream, and the commits are known by the marks it exports. Until they land
+they sit in the run's quarantine (`quarantine.py`), where `gc` does not look.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from paxx_patch.git.repo import Git
 from paxx_patch.runtime.errors import PaxxError
 
 REF_PREFIX = "refs/paxx-patch/"
+_STREAM_REF = b"refs/paxx-patch/fast-import"  # named in the stream, never written
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,6 @@ class CommitSpec:
     message: str
     changes: Mapping[str, bytes | None]  # path -> new content, None = delete
     modes: Mapping[str, str]  # path -> mode for the paths written
-
-
-def temporary_ref(kind: str = "run") -> str:
-    return f"{REF_PREFIX}{kind}/{os.getpid()}-{secrets.token_hex(4)}"
 
 
 def _data(payload: bytes) -> bytes:
@@ -38,21 +36,17 @@ def build_commits(
     git: Git,
     base: str | None,
     specs: Sequence[CommitSpec],
-    ref: str,
     author: str,
     committer: str,
 ) -> list[str]:
-    """Create the commits of `specs` in order on `base`; return their ids.
-
-    `ref` is pointed at the last commit; the caller deletes it when done.
-    """
+    """Create the commits of `specs` in order on `base`; return their ids."""
     if not specs:
         return []
     if base is not None:
         _refuse_files_in_the_way(git, base, specs)
     stream = bytearray(b"feature done\n")
     for mark, spec in enumerate(specs, start=1):
-        stream += b"commit %s\nmark :%d\n" % (ref.encode(), mark)
+        stream += b"commit %s\nmark :%d\n" % (_STREAM_REF, mark)
         stream += b"author %s\ncommitter %s\n" % (author.encode(), committer.encode())
         stream += _data(spec.message.encode())
         if mark > 1:
@@ -67,7 +61,7 @@ def build_commits(
                 stream += b"M %s inline %s\n" % (spec.modes.get(path, "100644").encode(), quoted)
                 stream += _data(content)
         stream += b"\n"
-    stream += b"done\n"
+    stream += b"reset %s\n\ndone\n" % _STREAM_REF  # no `from`: the ref is not written
     with tempfile.TemporaryDirectory(prefix="paxx-patch-") as tmp:
         marks = os.path.join(tmp, "marks")
         git.run("fast-import", "--quiet", "--done", f"--export-marks={marks}", input=bytes(stream))
@@ -102,13 +96,11 @@ def _refuse_files_in_the_way(git: Git, base: str, specs: Sequence[CommitSpec]) -
             )
 
 
-def keep_files(git: Git, ref: str, files: Mapping[str, bytes], ident: str) -> None:
-    """Hold `files` under `ref` in a root commit of their own, so their blobs stay
-    in the repository (and can be fetched) even when no branch has them as they are.
-    `ref` names its content, so an existing one already holds the same files."""
-    if git.run("rev-parse", "-q", "--verify", ref, check=False).returncode == 0:
-        return
-    build_commits(git, None, [CommitSpec("paxx-patch: pristine files", files, {})], ref, ident, ident)
+def files_commit(git: Git, files: Mapping[str, bytes], ident: str) -> str:
+    """A root commit holding `files`: under a ref, their blobs stay in the repository
+    (and can be fetched) even when no branch has them as they are."""
+    return build_commits(git, None, [CommitSpec("paxx-patch: pristine files", files, {})],
+                         ident, ident)[0]
 
 
 def _quote(path: str) -> bytes:

@@ -31,7 +31,7 @@ import secrets
 import shlex
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -260,11 +260,14 @@ class Landing:
 
 
 def land_on_head(
-    git: Git, base: str, tip: str, touched: Sequence[str], elsewhere: bool = True
+    git: Git, base: str, tip: str, touched: Sequence[str], elsewhere: bool = True,
+    publish: Callable[[], None] = lambda: None,
 ) -> list[str]:
     """Move the current branch from `base` to `tip` and update the touched paths in the
     index and working tree, as one transaction; returns warnings for the user.
-    `elsewhere`: refusals may point at --branch and -o (the command has them)."""
+    `elsewhere`: refusals may point at --branch and -o (the command has them).
+    `publish` puts the new objects in the repository: called right before the branch
+    moves, so a landing that stops earlier leaves none."""
     obstacles.refuse_in_progress(git, elsewhere)
     ref = git.head_ref() or "HEAD"
     landing = Landing(git)
@@ -296,6 +299,7 @@ def land_on_head(
             landing.refresh(journal)
             checkpoint("land-refreshed")
             raise_if_pending()
+            publish()
             landing.move_ref(journal)
             landing.moved = True
             record_landed(_landed_text(journal))
@@ -419,7 +423,10 @@ def _listing(steps: list[str]) -> str:
     return "\n".join(f"  {step}" for step in steps)
 
 
-def pick_onto_head(git: Git, start: str, tip: str, touched: Sequence[str], what: str) -> None:
+def pick_onto_head(
+    git: Git, start: str, tip: str, touched: Sequence[str], what: str,
+    publish: Callable[[], None] = lambda: None,
+) -> None:
     """Cherry-pick start..tip onto HEAD; git leaves conflicts for the user. git runs with
     interrupts deferred, so a Ctrl-C cannot stop it half-way through a file."""
     obstacles.refuse_in_progress(git)
@@ -431,6 +438,7 @@ def pick_onto_head(git: Git, start: str, tip: str, touched: Sequence[str], what:
             f"{git.git_dir / 'index.lock'} exists: another git process is working in this "
             "repository. Wait for it to finish and run again. Nothing was changed."
         )
+    publish()
     with deferred():
         replay.cherry_pick(git, start, tip, what)
         record_landed(f"the {what} is on {git.head_ref() or 'HEAD'}")

@@ -7,9 +7,16 @@ from paxx_patch.runtime.errors import ConflictError, PaxxError
 
 
 def cherry_pick(git: Git, a: str, tip: str, what: str) -> None:
-    """Cherry-pick A..tip onto HEAD in the user's checkout; conflicts stay for the user."""
+    """Cherry-pick A..tip onto HEAD in the user's checkout; conflicts stay for the user.
+
+    git (2.39 at least) leaves `AUTO_MERGE` behind a pick that merged a file and went
+    on cleanly; it belongs to a conflict, so a clean pick takes it away again."""
+    auto_merge = git.git_dir / "AUTO_MERGE"
+    had_auto_merge = auto_merge.exists()
     proc = git.run("cherry-pick", "--no-rerere-autoupdate", f"{a}..{tip}", check=False)
     if proc.returncode == 0:
+        if not had_auto_merge:
+            auto_merge.unlink(missing_ok=True)
         return
     in_progress = git.run("rev-parse", "-q", "--verify", "CHERRY_PICK_HEAD", check=False).returncode == 0
     if not in_progress:

@@ -23,7 +23,8 @@ from paxx_patch.bundle.render import render_string, render_templates
 from paxx_patch.bundle.render_compose import render_compose
 from paxx_patch.discover.project import Project
 from paxx_patch.git import land, outputs, replay
-from paxx_patch.git.build import REF_PREFIX, CommitSpec, build_commits, temporary_ref
+from paxx_patch.git.build import REF_PREFIX, CommitSpec, build_commits, files_commit
+from paxx_patch.git.quarantine import common_dir, prune_stale, quarantine
 from paxx_patch.git.repo import Git
 from paxx_patch.git.snapshot import Snapshot
 from paxx_patch.manifest import Lock, decode_lock, parse_lock
@@ -218,6 +219,21 @@ def next_steps(ctx: Context) -> str:
     return text.strip()
 
 
+class Busy(PaxxError):
+    """Another paxx-patch holds the run lock."""
+
+
+def settle(git: Git) -> None:
+    """What a run settles first (a killed run's landing, quarantine and refs, a pick's
+    pristine files), for a command that only reads: skipped while another paxx-patch
+    runs, which settles them itself."""
+    try:
+        with exclusive(git):
+            pass
+    except Busy:
+        pass
+
+
 @contextmanager
 def exclusive(git: Git) -> Iterator[None]:
     """One paxx-patch at a time per repository; a second one fails cleanly."""
@@ -231,7 +247,7 @@ def exclusive(git: Git) -> Iterator[None]:
             except (OSError, ValueError):
                 pid = 0
             if pid and _alive(pid):
-                raise PaxxError(
+                raise Busy(
                     f"another paxx-patch (pid {pid}) is working in this repository; wait "
                     f"for it to finish. If it is gone, delete {path}."
                 ) from None
@@ -244,7 +260,9 @@ def exclusive(git: Git) -> Iterator[None]:
         raise PaxxError(f"cannot take {path}; delete it if no paxx-patch is running.")
     try:
         land.recover(git)  # a landing left by a run that was killed outright
+        prune_stale(git.git_dir, _alive)
         prune_stale_refs(git)
+        settle_pending(git)
         yield
     finally:
         path.unlink(missing_ok=True)
@@ -260,12 +278,50 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _exists(git: Git, ref: str) -> bool:
+    return git.run("rev-parse", "-q", "--verify", ref, check=False).returncode == 0
+
+
+PENDING = f"{REF_PREFIX}pending/"  # pending/DIGEST-ONTO: pristine/DIGEST, for a pick onto ONTO
+
+
+def _promote(git: Git, pending: str) -> None:
+    """The pick went on: its pending ref becomes the pristine ref it stands for."""
+    digest, _, _onto = pending[len(PENDING):].partition("-")
+    oid = git.out("rev-parse", pending)
+    lines = f"delete {pending}\n"
+    if not _exists(git, f"{REF_PREFIX}pristine/{digest}"):
+        lines += f"create {REF_PREFIX}pristine/{digest} {oid}\n"
+    git.run("update-ref", "--stdin", input=lines.encode())
+
+
+def settle_pending(git: Git) -> None:
+    """A pick left to the user has ended: its pristine files are kept when it went on
+    (`git cherry-pick --continue`), dropped when HEAD is back where the pick began
+    (`--abort`). Nothing is decided while the pick is still in progress."""
+    out = git.out("for-each-ref", "--format=%(refname)", PENDING)
+    if not out or (git.git_dir / "CHERRY_PICK_HEAD").exists() or (git.git_dir / "sequencer").exists():
+        return
+    head = git.head()
+    for ref in out.splitlines():
+        if ref.rpartition("-")[2] == head:
+            git.run("update-ref", "-d", ref)
+        else:
+            _promote(git, ref)
+
+
 def prune_stale_refs(git: Git) -> None:
     """Temporary refs of runs that were killed (their pid is gone)."""
     out = git.out("for-each-ref", "--format=%(refname)", f"{REF_PREFIX}run/")
     stale = [r for r in out.splitlines() if not _alive(int(r.rsplit("/", 1)[1].split("-")[0]))]
     if stale:
         git.run("update-ref", "--stdin", input="".join(f"delete {r}\n" for r in stale).encode())
+    refs = common_dir(git.git_dir) / REF_PREFIX
+    for empty in (refs / "run", refs):  # what earlier versions' temporary refs left
+        try:
+            empty.rmdir()
+        except OSError:
+            pass
 
 
 def identities(git: Git, required: bool) -> tuple[str, str]:
@@ -283,6 +339,7 @@ def identities(git: Git, required: bool) -> tuple[str, str]:
 def deliver(
     git: Git, base: str, plan: Plan, output: Output, default_dir: str,
     restore: dict[str, bytes] | None = None, what: str = "change",
+    keep: tuple[str, dict[str, bytes]] | None = None,
 ) -> list[str]:
     """Build the planned commits and deliver them; returns the lines to print.
 
@@ -290,12 +347,18 @@ def deliver(
     putting those files back to their pristine content comes first; the planned
     commits sit on A and reach the user's branch by cherry-pick (or merge-tree for
     a new branch), and a patch series is made from A so its pre-images are A's.
+    `keep` is (ref, files): a ref created with the change, holding files it needs.
+
+    Everything is built in the run's quarantine and published only at the step that
+    cannot do without it: a refusal on the way leaves no object behind.
     """
     if output.kind == "dry-run":
         sys.stdout.write(unified_diff(plan))
         return []
     if output.kind == "dir":
         _check_output_dir(Path(output.value or default_dir))
+    if output.kind == "branch":
+        outputs.refuse_branch(git, output.value)
     plan.snapshot.refuse_linked_parents(plan.touched())
     author, ident = identities(git, required=output.kind in ("commit", "branch"))
     commits = list(plan.commits)
@@ -306,33 +369,47 @@ def deliver(
         CommitSpec(c.message(), c.changes, {p: plan.snapshot.mode(p) for p in c.changes})
         for c in commits
     ]
-    ref = temporary_ref()
-    try:
-        shas = build_commits(git, base, specs, ref, author, ident)
+    picking = output.kind == "commit" and bool(restore)
+    with quarantine(git) as held:
+        kept = None
+        if keep is not None and not _exists(git, keep[0]):
+            # a pick may be left to the user: its ref waits for the outcome (`settle_pending`)
+            kept = f"{PENDING}{keep[0].rsplit('/', 1)[1]}-{base}" if picking else keep[0]
+            held.refs[kept] = files_commit(git, keep[1], ident)
+        shas = build_commits(git, base, specs, author, ident)
         checkpoint("built")
         start, tip = (shas[0], shas[-1]) if restore else (base, shas[-1])
         made = shas[1:] if restore else shas
         if not restore:
             plan.shas = list(made)
         if output.kind == "commit":
-            if restore:
-                land.pick_onto_head(git, start, tip, plan.touched(), what)
+            if picking:
+                land.pick_onto_head(git, start, tip, plan.touched(), what, held.publish)
+                if kept is not None:
+                    _promote(git, kept)
                 return []
-            warnings = land.land_on_head(git, base, tip, plan.touched(), not output.only)
+            warnings = land.land_on_head(git, base, tip, plan.touched(), not output.only,
+                                         held.publish)
             return [f"{sha[:10]} {c.message().splitlines()[0]}" for sha, c in zip(shas, plan.commits, strict=True)] + warnings
         if output.kind == "branch":
-            outputs.create_branch(git, output.value, replay.replay_trees(git, base, made) if restore else tip)
+            new = replay.replay_trees(git, base, made) if restore else tip
+            held.publish()
+            outputs.create_branch(git, output.value, new)
             return [f"branch {output.value}: {len(made)} commits on {base[:10]}"]
         if restore:  # the series' pre-images are A's blobs: keep A reachable for `git am -3`
-            git.run("update-ref", f"{REF_PREFIX}base/{tip[:12]}", start)
+            held.refs[f"{REF_PREFIX}base/{tip[:12]}"] = start
         if output.kind == "stdout":
-            sys.stdout.buffer.write(outputs.patch_mbox(git, start, tip))
+            mbox = outputs.patch_mbox(git, start, tip)
+        else:
+            directory = Path(output.value or default_dir)
+            outputs.refuse_patches_in(directory)
+        if held.refs:  # else the series holds all it needs: its objects are not kept
+            held.publish()
+        if output.kind == "stdout":
+            sys.stdout.buffer.write(mbox)
             sys.stdout.flush()
             return []
-        directory = Path(output.value or default_dir)
         return [str(p) for p in outputs.write_patches(git, start, tip, directory)]
-    finally:
-        git.run("update-ref", "-d", ref, check=False)
 
 
 def _check_output_dir(directory: Path) -> None:
