@@ -210,6 +210,19 @@ def test_killed_landing_is_settled_by_the_next_run(scenario: Scenario, step: str
     assert_exactly(repo, scenario, landed=STEPS.index(step) >= LANDED_AT)
 
 
+@pytest.mark.parametrize("step", ["land-swapped", "land-ref"])
+def test_status_settles_a_killed_landing(adding: Scenario, step: str, tmp_path: Path) -> None:
+    """`status` reports the repository as the landing ends, not half-way through it."""
+    repo = adding.copy(tmp_path / "repo")
+    assert cli(repo, *adding.argv, kill_at=step).returncode == -signal.SIGKILL
+    proc = run_here(repo, "status")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "an earlier run was stopped while landing" in proc.stderr
+    landed = STEPS.index(step) >= LANDED_AT
+    assert_exactly(repo, adding, landed)
+    assert ("redis " in proc.stdout) == landed, proc.stdout
+
+
 def test_a_killed_landing_whose_lock_was_deleted_is_still_settled(adding: Scenario, tmp_path: Path) -> None:
     """The user removes the stale index.lock by hand (git tells them to) before the next run."""
     scenario = adding
