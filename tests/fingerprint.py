@@ -19,7 +19,9 @@ from typing import Any
 
 DATES = {"GIT_AUTHOR_DATE": "1767225600 +0000", "GIT_COMMITTER_DATE": "1767225600 +0000"}
 # what a run may leave in the git directory, none of which a settled repository has
-LEFTOVERS = ("index.lock", "paxx-patch-landing", "CHERRY_PICK_HEAD", "MERGE_HEAD", "sequencer")
+LEFTOVERS = ("index.lock", "paxx-patch-landing", "paxx-patch.running", "CHERRY_PICK_HEAD",
+             "MERGE_HEAD", "AUTO_MERGE", "sequencer", "refs/paxx-patch/run")
+LEFTOVER_PATTERNS = ("fast_import_crash_*", "objects/incoming-paxx-patch-*")
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -60,7 +62,9 @@ def fingerprint(repo: Path) -> dict[str, Any]:
         "stash": _git(repo, "stash", "list"),
         "worktrees": _git(repo, "worktree", "list", "--porcelain").replace(str(repo), "<repo>"),
         "config": (repo / ".git" / "config").read_text(),
-        "leftovers": [n for n in LEFTOVERS if os.path.lexists(repo / ".git" / n)],
+        "leftovers": [n for n in LEFTOVERS if os.path.lexists(repo / ".git" / n)] + sorted(
+            p.relative_to(repo).as_posix() for pattern in LEFTOVER_PATTERNS
+            for p in (repo / ".git").glob(pattern)),
     }
 
 

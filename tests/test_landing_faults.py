@@ -354,7 +354,7 @@ mount -t tmpfs -o size={size}k tmpfs "$1"
 cp -a "$2" "$1/repo"
 cd "$1/repo"
 set +e
-PAXX_PATCH_TEST_KILL_AT=built:SIGSTOP "$3" -m paxx_patch {argv} >/dev/null 2>"$5" &
+PAXX_PATCH_TEST_KILL_AT={stop}:SIGSTOP "$3" -m paxx_patch {argv} >/dev/null 2>"$5" &
 pid=$!
 until [ "$(cut -d')' -f2 /proc/$pid/stat | cut -d' ' -f2)" = T ] || ! kill -0 $pid; do
   sleep 0.05
@@ -379,10 +379,13 @@ def _can_mount_tmpfs(where: Path) -> bool:
     return proc.returncode == 0
 
 
-@pytest.mark.parametrize("free", [0, 4, 8, 12, 16, 24, 32, 48, 64])
-def test_full_disk(adding: Scenario, tmp_path: Path, free: int) -> None:
+@pytest.mark.parametrize(("stop", "free"), [("built", free) for free in (0, 4, 8, 12, 16, 24, 32, 48, 64)]
+                         + [("planned", free) for free in (0, 8, 16, 32, 64)])
+def test_full_disk(adding: Scenario, tmp_path: Path, stop: str, free: int) -> None:
     """A real ENOSPC: the repository on a small tmpfs in a mount namespace of its own,
-    filled up to `free` KiB once the commits are built, right before landing."""
+    filled up to `free` KiB once the commits are built, right before landing (`built`),
+    or before they are built (`planned`): git's message, and no crash report, quarantine
+    or run marker left behind."""
     import json
 
     mnt = tmp_path / "mnt"
@@ -390,7 +393,7 @@ def test_full_disk(adding: Scenario, tmp_path: Path, free: int) -> None:
     if not _can_mount_tmpfs(mnt):
         pytest.skip("cannot mount a tmpfs here (no mount namespace); test_file_size_limit covers it")
     scenario = adding
-    script = FULL_DISK.format(size=4096, free=free, argv=" ".join(scenario.argv))
+    script = FULL_DISK.format(size=4096, free=free, stop=stop, argv=" ".join(scenario.argv))
     proc = subprocess.run(
         ["unshare", "-m", "sh", "-c", script, "sh", str(mnt), str(scenario.template),
          sys.executable, str(Path(__file__).parent / "fingerprint.py"), str(tmp_path / "err")],
@@ -402,6 +405,9 @@ def test_full_disk(adding: Scenario, tmp_path: Path, free: int) -> None:
     assert "exit " in proc.stderr, proc.stderr
     code = int(proc.stderr.rsplit("exit ", 1)[1].split()[0])
     assert code == (0 if got == scenario.after else 2), proc.stderr
+    if code == 2:
+        assert "space" in proc.stderr.split("exit ")[0], proc.stderr  # ENOSPC, in git's words or ours
+        assert "crash report" not in proc.stderr, proc.stderr
 
 
 LINKED_ELSEWHERE = r"""

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from paxx_patch.git.repo import Git
-from paxx_patch.runtime.errors import PaxxError
+from paxx_patch.runtime.errors import GitError, PaxxError, git_failed
 
 REF_PREFIX = "refs/paxx-patch/"
 _STREAM_REF = b"refs/paxx-patch/fast-import"  # named in the stream, never written
@@ -64,10 +64,29 @@ def build_commits(
     stream += b"reset %s\n\ndone\n" % _STREAM_REF  # no `from`: the ref is not written
     with tempfile.TemporaryDirectory(prefix="paxx-patch-") as tmp:
         marks = os.path.join(tmp, "marks")
-        git.run("fast-import", "--quiet", "--done", f"--export-marks={marks}", input=bytes(stream))
+        proc = git.run("fast-import", "--quiet", "--done", f"--export-marks={marks}",
+                       input=bytes(stream), check=False)
+        if proc.returncode != 0:
+            raise _fast_import_failed(git, proc.stderr, proc.returncode)
         with open(marks, encoding="ascii") as f:
             by_mark = dict(line.split() for line in f if line.strip())
     return [by_mark[f":{i}"] for i in range(1, len(specs) + 1)]
+
+
+def _fast_import_failed(git: Git, stderr: bytes, returncode: int) -> GitError:
+    """fast-import says why (`fatal: ...`), then where it dumped a crash report: the
+    report is of its input, which is ours, so it goes, and the reason is what is told."""
+    kept = []
+    for line in stderr.decode(errors="replace").splitlines():
+        report = line.partition("dumping crash report to ")[2]
+        if not report:
+            kept.append(line)
+            continue
+        path = (git.top / report.strip()).resolve()
+        if path.parent == git.git_dir.resolve() and path.name.startswith("fast_import_crash_"):
+            path.unlink(missing_ok=True)
+    failed = git_failed(("fast-import", "--quiet"), "\n".join(kept).encode(), returncode)
+    return GitError(f"{failed}. The commits could not be built; nothing was changed.")
 
 
 def _refuse_files_in_the_way(git: Git, base: str, specs: Sequence[CommitSpec]) -> None:

@@ -313,7 +313,7 @@ def land_on_head(
             landed = landing.started and landing.settle() or landing.moved
         if not landed:
             if isinstance(e, OSError | GitError):
-                raise PaxxError(_failed(e)) from e
+                raise PaxxError(_failed(e, git.top)) from e
             raise
         if not isinstance(e, OSError | PaxxError):
             raise  # an interrupt (the message says the change landed), or a bug
@@ -321,11 +321,24 @@ def land_on_head(
     return warnings + _post_checkout(git, base, tip)
 
 
-def _failed(e: BaseException) -> str:
+def _failed(e: BaseException, top: Path) -> str:
     return (
-        f"could not write the change into your checkout: {e}. Branch, index and files "
-        "were put back as they were; nothing was changed."
+        f"could not write the change into your checkout: {e}{_space_left(top)}. Branch, "
+        "index and files were put back as they were; nothing was changed."
     )
+
+
+def _space_left(top: Path) -> str:
+    """git's own words for a full disk are often only "unable to write file X": say it."""
+    try:
+        stat = os.statvfs(top)
+    except OSError:
+        return ""
+    free = stat.f_bavail * stat.f_frsize
+    if free >= 1 << 20:
+        return ""
+    return (f" (the file system holding {top} has {free // 1024} KiB of space left: "
+            "free some and run again)")
 
 
 def _landed_text(journal: Journal) -> str:

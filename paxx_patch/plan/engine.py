@@ -253,8 +253,12 @@ def exclusive(git: Git) -> Iterator[None]:
                 ) from None
             path.unlink(missing_ok=True)  # left by a run that was killed
             continue
-        with os.fdopen(fd, "w") as f:
-            f.write(str(os.getpid()))
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+        except BaseException:  # a full disk: the marker goes with the run
+            path.unlink(missing_ok=True)
+            raise
         break
     else:
         raise PaxxError(f"cannot take {path}; delete it if no paxx-patch is running.")
