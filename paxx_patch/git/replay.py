@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from paxx_patch.git import sign
 from paxx_patch.git.repo import Git
 from paxx_patch.runtime.errors import ConflictError, PaxxError
 
@@ -35,7 +36,7 @@ def cherry_pick(git: Git, a: str, tip: str, what: str) -> None:
     )
 
 
-def replay_trees(git: Git, onto: str, commits: list[str]) -> str:
+def replay_trees(git: Git, onto: str, commits: list[str], signed: bool = False) -> str:
     """Replay `commits` (each on its parent) onto `onto` without a working tree.
 
     `merge-tree --write-tree` takes its merge base from history (`--merge-base`
@@ -58,5 +59,6 @@ def replay_trees(git: Git, onto: str, commits: list[str]) -> str:
             )
         tree = proc.stdout.decode().split()[0]
         env_msg = git.run("log", "-1", "--format=%B", commit).stdout
-        tip = git.out("commit-tree", tree, "-p", tip, input=env_msg)
+        tip = sign.commit(git, tree, tip, env_msg) if signed else git.out(
+            "commit-tree", tree, "-p", tip, input=env_msg)
     return tip

@@ -73,7 +73,8 @@ class Git:
         return found if found in ("sha1", "sha256") else "sha1"
 
     def cat_blobs(self, oids: list[str]) -> dict[str, bytes]:
-        """Blob contents by id from one `cat-file --batch`; absent ones are left out."""
+        """Object contents (blobs, or raw commits) by id from one `cat-file --batch`;
+        absent ones are left out."""
         if not oids:
             return {}
         out = self.run("cat-file", "--batch", input="".join(f"{o}\n" for o in oids).encode()).stdout

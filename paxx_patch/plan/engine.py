@@ -22,7 +22,7 @@ from paxx_patch.bundle import Bundle
 from paxx_patch.bundle.render import render_string, render_templates
 from paxx_patch.bundle.render_compose import render_compose
 from paxx_patch.discover.project import Project
-from paxx_patch.git import land, outputs, replay
+from paxx_patch.git import land, outputs, replay, sign
 from paxx_patch.git.build import REF_PREFIX, CommitSpec, build_commits, files_commit
 from paxx_patch.git.quarantine import common_dir, prune_stale, quarantine
 from paxx_patch.git.repo import Git
@@ -381,6 +381,9 @@ def deliver(
             kept = f"{PENDING}{keep[0].rsplit('/', 1)[1]}-{base}" if picking else keep[0]
             held.refs[kept] = files_commit(git, keep[1], ident)
         shas = build_commits(git, base, specs, author, ident)
+        signed = output.kind in ("commit", "branch") and sign.wanted(git)
+        if signed and not restore:  # a pick (or a replay, below) signs as it goes
+            shas = sign.signed_chain(git, base, shas, author, ident)
         checkpoint("built")
         start, tip = (shas[0], shas[-1]) if restore else (base, shas[-1])
         made = shas[1:] if restore else shas
@@ -396,7 +399,7 @@ def deliver(
                                          held.publish)
             return [f"{sha[:10]} {c.message().splitlines()[0]}" for sha, c in zip(shas, plan.commits, strict=True)] + warnings
         if output.kind == "branch":
-            new = replay.replay_trees(git, base, made) if restore else tip
+            new = replay.replay_trees(git, base, made, signed) if restore else tip
             held.publish()
             outputs.create_branch(git, output.value, new)
             return [f"branch {output.value}: {len(made)} commits on {base[:10]}"]
