@@ -506,3 +506,35 @@ def test_a_symbolic_link_beside_the_services_package_is_no_obstacle(tmp_path: Pa
     assert code == 0, out + err
     assert (repo / "app" / "services" / "cache.py").is_file()
     assert (repo / "app" / "GUIDE.md").is_symlink()
+
+
+@pytest.mark.parametrize(("pyproject", "said"), [
+    ('[project]\nname = "shop"\nversion = "0.1.0"\ndependencies = "fastapi"\n',
+     "pyproject.toml, line 4: [project] dependencies is a string, where it must be a list"),
+    ('[project]\nname = "shop"\nversion = "0.1.0"\n\n[project.dependencies]\nfastapi = "*"\n',
+     "pyproject.toml, line 5: [project] dependencies is a table, where it must be a list"),
+    ('[tool.poetry]\nname = "shop"\ndependencies = ["fastapi"]\n',
+     "pyproject.toml, line 3: [tool.poetry] dependencies is a list, where it must be a table"),
+])
+def test_dependencies_of_the_wrong_kind_are_named_as_such(
+    sample_repo: Path, run, state, pyproject: str, said: str
+) -> None:
+    """Valid TOML whose dependencies are not what the format says: that is the message,
+    not a syntax error at a line the file does not have."""
+    (sample_repo / "pyproject.toml").write_text(pyproject)
+    git(sample_repo, "commit", "-qam", "odd dependencies")
+    before = state(sample_repo)
+    code, _out, err = run(sample_repo, "add", "redis", "--commit")
+    assert code == 2, err
+    assert said in err and "not valid TOML" not in err
+    assert state(sample_repo) == before
+
+
+def test_an_app_module_that_does_not_parse_is_named_with_its_line(sample_repo: Path, run) -> None:
+    main = sample_repo / "main.py"
+    lines = main.read_text().splitlines()
+    main.write_text("\n".join(lines) + "\n\ndef broken(:\n")
+    git(sample_repo, "commit", "-qam", "broken")
+    code, _out, err = run(sample_repo, "add", "redis", "--dry-run")
+    assert code == 0, err
+    assert f"main.py does not parse (line {len(lines) + 2}: invalid syntax)" in err

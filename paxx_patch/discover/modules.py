@@ -19,6 +19,7 @@ class Modules:
         self.files = files
         self.tree = tree
         self._parsed: dict[str, ast.Module | None] = {}
+        self.syntax_errors: dict[str, str] = {}  # path -> "line N: what", of those read
 
     def parsed(self) -> list[str]:
         """Paths of the modules read so far."""
@@ -30,8 +31,11 @@ class Modules:
             raw = self.files.get(path)
             try:
                 self._parsed[path] = ast.parse(decode(path, raw)) if raw is not None else None
-            except (SyntaxError, PaxxError, ValueError):
+            except SyntaxError as e:
                 self._parsed[path] = None  # not ours to judge here; the mutators will say
+                self.syntax_errors[path] = f"line {e.lineno}: {e.msg}"
+            except (PaxxError, ValueError):
+                self._parsed[path] = None
         return self._parsed[path]
 
     def source_of(self, path: str, node: ast.ImportFrom) -> str | None:

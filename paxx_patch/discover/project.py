@@ -77,6 +77,7 @@ class Project:
     own_settings: bool = False
     findings: tuple[Finding, ...] = ()  # each convention found: where and by which rule
     notes: tuple[str, ...] = ()  # told to the user once per run
+    app_unparsable: str = ""  # no app found, and why it may be: a module that does not parse
 
     def path(self, relative: str) -> str:
         """A path relative to the project directory, as a repository path."""
@@ -136,6 +137,8 @@ def discover_project(files: FileReader, root: str = "") -> Project:
     config = _config(_read_pyproject(files, pyproject_path), pyproject_path)
     findings: list[Finding] = []
     app = find_app(files, tree, root, config.get("app"), modules)
+    unparsable = "" if app else next(
+        (f"{path} does not parse ({error})" for path, error in modules.syntax_errors.items()), "")
     top = _read_pyproject(files, pyproject_path)
     # a workspace root that is a project of its own (tracecat: its app and dependencies
     # beside the members) is no reason to ask for --project
@@ -277,6 +280,7 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         own_settings=own,
         findings=tuple(findings),
         notes=tuple(notes),
+        app_unparsable=unparsable,
     )
 
 

@@ -11,6 +11,7 @@ import ast
 import re
 import tomllib
 from collections.abc import Sequence
+from typing import Any
 
 from paxx_patch.bundle import normalize_name
 from paxx_patch.discover.dependencies import CONDA_PIP, INSTALL_REQUIRES, is_generated
@@ -147,9 +148,33 @@ def _existing(path: str, text: str, style: str) -> set[str]:
         raise PaxxError(f"{path}: not valid TOML: {e}. Fix the syntax and commit it.") from e
     if style == "poetry":
         # only the main dependencies: a dev group is not installed with the app
-        return {normalize(n) for n in data.get("tool", {}).get("poetry", {}).get("dependencies", {})}
-    deps = data.get("project", {}).get("dependencies", [])
+        tool = _typed(path, text, data, "tool", dict)
+        poetry = _typed(path, text, tool, "poetry", dict, "[tool]")
+        return {normalize(n) for n in _typed(path, text, poetry, "dependencies", dict, "[tool.poetry]")}
+    project = _typed(path, text, data, "project", dict)
+    deps = _typed(path, text, project, "dependencies", list, "[project]")
     return {requirement_name(d) for d in deps if isinstance(d, str)}
+
+
+_KINDS = {dict: "a table", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+          float: "a number"}
+
+
+def _typed(path: str, text: str, table: dict[str, Any], key: str, kind: type, where: str = "") -> Any:
+    """table[key] (empty when absent) if it is of `kind`; else the file, line and fix."""
+    value = table.get(key, kind())
+    if isinstance(value, kind):
+        return value
+    found = next((i for i, line in enumerate(text.splitlines(), 1)
+                  if re.match(rf"\s*(\[\s*([\w-]+\s*\.\s*)*)?{re.escape(key)}\s*[=\]]", line)), None)
+    at = f", line {found}" if found else ""
+    shown = f"{where} {key}".strip()
+    example = {"[project] dependencies": ' (dependencies = ["fastapi>=0.110"], PEP 621)',
+               "[tool.poetry] dependencies": " (a [tool.poetry.dependencies] table)"}.get(shown, "")
+    raise PaxxError(
+        f"{path}{at}: {shown} is {_KINDS.get(type(value), type(value).__name__)}, where it must "
+        f"be {_KINDS[kind]}{example}. Fix it and commit it; nothing was changed."
+    )
 
 
 def _table_span(lines: list[str], header: str) -> tuple[int, int] | None:

@@ -61,7 +61,9 @@ class WiringMutator:
         if not ctx.bundle.wiring:
             return []
         if ctx.project.app_file is None:
-            _by_hand(ctx, None, "no module that creates the FastAPI app was found")
+            unparsable = ctx.project.app_unparsable
+            _by_hand(ctx, None, f"{unparsable}, so the FastAPI app it may create was not found"
+                     if unparsable else "no module that creates the FastAPI app was found")
             return []
         if ctx.bundle.wiring.startup or ctx.bundle.wiring.shutdown:
             from paxx_patch.mutators.wiring.hooks import hooks_path
