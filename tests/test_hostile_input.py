@@ -192,7 +192,7 @@ def test_symlink_inside_the_bundle_is_fine(sample_repo: Path, tmp_path: Path, ru
 
 
 @pytest.mark.parametrize("target", [".", "..", "../x.py", ".git/hooks/post-commit",
-                                    "sub/.Git/config", "/abs.py", "a\\u0000b.py", ""])
+                                    "sub/.Git/config", "/abs.py", "a\\u0000b.py", "", "dir/"])
 def test_bad_template_target_is_refused(
     sample_repo: Path, tmp_path: Path, run, state, target: str
 ) -> None:
@@ -286,6 +286,24 @@ def test_bad_variable_declaration_names_the_key(sample_repo: Path, tmp_path: Pat
     toml.write_text(toml.read_text().replace('default = "uploads"', 'default = "UP LOADS"'))
     assert_refused(run, state, sample_repo, "add", "storage", "--commit", "--bundle-path",
                    str(bundles), expect="`variables.bucket.default`")
+
+
+@pytest.mark.parametrize(("setting", "said"), [
+    ('default = "redis://localhost:6379/0"', 'default = "redis://localhost\\n:6379/0"'),
+    ("default = 5.0", "default = inf"),
+    ("default = 5.0", "default = nan"),
+    ("default = 5.0", "default = true"),
+])
+def test_a_setting_default_that_cannot_be_written_is_the_bundles_fault(
+    sample_repo: Path, tmp_path: Path, run, state, setting: str, said: str
+) -> None:
+    """Not blamed on the project's layout: the bundle's key is named."""
+    bundles = custom_bundle(tmp_path)
+    toml = bundles / "redis" / "bundle.toml"
+    toml.write_text(toml.read_text().replace(setting, said, 1))
+    err = assert_refused(run, state, sample_repo, "add", "redis", "--commit", "--bundle-path",
+                         str(bundles), expect=".default")
+    assert "layout" not in err
 
 
 # 4. bad input exits 2, never 3

@@ -7,6 +7,7 @@ mutator needs to know about a component comes from here.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -359,10 +360,15 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
     version = c.get("version", str)
     if not _SEMVER.match(version):
         raise c.fail("version", f"{version!r} is not a semantic version such as 1.2.0")
+    raw_templates = c.string_table("templates", c.get("templates", dict, {}))
+    for target in raw_templates:
+        if target.endswith("/"):  # a file's path: "dir/" would be written as a file `dir`
+            raise c.fail(f"templates.{target}", "ends with `/`: a target names the file "
+                         "to write (such as `dir/module.py`), not a directory")
     templates = {
         clean_relative(target, f"{path}: key `templates`: target", may_climb=False):
         clean_relative(source, f"{path}: key `templates.{target}`: template file", may_climb=False)
-        for target, source in c.string_table("templates", c.get("templates", dict, {})).items()
+        for target, source in raw_templates.items()
     }
     for target, source in templates.items():
         if not (directory / "templates" / source).is_file():
@@ -469,9 +475,15 @@ def _setting(c: _Checker, index: int, item: Any) -> SettingField:
         "str": str, "int": int, "bool": bool, "float": (int, float),
     }
     if default is None or not isinstance(default, expected[kind]) or (
-        kind == "int" and isinstance(default, bool)
+        kind in ("int", "float") and isinstance(default, bool)
     ):
         raise c.fail(f"{where}.default", f"is required and must be a {kind}")
+    if isinstance(default, float) and not math.isfinite(default):
+        raise c.fail(f"{where}.default", "must be a finite number (it becomes Python source "
+                     "and an environment value)")
+    if isinstance(default, str) and any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in default):
+        raise c.fail(f"{where}.default", "must be one line without control characters (it "
+                     "becomes a line of the env example and a Python string)")
     secret = item.get("secret", False)
     if not isinstance(secret, bool) or (secret and kind != "str"):
         raise c.fail(f"{where}.secret", "must be true or false, and only a str can be secret")
