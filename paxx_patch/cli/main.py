@@ -206,17 +206,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _output(args: argparse.Namespace) -> object:
-    from paxx_patch.plan.engine import Output
+    from paxx_patch.plan.engine import Kind, Output
 
     if args.commit:
-        return Output("commit")
+        return Output(Kind.COMMIT)
     if args.branch:
-        return Output("branch", args.branch)
+        return Output(Kind.BRANCH, args.branch)
     if args.stdout:
-        return Output("stdout")
+        return Output(Kind.STDOUT)
     if args.dry_run:
-        return Output("dry-run")
-    return Output("dir", args.output_dir or "")
+        return Output(Kind.DRY_RUN)
+    return Output(Kind.DIR, args.output_dir or "")
 
 
 def _sets(pairs: Sequence[str]) -> dict[str, str]:
@@ -353,5 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # while the handler itself was printing
         print("paxx-patch: interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except SystemExit as e:  # argparse: --help and --version (0), bad usage (2), said already
+        flush_output()
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
     finally:
         restore()

@@ -35,7 +35,7 @@ class Outcome:
 
 def bundle_check(*, directory: str, sets: dict[str, str] | None = None) -> int:
     from paxx_patch.commands.add import add
-    from paxx_patch.plan.engine import Output
+    from paxx_patch.plan.engine import Kind, Output
 
     path = Path(directory).resolve()
     if not (path / "bundle.toml").is_file():
@@ -51,7 +51,7 @@ def bundle_check(*, directory: str, sets: dict[str, str] | None = None) -> int:
                 shutil.copy2(item, repo / item.name)
         git = scratch_repository(repo, "Sample FastAPI project")
         base = git.head()
-        add(names=[bundle.name], output=Output("commit"), sets=sets or {},
+        add(names=[bundle.name], output=Output(Kind.COMMIT), sets=sets or {},
             bundle_path=[str(path.parent)], refresh_lock=False, quiet=True, cwd=repo)
         commits = git.out("log", "--reverse", "--format=%h %s", f"{base}..HEAD").splitlines()
         changed = git.out("diff", "--name-status", base or "", "HEAD").splitlines()

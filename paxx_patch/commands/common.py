@@ -11,7 +11,7 @@ from typing import Any, TextIO
 from paxx_patch.discover.project import Project, discover_project
 from paxx_patch.git.repo import Git, discover
 from paxx_patch.git.snapshot import Snapshot
-from paxx_patch.plan.engine import Output, Plan, deliver, unified_diff
+from paxx_patch.plan.engine import Kind, Output, Plan, deliver, unified_diff
 from paxx_patch.runtime.errors import ConflictError, PaxxError, silence_stdout
 
 
@@ -83,7 +83,7 @@ def deliver_and_report(
 
     A dry run's diff goes to stdout, or into the --json document; a conflict left
     for the user carries its report into the error's JSON document."""
-    if output.kind == "dry-run":
+    if output.kind is Kind.DRY_RUN:
         diff = unified_diff(plan)
         if not as_json:
             sys.stdout.write(diff)
@@ -108,8 +108,8 @@ def report(
     It runs after the change was delivered: a reader that went away (`| head -3`)
     only misses the report, so a closed pipe ends it quietly and the command still
     succeeds."""
-    stream = sys.stderr if output.kind in ("stdout", "dry-run") else sys.stdout
-    if as_json and output.kind == "dry-run":
+    stream = sys.stderr if output.kind in (Kind.STDOUT, Kind.DRY_RUN) else sys.stdout
+    if as_json and output.kind is Kind.DRY_RUN:
         stream = sys.stdout  # the diff is inside the document: stdout holds nothing else
     try:
         if as_json:
@@ -138,8 +138,8 @@ def _report(plan: Plan, lines: list[str], output: Output, stream: TextIO, quiet:
         print(f"\n{style.heading('Warnings:')}", file=stream)
         for warning in warnings:
             print(style.warning(warning), file=stream)
-    if plan.commits and output.kind != "dry-run" and plan.next_steps:
-        after = {"dir": " (once the patches are applied)", "stdout": " (once the patches are applied)"}
+    if plan.commits and output.kind is not Kind.DRY_RUN and plan.next_steps:
+        after = {kind: " (once the patches are applied)" for kind in (Kind.DIR, Kind.STDOUT)}
         print(f"\n{style.heading('Next steps' + after.get(output.kind, '') + ':')}", file=stream)
         for step in plan.next_steps:
             print(step, file=stream)
@@ -149,15 +149,15 @@ def _outcome(plan: Plan, lines: list[str], output: Output) -> str:
     count = len(plan.commits)
     if not count:
         return "Nothing to change."
-    if output.kind == "commit":
+    if output.kind is Kind.COMMIT:
         return f"{plural(count, 'commit')} added to your branch."
-    if output.kind == "branch":
+    if output.kind is Kind.BRANCH:
         return f"{plural(count, 'commit')} on the new branch {output.value}; your checkout is untouched."
-    if output.kind == "dir":
+    if output.kind is Kind.DIR:
         directory = os.path.dirname(lines[0]) if lines else output.value
         return (f"{plural(len(lines), 'patch', 'patches')} written to {directory}/; nothing else "
                 f"changed. Apply with: git am -3 {directory}/*.patch")
-    if output.kind == "stdout":
+    if output.kind is Kind.STDOUT:
         return f"{plural(count, 'patch', 'patches')} written to stdout, for `git am -3`; nothing else changed."
     return f"Nothing was written (--dry-run): the diff above is what {plural(count, 'commit')} would change."
 
@@ -168,14 +168,14 @@ def summary_json(
 ) -> dict[str, Any]:
     """The machine-readable report of add/update/remove, for CI and fleet roll-outs
     (its schema: paxx_patch/report.schema.json)."""
-    landed = output.kind in ("commit", "branch") and conflicts is None
+    landed = output.lands and conflicts is None
     outcome = ("conflict" if conflicts is not None else "nothing" if not plan.commits
-               else "dry-run" if output.kind == "dry-run" else "landed" if landed else "patches")
+               else "dry-run" if output.kind is Kind.DRY_RUN else "landed" if landed else "patches")
     return {
         "command": verb,
         "outcome": outcome,
         "output": output.kind,
-        **({"branch": output.value} if output.kind == "branch" else {}),
+        **({"branch": output.value} if output.kind is Kind.BRANCH else {}),
         "commits": [
             {"component": c.component, "version": c.version, "mutator": c.mutator,
              "subject": c.message().splitlines()[0], "files": sorted(c.changes),
@@ -183,8 +183,8 @@ def summary_json(
             for c, sha in zip(plan.commits, _shas(plan, output), strict=True)
         ],
         "landed": landed and bool(plan.commits),
-        "patches": lines if output.kind == "dir" else [],
-        "diff": diff if output.kind == "dry-run" else None,
+        "patches": lines if output.kind is Kind.DIR else [],
+        "diff": diff if output.kind is Kind.DRY_RUN else None,
         "conflicts": conflicts or [],
         "notes": list(dict.fromkeys(plan.notes)),
         "warnings": list(dict.fromkeys(plan.warnings)),
@@ -194,6 +194,6 @@ def summary_json(
 
 def _shas(plan: Plan, output: Output) -> list[str]:
     """The commits' ids where they stay (on the branch, or behind the patches), else blanks."""
-    if output.kind in ("commit", "branch") and len(plan.shas) == len(plan.commits):
+    if output.lands and len(plan.shas) == len(plan.commits):
         return plan.shas
     return [""] * len(plan.commits)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from paxx_patch.commands.add import add
 from paxx_patch.git.repo import clean_env
-from paxx_patch.plan.engine import Output
+from paxx_patch.plan.engine import Kind, Output
 from paxx_patch.runtime.errors import PaxxError
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample"
@@ -36,7 +36,7 @@ def demo(*, directory: str) -> int:
     git("add", "-A")
     git("commit", "-q", "--no-verify", "-m", "Sample FastAPI project")
     print(f"Sample project created in {target}; adding redis with --commit:\n")
-    code = add(names=["redis"], output=Output("commit"), cwd=target)
+    code = add(names=["redis"], output=Output(Kind.COMMIT), cwd=target)
     print("\n$ git log --stat --format='%h %s'\n")
     print(git("log", "--stat", "--format=%h %s"))
     return code

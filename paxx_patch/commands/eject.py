@@ -9,7 +9,7 @@ from paxx_patch.commands.common import open_project
 from paxx_patch.discover.project import join
 from paxx_patch.git.snapshot import Snapshot
 from paxx_patch.manifest import LOCK_NAME, decode_lock, parse_lock
-from paxx_patch.plan.engine import Output, Plan, PlannedCommit, deliver, exclusive
+from paxx_patch.plan.engine import Kind, Output, Plan, PlannedCommit, deliver, exclusive
 from paxx_patch.runtime.errors import PaxxError
 
 
@@ -37,7 +37,7 @@ def eject(*, name: str, files: Sequence[str], project_dir: str | None, cwd: Path
         plan.commits.append(PlannedCommit(
             name, record.version, "eject", f"eject {', '.join(fresh)}", {lock_file: new},
         ))
-        output = Output("commit", only=True)
+        output = Output(Kind.COMMIT, only=True)
         for line in deliver(git, base, plan, output, ""):
             print(line)
         print(f"{', '.join(fresh)}: yours now; `paxx-patch verify` no longer checks "

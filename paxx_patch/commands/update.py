@@ -269,7 +269,7 @@ def _three_way(
         # render: a ref made with the change does, for `verify`'s diffs and the next
         # three-way update
         keep = (_pristine_ref(pristine), pristine) if restore and pristine else None
-        if restore and output.kind in ("commit", "branch"):
+        if restore and output.lands:
             # the usual case merges cleanly in memory and lands like `add`; a conflict
             # goes through a real cherry-pick so git leaves it for the user
             try:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +37,26 @@ from paxx_patch.runtime.faults import checkpoint
 FALLBACK_IDENT = "paxx-patch <paxx-patch@localhost>"
 
 
+class Kind(StrEnum):
+    """Where the change goes; the value is what `--json` reports as `output`."""
+
+    COMMIT = "commit"  # onto the checked-out branch
+    BRANCH = "branch"  # a new branch, the checkout untouched
+    DIR = "dir"  # a patch series in a directory
+    STDOUT = "stdout"  # the series as one mbox on stdout
+    DRY_RUN = "dry-run"  # the diff, nothing written
+
+
 @dataclass(frozen=True)
 class Output:
-    """Where the change goes: commit, branch, dir, stdout or dry-run."""
-
-    kind: str
-    value: str = ""
+    kind: Kind
+    value: str = ""  # the branch name or the directory
     only: bool = False  # the command has no other output (eject): refusals offer none
+
+    @property
+    def lands(self) -> bool:
+        """The commits go onto the user's branches: their identity, their signatures."""
+        return self.kind in (Kind.COMMIT, Kind.BRANCH)
 
 
 @dataclass
@@ -356,15 +370,15 @@ def deliver(
     Everything is built in the run's quarantine and published only at the step that
     cannot do without it: a refusal on the way leaves no object behind.
     """
-    if output.kind == "dry-run":
+    if output.kind is Kind.DRY_RUN:
         sys.stdout.write(unified_diff(plan))
         return []
-    if output.kind == "dir":
+    if output.kind is Kind.DIR:
         _check_output_dir(Path(output.value or default_dir))
-    if output.kind == "branch":
+    if output.kind is Kind.BRANCH:
         outputs.refuse_branch(git, output.value)
     plan.snapshot.refuse_linked_parents(plan.touched())
-    author, ident = identities(git, required=output.kind in ("commit", "branch"))
+    author, ident = identities(git, required=output.lands)
     commits = list(plan.commits)
     if restore:
         commits.insert(0, PlannedCommit("paxx-patch", "-", "restore",
@@ -373,7 +387,7 @@ def deliver(
         CommitSpec(c.message(), c.changes, {p: plan.snapshot.mode(p) for p in c.changes})
         for c in commits
     ]
-    picking = output.kind == "commit" and bool(restore)
+    picking = output.kind is Kind.COMMIT and bool(restore)
     with quarantine(git) as held:
         kept = None
         if keep is not None and not _exists(git, keep[0]):
@@ -381,7 +395,7 @@ def deliver(
             kept = f"{PENDING}{keep[0].rsplit('/', 1)[1]}-{base}" if picking else keep[0]
             held.refs[kept] = files_commit(git, keep[1], ident)
         shas = build_commits(git, base, specs, author, ident)
-        signed = output.kind in ("commit", "branch") and sign.wanted(git)
+        signed = output.lands and sign.wanted(git)
         if signed and not restore:  # a pick (or a replay, below) signs as it goes
             shas = sign.signed_chain(git, base, shas, author, ident)
         checkpoint("built")
@@ -389,7 +403,7 @@ def deliver(
         made = shas[1:] if restore else shas
         if not restore:
             plan.shas = list(made)
-        if output.kind == "commit":
+        if output.kind is Kind.COMMIT:
             if picking:
                 land.pick_onto_head(git, start, tip, plan.touched(), what, held.publish)
                 if kept is not None:
@@ -398,21 +412,21 @@ def deliver(
             warnings = land.land_on_head(git, base, tip, plan.touched(), not output.only,
                                          held.publish)
             return [f"{sha[:10]} {c.message().splitlines()[0]}" for sha, c in zip(shas, plan.commits, strict=True)] + warnings
-        if output.kind == "branch":
+        if output.kind is Kind.BRANCH:
             new = replay.replay_trees(git, base, made, signed) if restore else tip
             held.publish()
             outputs.create_branch(git, output.value, new)
             return [f"branch {output.value}: {len(made)} commits on {base[:10]}"]
         if restore:  # the series' pre-images are A's blobs: keep A reachable for `git am -3`
             held.refs[f"{REF_PREFIX}base/{tip[:12]}"] = start
-        if output.kind == "stdout":
+        if output.kind is Kind.STDOUT:
             mbox = outputs.patch_mbox(git, start, tip)
         else:
             directory = Path(output.value or default_dir)
             outputs.refuse_patches_in(directory)
         if held.refs:  # else the series holds all it needs: its objects are not kept
             held.publish()
-        if output.kind == "stdout":
+        if output.kind is Kind.STDOUT:
             sys.stdout.buffer.write(mbox)
             sys.stdout.flush()
             return []

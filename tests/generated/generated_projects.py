@@ -151,7 +151,7 @@ def render_project(
     module to wire), the components added by `paxx-patch add NAME... --commit`
     exactly as a user would get them."""
     from paxx_patch.commands.add import add
-    from paxx_patch.plan.engine import Output
+    from paxx_patch.plan.engine import Kind, Output
 
     bundles = [load_bundle_dir(BUNDLES_DIR / name) for name in names]
     project = Project(root=root, style=style, bundles=bundles)
@@ -176,7 +176,7 @@ def render_project(
     _git(root, "config", "user.email", "test@example.com")
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "target project")
-    add(names=list(names), output=Output("commit"), sets=dict(variables), cwd=root)
+    add(names=list(names), output=Output(Kind.COMMIT), sets=dict(variables), cwd=root)
     services = root / style.services_dir
     for bundle in bundles:
         project.files += [services / target for target in bundle.templates]
