@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paxx_patch.bundle.variables import Variable, parse_variables
+from paxx_patch.bundle.version import is_version
 from paxx_patch.runtime.errors import PaxxError
 from paxx_patch.runtime.paths import clean_relative, refuse_links_out
 
@@ -26,11 +27,6 @@ if TYPE_CHECKING:
 
 BUNDLE_PATH_ENV = "PAXX_PATCH_BUNDLE_PATH"
 SETTING_TYPES = ("str", "int", "bool", "float")
-# parts of at most nine digits: a version is compared as integers, and int() of a
-# huge digit string is slow or refused
-_SEMVER = re.compile(
-    r"^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})(?:-[0-9A-Za-z.-]{1,64})?$"
-)
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -358,7 +354,7 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
     if name != directory.name:
         raise c.fail("name", f"{name!r} must match the directory name {directory.name!r}")
     version = c.get("version", str)
-    if not _SEMVER.match(version):
+    if not is_version(version):
         raise c.fail("version", f"{version!r} is not a semantic version such as 1.2.0")
     raw_templates = c.string_table("templates", c.get("templates", dict, {}))
     for target in raw_templates:

@@ -24,14 +24,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from paxx_patch.bundle import Bundle, load_bundle_dir
+from paxx_patch.bundle import Bundle, load_bundle_dir, version
 from paxx_patch.discover import FileReader, join, read_toml
 from paxx_patch.git.cache import CachedSource, cache_root
 from paxx_patch.manifest.source import SourcePin, source_rev_problem, source_url_problem
 from paxx_patch.runtime.errors import PaxxError
 
 # release tags only: v1.2.3 or 1.2.3 (pre-releases are chosen by naming them)
-_TAG = re.compile(r"^v?(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$")
 _USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*$")
 _COMPONENT = re.compile(r"^[a-z][a-z0-9-]*$")
 
@@ -122,15 +121,10 @@ def from_pin(pin: SourcePin, project_dir: Path, rev: str | None = None) -> Sourc
     return Source(pin.url, location_of(pin.url, project_dir), rev)
 
 
-def release_version(tag: str) -> tuple[int, int, int] | None:
-    m = _TAG.match(tag)
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
-
-
 def newest_tag(cache: CachedSource) -> tuple[str, str] | None:
     """(tag, commit) of the highest release tag, or None when there is none."""
     releases = [(v, tag, commit) for tag, commit in cache.tags().items()
-                if (v := release_version(tag)) is not None]
+                if (v := version.release(tag)) is not None]
     if not releases:
         return None
     _, tag, commit = max(releases)
@@ -165,7 +159,7 @@ def resolve(source: Source, offline: bool) -> SourcePin:
         rev = newest[0]
     commit = cache.resolve(rev)
     if commit is None:
-        tags = sorted(cache.tags(), key=lambda t: release_version(t) or (-1, -1, -1))
+        tags = sorted(cache.tags(), key=lambda t: version.release(t) or (-1, -1, -1))
         shown = ", ".join(tags[-8:]) or "none"
         raise PaxxError(f"{source.location} has no tag, branch or commit {rev!r} (newest tags: "
                         f"{shown}). Name one it has.")

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from paxx_patch.bundle import available, load_bundle_dir
+from paxx_patch.bundle import available, load_bundle_dir, version
 from paxx_patch.commands.common import open_plan, open_project
-from paxx_patch.commands.update import semver
 from paxx_patch.manifest import ComponentRecord
 from paxx_patch.plan.engine import read_lock
 from paxx_patch.runtime.errors import EXIT_FAILED, EXIT_OK, PaxxError
@@ -40,8 +39,8 @@ def collect_check(
             newest = fetched[source.location]
             if newest is not None:
                 tag, commit = newest
-                version = sources.release_version(tag)
-                row.update(latest=".".join(map(str, version or ())), latest_rev=tag,
+                release = version.release(tag)
+                row.update(latest=".".join(map(str, release or ())), latest_rev=tag,
                            latest_commit=commit)
         elif name in bundles:
             row["latest"] = load_bundle_dir(bundles[name]).version
@@ -67,7 +66,7 @@ def _row(name: str, record: ComponentRecord) -> dict[str, Any]:
 
 def _newer(latest: str, installed: str) -> bool:
     try:
-        return semver(latest) > semver(installed)
+        return version.order(latest) > version.order(installed)
     except PaxxError:  # a version in the lock that is no semver: not comparable, not behind
         return False
 

@@ -10,12 +10,11 @@ conflicts. When the owned files are untouched, A is HEAD and B lands like `add`.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from paxx_patch.bundle import Bundle, available, load_bundle
+from paxx_patch.bundle import Bundle, available, load_bundle, version
 from paxx_patch.commands.common import (
     deliver_and_report,
     open_plan,
@@ -40,15 +39,6 @@ from paxx_patch.plan.engine import (
 from paxx_patch.plan.threeway import Conflict, carry_over
 from paxx_patch.runtime.errors import PaxxError
 from paxx_patch.runtime.faults import checkpoint
-
-
-def semver(version: str) -> tuple[int, int, int, int, str]:
-    m = re.match(r"^(\d+)\.(\d+)\.(\d+)(?:-(.+))?$", version)
-    if not m:
-        raise PaxxError(f"{version!r} is not a semantic version.")
-    pre = m.group(4) or ""
-    # a pre-release sorts before its release
-    return int(m.group(1)), int(m.group(2)), int(m.group(3)), 0 if pre else 1, pre
 
 
 def update(
@@ -220,8 +210,8 @@ def _three_way(
         for bundle in bundles:
             record = lock.components[bundle.name]
             if verb == "update":
-                order = (semver(bundle.version) > semver(record.version)) - (
-                    semver(bundle.version) < semver(record.version))
+                order = (version.order(bundle.version) > version.order(record.version)) - (
+                    version.order(bundle.version) < version.order(record.version))
                 if order < 0 and not allow_downgrade:
                     raise PaxxError(
                         f"{bundle.name} {record.version} is installed and the bundle is the "
