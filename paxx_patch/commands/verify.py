@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import posixpath
 
+from paxx_patch.git.batch import parse_batch
 from paxx_patch.git.spawn import git_output
 from paxx_patch.manifest import (
     LOCK_NAME,
@@ -229,18 +230,8 @@ def _git_objects(root: str, revs: Sequence[str], path: str = "") -> list[bytes |
         return []
     specs = [f"{rev}:{path}" if path else rev for rev in revs]
     out = git_output(root, ["cat-file", "--batch"], "".join(s + "\n" for s in specs).encode())
-    results: list[bytes | None] = []
-    pos = 0
-    for _ in specs:
-        end = out.index(b"\n", pos)
-        line, pos = out[pos:end], end + 1
-        if line.endswith((b" missing", b" ambiguous")):
-            results.append(None)
-            continue
-        kind, size = line.rsplit(b" ", 2)[1:]  # "<oid> <type> <size>", then the content
-        results.append(out[pos : pos + int(size)] if kind == b"blob" else None)
-        pos += int(size) + 1
-    return results
+    return [found[1] if found is not None and found[0] == b"blob" else None
+            for found in parse_batch(out, len(specs))]
 
 
 def _read_worktree(path: str) -> bytes | None:

@@ -7,6 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from paxx_patch.git.batch import parse_batch
 from paxx_patch.runtime.errors import PaxxError, git_failed, git_not_run
 
 # What `git rev-parse --local-env-vars` prints: the variables that tie a git
@@ -78,18 +79,8 @@ class Git:
         if not oids:
             return {}
         out = self.run("cat-file", "--batch", input="".join(f"{o}\n" for o in oids).encode()).stdout
-        result: dict[str, bytes] = {}
-        pos = 0
-        for oid in oids:
-            end = out.index(b"\n", pos)
-            header = out[pos:end].split()
-            if header[-1] == b"missing":
-                pos = end + 1
-                continue
-            size = int(header[2])
-            result[oid] = out[end + 1 : end + 1 + size]
-            pos = end + 1 + size + 1
-        return result
+        return {oid: found[1] for oid, found in zip(oids, parse_batch(out, len(oids)), strict=True)
+                if found is not None}
 
     def ident(self, kind: str = "COMMITTER") -> str:
         """`Name <email> epoch tz`, or a PaxxError telling how to set an identity."""
