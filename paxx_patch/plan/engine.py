@@ -23,9 +23,9 @@ from paxx_patch.bundle import Bundle
 from paxx_patch.bundle.render import render_string, render_templates
 from paxx_patch.bundle.render_compose import render_compose
 from paxx_patch.discover.project import Project
-from paxx_patch.git import land, outputs, replay, sign
+from paxx_patch.git import kept, land, outputs, replay, sign
 from paxx_patch.git.build import REF_PREFIX, CommitSpec, build_commits, files_commit
-from paxx_patch.git.quarantine import common_dir, prune_stale, quarantine
+from paxx_patch.git.quarantine import prune_stale, quarantine
 from paxx_patch.git.repo import Git
 from paxx_patch.git.snapshot import Snapshot
 from paxx_patch.manifest import Lock, decode_lock, parse_lock
@@ -279,8 +279,7 @@ def exclusive(git: Git) -> Iterator[None]:
     try:
         land.recover(git)  # a landing left by a run that was killed outright
         prune_stale(git.git_dir, _alive)
-        prune_stale_refs(git)
-        settle_pending(git)
+        kept.settle(git, _alive)
         yield
     finally:
         path.unlink(missing_ok=True)
@@ -294,52 +293,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _exists(git: Git, ref: str) -> bool:
-    return git.run("rev-parse", "-q", "--verify", ref, check=False).returncode == 0
-
-
-PENDING = f"{REF_PREFIX}pending/"  # pending/DIGEST-ONTO: pristine/DIGEST, for a pick onto ONTO
-
-
-def _promote(git: Git, pending: str) -> None:
-    """The pick went on: its pending ref becomes the pristine ref it stands for."""
-    digest, _, _onto = pending[len(PENDING):].partition("-")
-    oid = git.out("rev-parse", pending)
-    lines = f"delete {pending}\n"
-    if not _exists(git, f"{REF_PREFIX}pristine/{digest}"):
-        lines += f"create {REF_PREFIX}pristine/{digest} {oid}\n"
-    git.run("update-ref", "--stdin", input=lines.encode())
-
-
-def settle_pending(git: Git) -> None:
-    """A pick left to the user has ended: its pristine files are kept when it went on
-    (`git cherry-pick --continue`), dropped when HEAD is back where the pick began
-    (`--abort`). Nothing is decided while the pick is still in progress."""
-    out = git.out("for-each-ref", "--format=%(refname)", PENDING)
-    if not out or (git.git_dir / "CHERRY_PICK_HEAD").exists() or (git.git_dir / "sequencer").exists():
-        return
-    head = git.head()
-    for ref in out.splitlines():
-        if ref.rpartition("-")[2] == head:
-            git.run("update-ref", "-d", ref)
-        else:
-            _promote(git, ref)
-
-
-def prune_stale_refs(git: Git) -> None:
-    """Temporary refs of runs that were killed (their pid is gone)."""
-    out = git.out("for-each-ref", "--format=%(refname)", f"{REF_PREFIX}run/")
-    stale = [r for r in out.splitlines() if not _alive(int(r.rsplit("/", 1)[1].split("-")[0]))]
-    if stale:
-        git.run("update-ref", "--stdin", input="".join(f"delete {r}\n" for r in stale).encode())
-    refs = common_dir(git.git_dir) / REF_PREFIX
-    for empty in (refs / "run", refs):  # what earlier versions' temporary refs left
-        try:
-            empty.rmdir()
-        except OSError:
-            pass
 
 
 def identities(git: Git, required: bool) -> tuple[str, str]:
@@ -389,11 +342,11 @@ def deliver(
     ]
     picking = output.kind is Kind.COMMIT and bool(restore)
     with quarantine(git) as held:
-        kept = None
-        if keep is not None and not _exists(git, keep[0]):
-            # a pick may be left to the user: its ref waits for the outcome (`settle_pending`)
-            kept = f"{PENDING}{keep[0].rsplit('/', 1)[1]}-{base}" if picking else keep[0]
-            held.refs[kept] = files_commit(git, keep[1], ident)
+        ref = None
+        if keep is not None and not kept.exists(git, keep[0]):
+            # a pick may be left to the user: its ref waits for the outcome (`kept.settle`)
+            ref = kept.pending(keep[0], base) if picking else keep[0]
+            held.refs[ref] = files_commit(git, keep[1], ident)
         shas = build_commits(git, base, specs, author, ident)
         signed = output.lands and sign.wanted(git)
         if signed and not restore:  # a pick (or a replay, below) signs as it goes
@@ -406,8 +359,8 @@ def deliver(
         if output.kind is Kind.COMMIT:
             if picking:
                 land.pick_onto_head(git, start, tip, plan.touched(), what, held.publish)
-                if kept is not None:
-                    _promote(git, kept)
+                if ref is not None:
+                    kept.promote(git, ref)
                 return []
             warnings = land.land_on_head(git, base, tip, plan.touched(), not output.only,
                                          held.publish)
