@@ -52,15 +52,19 @@ class ComposeMutator:
     name = "compose"
 
     def paths(self, ctx: Context) -> Sequence[str]:
-        return [ctx.project.compose_file] if ctx.compose_fragment else []
+        # a bundle with no services of its own may still give the app service variables
+        wanted = ctx.compose_fragment or ctx.bundle.app_environment
+        return [ctx.project.compose_file] if wanted else []
 
     def apply(self, path: str, old: bytes | None, ctx: Context) -> bytes | None:
         if ctx.removing is not None:
             return self._remove(path, old, ctx.removing.entries.get(self.name, {}))
-        fragment = load_yaml(f"{ctx.bundle.directory}/compose.yaml", ctx.compose_fragment)
+        fragment = load_yaml(f"{ctx.bundle.directory}/compose.yaml", ctx.compose_fragment) or {}
         check_shape(f"{ctx.bundle.directory}/compose.yaml", fragment)
         services = dict(fragment.get("services") or {})
         volumes = list(fragment.get("volumes") or {})
+        if old is None and not services:
+            return None  # only the app's environment, and no compose file to hold it
         from_app = [n for n in services if n in ctx.bundle.compose_from_app]
         if old is None and from_app:
             # a worker runs the app's image: without an app service it has none
