@@ -91,7 +91,7 @@ def test_a_bundle_with_only_app_environment_edits_an_existing_compose_file_and_c
 
     files = {k: v for k, v in PROJECT.items() if k != "docker-compose.yml"}
     without = init_repo(tmp_path / "without", files)
-    code, out, err = run(without, "add", "flags", "--commit", "--bundle-path", str(tmp_path / "bundles"))
+    code, _, err = run(without, "add", "flags", "--commit", "--bundle-path", str(tmp_path / "bundles"))
     assert code == 0, err
     assert not (without / "docker-compose.yml").exists()
     assert "compose" not in git(without, "log", "--format=%s")

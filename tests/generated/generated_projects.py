@@ -81,7 +81,7 @@ PREFIXED_STYLE = SettingsStyle(
     upper_case_fields=False,
     env_prefix="ORDERS_SERVICE_",
 )
-_TOP_LEVEL_MODULES = ("settings", "services", "app")
+_TOP_LEVEL_MODULES = ("settings", "services", "app", "jobs")
 
 
 @dataclass
