@@ -203,6 +203,23 @@ def test_bad_template_target_is_refused(
                    "--bundle-path", str(bundles), expect="bundle.toml")
 
 
+@pytest.mark.parametrize(("entry", "expect"), [
+    ('"Postgres" = "postgis/postgis:{major}"', "compose_images.Postgres"),
+    ('postgres = "postgis/postgis:{major}-{minor}"', "{major} and {alpine} the only placeholders"),
+    ('postgres = "postgis/postgis:{major}\\n  privileged: true"', "compose_images.postgres"),
+    ('postgres = "postgis postgis"', "compose_images.postgres"),
+    ("postgres = 17", "`compose_images`: must be a table of strings"),
+])
+def test_bad_compose_image_swap_is_refused(
+    sample_repo: Path, tmp_path: Path, run, state, entry: str, expect: str
+) -> None:
+    bundles = custom_bundle(tmp_path)
+    toml = bundles / "redis" / "bundle.toml"
+    toml.write_text(toml.read_text() + f"\n[compose_images]\n{entry}\n")
+    assert_refused(run, state, sample_repo, "add", "redis", "--commit",
+                   "--bundle-path", str(bundles), expect=expect)
+
+
 # 2. values
 
 

@@ -108,6 +108,8 @@ class Bundle:
     required: tuple[Bundle, ...] = ()
     # compose service -> keys it takes from the app service (`build`, `environment`, ...)
     compose_from_app: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # image name -> the image that replaces it in the services that run it
+    compose_images: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def requires(self) -> tuple[str, ...]:
@@ -284,7 +286,7 @@ class _Checker:
 _KNOWN_KEYS = {
     "name", "version", "description", "templates", "dependencies", "settings",
     "variables", "app_environment", "next_steps", "wiring", "conditional_dependencies",
-    "refuse_when", "requires", "compose_from_app",
+    "refuse_when", "requires", "compose_from_app", "compose_images",
 }
 
 
@@ -388,6 +390,7 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
                      "compose.yaml")
     return Bundle(
         compose_from_app=from_app,
+        compose_images=_compose_images(c, c.get("compose_images", dict, {})),
         name=name,
         version=version,
         description=c.get("description", str),
@@ -403,6 +406,29 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
         conditional_dependencies=conditional,
         refuse_when_settings=_refuse_when(c, c.get("refuse_when", dict, {})),
     )
+
+
+_IMAGE = re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*$")
+# what a `[compose_images]` replacement may hold besides the image: the major version of
+# the tag it replaces, and `-alpine` when that tag is an Alpine one
+IMAGE_PLACEHOLDERS = ("{major}", "{alpine}")
+
+
+def _compose_images(c: _Checker, data: dict[str, Any]) -> dict[str, str]:
+    """`[compose_images] postgres = "postgis/postgis:{major}-3.5{alpine}"`: the services
+    that run the image named on the left run the one on the right instead."""
+    table = c.string_table("compose_images", data)
+    for name, image in table.items():
+        where = f"compose_images.{name}"
+        if not _IMAGE.match(name):
+            raise c.fail(where, "must be an image name without tag, such as postgres")
+        bare = image
+        for placeholder in IMAGE_PLACEHOLDERS:
+            bare = bare.replace(placeholder, "0")
+        if not re.fullmatch(r"[a-z0-9]+([._/-][a-z0-9]+)*(:[\w][\w.-]{0,127})?", bare):
+            raise c.fail(where, "must be an image such as postgis/postgis:{major}-3.5, with "
+                         "{major} and {alpine} the only placeholders")
+    return table
 
 
 def _compose_from_app(c: _Checker, data: dict[str, Any]) -> dict[str, tuple[str, ...]]:

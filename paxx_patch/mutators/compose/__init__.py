@@ -18,6 +18,7 @@ from paxx_patch.edit.text import TextFile
 from paxx_patch.edit.yaml_scalar import load_yaml
 from paxx_patch.mutators import Context
 from paxx_patch.mutators.compose.app_service import TextEdit, _key_end, wire_app_service
+from paxx_patch.mutators.compose.images import swap_images
 from paxx_patch.mutators.compose.match import (
     app_networks,
     find_app_service,
@@ -53,7 +54,7 @@ class ComposeMutator:
 
     def paths(self, ctx: Context) -> Sequence[str]:
         # a bundle with no services of its own may still give the app service variables
-        wanted = ctx.compose_fragment or ctx.bundle.app_environment
+        wanted = ctx.compose_fragment or ctx.bundle.app_environment or ctx.bundle.compose_images
         return [ctx.project.compose_file] if wanted else []
 
     def apply(self, path: str, old: bytes | None, ctx: Context) -> bytes | None:
@@ -64,7 +65,9 @@ class ComposeMutator:
         services = dict(fragment.get("services") or {})
         volumes = list(fragment.get("volumes") or {})
         if old is None and not services:
-            return None  # only the app's environment, and no compose file to hold it
+            if ctx.bundle.compose_images and ctx.previous is None:
+                ctx.warnings.append(self._no_image_warning(path, ctx))
+            return None  # only changes to services, and no compose file holding them
         from_app = [n for n in services if n in ctx.bundle.compose_from_app]
         if old is None and from_app:
             # a worker runs the app's image: without an app service it has none
@@ -134,6 +137,13 @@ class ComposeMutator:
         entry: dict[str, Any] = {"file": path, "services": new_services, "volumes": new_volumes}
         if reused:
             entry["reused"] = reused
+        if ctx.bundle.compose_images:
+            swaps, swapped, warnings = swap_images(path, root, lines, ctx.bundle.compose_images)
+            edits += swaps
+            if swapped:
+                entry["images"] = swapped
+            elif ctx.previous is None:
+                ctx.warnings += warnings or [self._no_image_warning(path, ctx)]
         if app is not None and app not in services:
             edits += self._wire_app(path, root, lines, app, services, reused, healthy, ctx, entry)
         elif ctx.project.app_service and app is None:
@@ -203,6 +213,11 @@ class ComposeMutator:
             f"[tool.paxx-patch] to the service that runs your app, remove {ctx.bundle.name} "
             "and add it again."
         )
+
+    def _no_image_warning(self, path: str, ctx: Context) -> str:
+        wanted = ", ".join(f"{name} to {image}" for name, image in ctx.bundle.compose_images.items())
+        return (f"{path}: no service runs the image {ctx.bundle.name} switches ({wanted}, "
+                "with {major} the major version); switch your own by hand.")
 
     def _no_app_warning(self, path: str, names: list[str], ctx: Context) -> str:
         keys = sorted({k for n in names for k in ctx.bundle.compose_from_app[n]})

@@ -88,9 +88,10 @@ def same_image_services(existing: Any, component: dict[str, Any]) -> dict[str, s
 
 
 def point_urls_at(value: str, renames: dict[str, str]) -> str:
-    """`redis://redis:6379/0` -> `redis://cache:6379/0` when redis is served by cache."""
+    """`redis://redis:6379/0` -> `redis://cache:6379/0` when redis is served by cache;
+    the host after a user (`postgresql://app@postgres:5432/app`) as well."""
     for old, new in renames.items():
-        value = re.sub(rf"(?<=://){re.escape(old)}(?=[:/\"'\s]|$)", new, value)
+        value = re.sub(rf"(?:(?<=://)|(?<=@)){re.escape(old)}(?=[:/\"'\s]|$)", new, value)
     return value
 
 

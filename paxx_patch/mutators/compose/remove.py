@@ -6,6 +6,7 @@ import textwrap
 from typing import Any
 
 from paxx_patch.mutators.compose.app_service import own_keys
+from paxx_patch.mutators.compose.images import restore_spans
 
 
 def _indent(line: str) -> int:
@@ -87,6 +88,8 @@ def removal_spans(root: Any, lines: list[str], entry: dict[str, Any]) -> list[tu
                         for i in items:
                             line = int(getattr(value, "lc").item(i)[0])  # noqa: B009 — ruamel CommentedSeq
                             spans.append((line, line + 1, ""))
+    if isinstance(entry.get("images"), dict):
+        spans += restore_spans(root, lines, entry["images"])
     volumes = root.get("volumes") or {}
     if volumes and entry.get("volumes"):
         drop(volumes, entry["volumes"], _top_end(root, "volumes", lines), "volumes")
