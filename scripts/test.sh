@@ -31,6 +31,11 @@ command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initd
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
+# PostGIS for the postgis component's tests, built for the server's major version
+if ! compgen -G "/usr/share/postgresql/*/extension/postgis.control" >/dev/null; then
+  pg_major=$(basename "$(dirname "$(dirname "$(compgen -G "/usr/lib/postgresql/*/bin/initdb" | sort -V | tail -1)")")")
+  apt_install "postgresql-$pg_major-postgis-3"
+fi
 
 if [ "$mode" = locked ]; then
   choose_venv .venv
@@ -64,8 +69,10 @@ if [ "$mode" != locked ]; then
     "$UV" pip compile -q pyproject.toml --group test "$work/bundles.in" \
       --python "$PY" --upgrade -o "$work/resolved.txt"
   else
+    # the lowest releases of the bundles' direct dependencies that install together
+    # (kombu's redis extra, for one, refuses the redis bundle's own lowest)
     "$UV" pip compile -q "$work/bundles.in" --python "$PY" --resolution lowest-direct \
-      --no-deps -o "$work/lowest.txt"
+      -o "$work/lowest.txt"
     "$UV" pip compile -q pyproject.toml --group test --python "$PY" \
       -c "$work/lowest.txt" -o "$work/resolved.txt"
   fi

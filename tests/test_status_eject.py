@@ -76,7 +76,7 @@ def test_list_and_show(sample_repo: Path, run) -> None:
     assert run(sample_repo, "add", "redis", "--commit")[0] == 0
     rows = json.loads(run(sample_repo, "list", "--json")[1])
     by_name = {r["name"]: r for r in rows}
-    assert set(by_name) == {"redis", "storage", "metrics", "logging", "postgres", "tasks", "websocket", "celery"}
+    assert set(by_name) == {"redis", "storage", "metrics", "logging", "postgres", "tasks", "websocket", "celery", "postgis"}
     assert by_name["redis"]["installed"] == REDIS_VERSION and by_name["storage"]["installed"] is None
     shown = json.loads(run(sample_repo, "show", "storage", "--json")[1])
     assert "minio" in shown["services"] and "STORAGE_S3_SECRET_KEY" in shown["env"]

@@ -218,7 +218,8 @@ def forget_project_modules() -> None:
         # Metrics register themselves in the global registry on import; a fresh
         # import of the module in the next test must be able to register again.
         for value in list(vars(module).values()):
-            cache_info = getattr(value, "cache_info", None)
+            # functools' caches only: SQLAlchemy's `func` makes up any attribute asked for
+            cache_info = getattr(value, "cache_info", None) if hasattr(type(value), "cache_info") else None
             if callable(cache_info) and cache_info().currsize and not signature(value).parameters:
                 value = value()  # made on first use and kept, e.g. latency_histogram()
             if isinstance(value, MetricWrapperBase):

@@ -1,0 +1,77 @@
+"""The postgis component in a repository: the postgres service, whatever its name and
+tag, switched to the PostGIS image of its major version in the quotes it was written
+in, geoalchemy2 added, and `remove` putting the image back byte for byte."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from tests.conftest import git, init_repo
+
+SETTINGS = ('from pydantic_settings import BaseSettings\n\n\nclass Settings(BaseSettings):\n'
+            '    app_name: str = "svc"\n\n\nsettings = Settings()\n')
+PYPROJECT = ('[project]\nname = "svc"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+             'dependencies = ["fastapi>=0.110", "pydantic-settings>=2.0"]\n')
+COMPOSE = '''services:
+  api:
+    build: .
+  db:
+    image: "postgres:16.4-alpine"   # our database
+    healthcheck:
+      test: ["CMD", "pg_isready"]
+'''
+
+
+def _project(tmp_path: Path, compose: str | None = COMPOSE) -> Path:
+    files = {"pyproject.toml": PYPROJECT, "settings.py": SETTINGS,
+             "main.py": "from fastapi import FastAPI\n\napp = FastAPI()\n"}
+    if compose is not None:
+        files["docker-compose.yml"] = compose
+    return init_repo(tmp_path / "svc", files)
+
+
+def test_add_postgis_switches_the_database_image_and_remove_puts_it_back(tmp_path: Path, run) -> None:
+    repo = _project(tmp_path)
+    code, out, err = run(repo, "add", "postgis", "--commit")
+    assert code == 0, err
+    assert "postgres is added first: postgis requires it." in out
+    text = (repo / "docker-compose.yml").read_text()
+    assert '    image: "postgis/postgis:16-3.5-alpine"   # our database\n' in text
+    services = YAML(typ="safe").load(text)["services"]
+    # the app reaches the database under the name it has here
+    assert services["api"]["environment"]["DATABASE_URL"] == "postgresql+asyncpg://app@db:5432/app"
+    proc = subprocess.run(["docker-compose", "config", "-q"], cwd=repo, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "geoalchemy2>=" in (repo / "pyproject.toml").read_text()
+    assert (repo / "services" / "geo.py").is_file()
+    assert run(repo, "verify")[0] == 0
+    with_postgres = git(repo, "rev-parse", "HEAD~4^{tree}").strip()
+
+    code, _, err = run(repo, "remove", "postgis", "--commit")
+    assert code == 0, err
+    assert git(repo, "rev-parse", "HEAD^{tree}").strip() == with_postgres
+    assert '    image: "postgres:16.4-alpine"   # our database\n' in (repo / "docker-compose.yml").read_text()
+
+
+def test_a_postgres_image_of_no_major_version_is_left_with_a_warning(tmp_path: Path, run) -> None:
+    repo = _project(tmp_path, COMPOSE.replace('"postgres:16.4-alpine"', "postgres"))
+    code, out, err = run(repo, "add", "postgis", "--commit")
+    assert code == 0, err
+    assert "service 'db' runs postgres, whose tag names no major version" in out
+    assert "postgis/postgis:MAJOR-3.5" in out
+    assert "    image: postgres   # our database\n" in (repo / "docker-compose.yml").read_text()
+
+
+def test_the_postgres_service_postgres_adds_is_switched_too(tmp_path: Path, run) -> None:
+    repo = _project(tmp_path, None)
+    code, _, err = run(repo, "add", "postgis", "--commit")
+    assert code == 0, err
+    services = YAML(typ="safe").load((repo / "docker-compose.yml").read_text())["services"]
+    assert services["postgres"]["image"] == "postgis/postgis:17-3.5-alpine"
+    assert services["pgadmin"]["image"].startswith("dpage/pgadmin4")
+    code, _, err = run(repo, "remove", "postgis", "postgres", "--commit")
+    assert code == 0, err
+    assert not (repo / "docker-compose.yml").exists()
