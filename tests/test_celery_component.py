@@ -35,7 +35,8 @@ def test_add_celery_brings_a_worker_and_flower_and_remove_gives_back_the_tree(tm
     proc = subprocess.run(["docker-compose", "config", "-q"], cwd=repo, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "await close_celery()" in (repo / "main.py").read_text()
-    assert "celery>=" in (repo / "pyproject.toml").read_text()
+    pyproject = (repo / "pyproject.toml").read_text()
+    assert "celery>=" in pyproject and "kombu[redis]>=" in pyproject
     settings = (repo / "settings.py").read_text()
     assert "celery_queues: str = 'email:3,reports:5,analytics:2,cleanup:1'" in settings or (
         'celery_queues: str = "email:3,reports:5,analytics:2,cleanup:1"' in settings)
