@@ -9,7 +9,12 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import git, init_repo
-from tests.test_tasks_component import PROJECT, _components, _compose
+from tests.test_tasks_component import (
+    PROJECT,
+    _components,
+    _compose,
+    remove_leaves_redis_alone,
+)
 
 
 def test_add_celery_brings_a_worker_and_flower_and_remove_gives_back_the_tree(tmp_path: Path, run) -> None:
@@ -48,10 +53,4 @@ def test_add_celery_brings_a_worker_and_flower_and_remove_gives_back_the_tree(tm
     assert "ARQ" in shown["celery"] and "Celery" in shown["tasks"]
     assert run(repo, "remove", "tasks", "--commit")[0] == 0
 
-    with_redis = git(repo, "rev-parse", "HEAD").strip()
-    code, _, err = run(repo, "remove", "celery", "--commit")
-    assert code == 0, err
-    alone = init_repo(tmp_path / "alone", PROJECT)
-    assert run(alone, "add", "redis", "--commit")[0] == 0
-    assert git(repo, "rev-parse", "HEAD^{tree}").strip() == git(alone, "rev-parse", "HEAD^{tree}").strip()
-    assert {c for c, _ in _components(repo, with_redis)} == {"celery"}
+    remove_leaves_redis_alone(tmp_path, run, repo, "celery")

@@ -40,6 +40,17 @@ def _compose(repo: Path) -> dict:  # type: ignore[type-arg]
     return YAML(typ="safe").load((repo / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
 
 
+def remove_leaves_redis_alone(tmp_path: Path, run, repo: Path, component: str) -> None:
+    """`remove COMPONENT` commits for it only, and leaves the tree `add redis` makes."""
+    before = git(repo, "rev-parse", "HEAD").strip()
+    code, _, err = run(repo, "remove", component, "--commit")
+    assert code == 0, err
+    assert {c for c, _ in _components(repo, before)} == {component}
+    alone = init_repo(tmp_path / "alone", PROJECT)
+    assert run(alone, "add", "redis", "--commit")[0] == 0
+    assert git(repo, "rev-parse", "HEAD^{tree}").strip() == git(alone, "rev-parse", "HEAD^{tree}").strip()
+
+
 def test_add_tasks_brings_redis_first_and_remove_gives_back_the_tree(tmp_path: Path, run) -> None:
     repo = init_repo(tmp_path / "svc", PROJECT)
     base = git(repo, "rev-parse", "HEAD").strip()

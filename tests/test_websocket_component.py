@@ -10,7 +10,12 @@ import sys
 from pathlib import Path
 
 from tests.conftest import git, init_repo
-from tests.test_tasks_component import PROJECT, _components, _compose
+from tests.test_tasks_component import (
+    PROJECT,
+    _components,
+    _compose,
+    remove_leaves_redis_alone,
+)
 
 WIRED_ROOM_CHECK = r"""
 from fastapi.testclient import TestClient
@@ -53,14 +58,7 @@ def test_add_websocket_brings_redis_and_remove_gives_back_the_tree(tmp_path: Pat
 
     code, out, err = run(repo, "remove", "redis", "--commit")
     assert code == 2 and "websocket is installed and requires redis" in err, out + err
-    with_redis = git(repo, "rev-parse", "HEAD").strip()
-    code, _, err = run(repo, "remove", "websocket", "--commit")
-    assert code == 0, err
-    # what is left is redis alone, as `add redis` makes it
-    alone = init_repo(tmp_path / "alone", PROJECT)
-    assert run(alone, "add", "redis", "--commit")[0] == 0
-    assert git(repo, "rev-parse", "HEAD^{tree}").strip() == git(alone, "rev-parse", "HEAD^{tree}").strip()
-    assert {c for c, _ in _components(repo, with_redis)} == {"websocket"}
+    remove_leaves_redis_alone(tmp_path, run, repo, "websocket")
 
 
 def test_the_wired_sample_app_serves_rooms_with_its_lifespan(sample_repo: Path, run, redis_url: str) -> None:

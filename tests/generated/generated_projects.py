@@ -185,6 +185,23 @@ def render_project(
     return project
 
 
+def wait_until_serving(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Poll `url` until it answers 200, while `process` (the server) runs."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, f"{url} did not come up"
+        time.sleep(0.1)
+
+
 def wait_for_redis(url: str, process: subprocess.Popen[bytes], timeout: float = 10) -> None:
     """Return once the redis-server `process` answers PING at `url`; raise if it exits
     or does not answer within `timeout` seconds."""

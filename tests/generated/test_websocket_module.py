@@ -28,6 +28,7 @@ from generated_projects import (
     forget_project_modules,
     render_project,
     wait_for_redis,
+    wait_until_serving,
 )
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -109,15 +110,7 @@ def serving(
     )
     address = f"127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://{address}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.1)
+        wait_until_serving(f"http://{address}/health", server)
         yield address
     finally:
         server.send_signal(signal.SIGTERM)

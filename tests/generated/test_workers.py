@@ -8,14 +8,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import free_port
-from generated_projects import forget_project_modules, render_project
+from generated_projects import (
+    forget_project_modules,
+    render_project,
+    wait_until_serving,
+)
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from prometheus_client.parser import text_string_to_metric_families
 from test_tracing_module import Receiver, receiver  # noqa: F401  (the fixture)
@@ -89,15 +92,7 @@ def test_two_workers_metrics_and_spans_at_sigterm(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.2)
+        wait_until_serving(f"{base}/health", server)
         pids = asyncio.run(load(base))
         assert len(pids) == 2, pids  # both workers served requests
         scrapes = [httpx.get(f"{base}/metrics", timeout=10).text for _ in range(10)]
