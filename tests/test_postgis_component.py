@@ -75,3 +75,14 @@ def test_the_postgres_service_postgres_adds_is_switched_too(tmp_path: Path, run)
     code, _, err = run(repo, "remove", "postgis", "postgres", "--commit")
     assert code == 0, err
     assert not (repo / "docker-compose.yml").exists()
+
+
+def test_a_database_built_from_a_dockerfile_is_named_in_the_warning(tmp_path: Path, run) -> None:
+    built = COMPOSE.replace('    image: "postgres:16.4-alpine"   # our database\n', "    build: ./db\n").replace(
+        "  db:", "  postgres:")
+    repo = _project(tmp_path, built)
+    code, out, err = run(repo, "add", "postgis", "--commit")
+    assert code == 0, err
+    assert ("service 'postgres' is built from a Dockerfile, not run from an image; base that "
+            "Dockerfile on postgis/postgis:MAJOR-3.5") in out
+    assert "no service runs the image" not in out

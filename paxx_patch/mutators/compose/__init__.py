@@ -142,8 +142,8 @@ class ComposeMutator:
             edits += swaps
             if swapped:
                 entry["images"] = swapped
-            elif ctx.previous is None:
-                ctx.warnings += warnings or [self._no_image_warning(path, ctx)]
+            if ctx.previous is None:
+                ctx.warnings += warnings or ([] if swapped else [self._no_image_warning(path, ctx)])
         if app is not None and app not in services:
             edits += self._wire_app(path, root, lines, app, services, reused, healthy, ctx, entry)
         elif ctx.project.app_service and app is None:

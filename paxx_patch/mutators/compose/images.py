@@ -69,6 +69,7 @@ def swap_images(
     for name in own_keys(services):
         position = _image_position(services, name)
         if position is None:
+            warnings += _built_instead(path, services, name, swaps)
             continue
         image = services[name]["image"]
         template = swaps.get(image_name(image))
@@ -90,6 +91,22 @@ def swap_images(
         edits.append(TextEdit(line_no, line_no + 1, line[:col] + kept + line[end:]))
         swapped[str(name)] = [written, new]
     return edits, swapped, warnings
+
+
+def _built_instead(path: str, services: Any, name: Any, swaps: Mapping[str, str]) -> list[str]:
+    """A service named after a swapped image but built from a Dockerfile: its
+    Dockerfile is where the image is chosen."""
+    svc = services[name]
+    if not isinstance(svc, dict) or "build" not in own_keys(svc):
+        return []
+    for wanted, template in swaps.items():
+        if wanted.rsplit("/", 1)[-1] in str(name).lower():
+            example = template.replace("{major}", "MAJOR").replace("{alpine}", "")
+            message = (f"{path}: service {name!r} is built from a Dockerfile, not run from "
+                       f"an image; base that Dockerfile on {example} (the major version of "
+                       "your data) to have it.")
+            return [message]
+    return []
 
 
 def restore_spans(root: Any, lines: list[str], swapped: Mapping[str, Any]) -> list[tuple[int, int, str]]:
