@@ -33,7 +33,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # PostGIS for the postgis component's tests, built for the server's major version
 if ! compgen -G "/usr/share/postgresql/*/extension/postgis.control" >/dev/null; then
-  pg_major=$(basename "$(dirname "$(dirname "$(compgen -G "/usr/lib/postgresql/*/bin/initdb" | sort -V | tail -1)")")")
+  pg_major=$(basename "$(compgen -G "/usr/lib/postgresql/*" | sort -V | tail -1)")
   apt_install "postgresql-$pg_major-postgis-3"
 fi
 

@@ -8,23 +8,16 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.conftest import git, init_repo
 from tests.test_tasks_component import (
-    PROJECT,
-    _components,
     _compose,
+    add_after_redis,
     remove_leaves_redis_alone,
 )
 
 
 def test_add_celery_brings_a_worker_and_flower_and_remove_gives_back_the_tree(tmp_path: Path, run) -> None:
-    repo = init_repo(tmp_path / "svc", PROJECT)
-    base = git(repo, "rev-parse", "HEAD").strip()
-    code, out, err = run(repo, "add", "celery", "--commit")
-    assert code == 0, err
-    assert "redis is added first: celery requires it." in out
-    assert [m for c, m in _components(repo, base) if c == "celery"] == [
-        "files", "compose", "dependencies", "settings", "wiring", "lock"]
+    repo, mutators = add_after_redis(tmp_path, run, "celery")
+    assert mutators == ["files", "compose", "dependencies", "settings", "wiring", "lock"]
     services = _compose(repo)["services"]
     worker = services["celery-worker"]
     assert worker["build"] == {"context": ".", "dockerfile": "docker/Dockerfile"}

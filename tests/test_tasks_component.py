@@ -40,6 +40,17 @@ def _compose(repo: Path) -> dict:  # type: ignore[type-arg]
     return YAML(typ="safe").load((repo / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
 
 
+def add_after_redis(tmp_path: Path, run, component: str) -> tuple[Path, list[str]]:
+    """`add COMPONENT` on PROJECT, which brings redis first: the repository, and the
+    mutators that made the component's own commits."""
+    repo = init_repo(tmp_path / "svc", PROJECT)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    code, out, err = run(repo, "add", component, "--commit")
+    assert code == 0, err
+    assert f"redis is added first: {component} requires it." in out
+    return repo, [m for c, m in _components(repo, base) if c == component]
+
+
 def remove_leaves_redis_alone(tmp_path: Path, run, repo: Path, component: str) -> None:
     """`remove COMPONENT` commits for it only, and leaves the tree `add redis` makes."""
     before = git(repo, "rev-parse", "HEAD").strip()

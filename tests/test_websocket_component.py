@@ -12,8 +12,8 @@ from pathlib import Path
 from tests.conftest import git, init_repo
 from tests.test_tasks_component import (
     PROJECT,
-    _components,
     _compose,
+    add_after_redis,
     remove_leaves_redis_alone,
 )
 
@@ -35,15 +35,9 @@ print("ok", flush=True)
 
 
 def test_add_websocket_brings_redis_and_remove_gives_back_the_tree(tmp_path: Path, run) -> None:
-    repo = init_repo(tmp_path / "svc", PROJECT)
-    base = git(repo, "rev-parse", "HEAD").strip()
-    code, out, err = run(repo, "add", "websocket", "--commit")
-    assert code == 0, err
-    assert "redis is added first: websocket requires it." in out
-    rows = _components(repo, base)
+    repo, mutators = add_after_redis(tmp_path, run, "websocket")
     # no services of its own, but the app service's environment: a compose commit
-    assert [m for c, m in rows if c == "websocket"] == [
-        "files", "compose", "dependencies", "settings", "wiring", "lock"]
+    assert mutators == ["files", "compose", "dependencies", "settings", "wiring", "lock"]
     api = _compose(repo)["services"]["api"]
     assert api["environment"]["WS_REDIS_URL"] == "redis://redis:6379/0"
     proc = subprocess.run(["docker-compose", "config", "-q"], cwd=repo, capture_output=True, text=True)

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -187,9 +188,7 @@ def render_project(
 
 def wait_until_serving(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
     """Poll `url` until it answers 200, while `process` (the server) runs."""
-    import time
-
-    import httpx
+    import httpx  # the generated code's test dependency, not the package's
 
     deadline = time.monotonic() + timeout
     while True:
@@ -205,8 +204,6 @@ def wait_until_serving(url: str, process: subprocess.Popen[str], timeout: float 
 def wait_for_redis(url: str, process: subprocess.Popen[bytes], timeout: float = 10) -> None:
     """Return once the redis-server `process` answers PING at `url`; raise if it exits
     or does not answer within `timeout` seconds."""
-    import time
-
     import redis
 
     client = redis.Redis.from_url(url)

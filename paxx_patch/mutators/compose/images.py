@@ -28,6 +28,11 @@ def replacement(current: str, template: str) -> str | None:
     return template.replace("{major}", major.group(0)).replace("{alpine}", alpine)
 
 
+def _example(template: str) -> str:
+    """`template` as a user reads it: postgis/postgis:MAJOR-3.5."""
+    return template.replace("{major}", "MAJOR").replace("{alpine}", "")
+
+
 def _scalar_end(line: str, col: int) -> int:
     """Where the one-line YAML scalar starting at `col` ends."""
     quote_char = line[col : col + 1]
@@ -77,9 +82,8 @@ def swap_images(
             continue
         new = replacement(image, template)
         if new is None:
-            example = template.replace("{major}", "MAJOR").replace("{alpine}", "")
             warnings.append(f"{path}: service {name!r} runs {image}, whose tag names no major "
-                            f"version; it was left as it is. Set its image to {example} with "
+                            f"version; it was left as it is. Set its image to {_example(template)} with "
                             "the major version your data was made with.")
             continue
         line_no, col = position
@@ -101,9 +105,8 @@ def _built_instead(path: str, services: Any, name: Any, swaps: Mapping[str, str]
         return []
     for wanted, template in swaps.items():
         if wanted.rsplit("/", 1)[-1] in str(name).lower():
-            example = template.replace("{major}", "MAJOR").replace("{alpine}", "")
             message = (f"{path}: service {name!r} is built from a Dockerfile, not run from "
-                       f"an image; base that Dockerfile on {example} (the major version of "
+                       f"an image; base that Dockerfile on {_example(template)} (the major version of "
                        "your data) to have it.")
             return [message]
     return []
