@@ -31,9 +31,11 @@ command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initd
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
-# PostGIS for the postgis component's tests, built for the server's major version
-if ! compgen -G "/usr/share/postgresql/*/extension/postgis.control" >/dev/null; then
-  pg_major=$(basename "$(compgen -G "/usr/lib/postgresql/*" | sort -V | tail -1)")
+# PostGIS for the postgis component's tests, built for the server's major version (its
+# library: the control file comes in a package of its own, postgresql-N-postgis-3-scripts)
+pg_dir=$(compgen -G "/usr/lib/postgresql/*" | sort -V | tail -1 || true)
+pg_major=${pg_dir##*/}
+if [ -n "$pg_major" ] && [ ! -e "$pg_dir/lib/postgis-3.so" ]; then
   apt_install "postgresql-$pg_major-postgis-3"
 fi
 
