@@ -110,6 +110,10 @@ class Bundle:
     compose_from_app: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # image name -> the image that replaces it in the services that run it
     compose_images: Mapping[str, str] = field(default_factory=dict)
+    # components whose presence changes what the templates write (`observes =
+    # ["metrics"]`): they see `installed.<name>`, and are rendered again when one
+    # of them is added or removed
+    observes: tuple[str, ...] = ()
 
     @property
     def requires(self) -> tuple[str, ...]:
@@ -286,7 +290,7 @@ class _Checker:
 _KNOWN_KEYS = {
     "name", "version", "description", "templates", "dependencies", "settings",
     "variables", "app_environment", "next_steps", "wiring", "conditional_dependencies",
-    "refuse_when", "requires", "compose_from_app", "compose_images",
+    "refuse_when", "requires", "compose_from_app", "compose_images", "observes",
 }
 
 
@@ -388,7 +392,13 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
     if from_app and not (directory / "compose.yaml").is_file():
         raise c.fail("compose_from_app", "names compose services, but the bundle has no "
                      "compose.yaml")
+    observes = c.strings("observes", c.get("observes", list, []))
+    for other in observes:
+        if not _NAME.match(other) or other == name:
+            raise c.fail("observes", f"{other!r} must be the name of another component "
+                         "(lower-case letters, digits and dashes), e.g. \"metrics\"")
     return Bundle(
+        observes=tuple(dict.fromkeys(observes)),
         compose_from_app=from_app,
         compose_images=_compose_images(c, c.get("compose_images", dict, {})),
         name=name,

@@ -7,11 +7,12 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from paxx_patch.bundle import Bundle, load_bundle
-from paxx_patch.commands.common import (
-    deliver_and_report,
-    open_plan,
-    open_project,
-    report,
+from paxx_patch.commands.common import open_plan, open_project
+from paxx_patch.commands.update import (
+    begin_three_way,
+    finish_three_way,
+    observers,
+    render_again,
 )
 from paxx_patch.plan.engine import (
     Output,
@@ -78,6 +79,11 @@ def add(
                 needed = ", ".join(b.name for b in asked if bundle.name in b.requires)
                 plan.notes.append(f"{bundle.name} is added first: {needed} requires it.")
         variables = resolve_variables(bundles, sets or {}, {})
+        adding = [b for b in bundles if b.name not in lock.components]
+        after = set(lock.components) | {b.name for b in adding}
+        refreshed = observers(plan, lock, bundle_path, {b.name for b in adding}, after,
+                              git.top / project.root, offline)
+        restore, head = begin_three_way(plan, project, [r for _, r in refreshed])
         for bundle in bundles:
             if bundle.name in lock.components:
                 installed = lock.components[bundle.name].version
@@ -87,16 +93,17 @@ def add(
                 continue
             ctx = make_context(bundle, project, variables[bundle.name],
                                snapshot=plan.snapshot, refresh_lock=refresh_lock,
-                               object_format=git.object_format())
+                               object_format=git.object_format(), installed=after)
             plan.commits += run_mutators(plan.snapshot, ctx)
             plan.notes += ctx.notes
             plan.warnings += ctx.warnings
             plan.next_steps.append(f"{bundle.name}: {next_steps(ctx)}")
+        # the components that observe the new ones follow them
+        pristine = render_again(plan, project, refreshed, after, refresh_lock,
+                                git.object_format()) if plan.commits else {}
         checkpoint("planned")
-        if not plan.commits:
-            report(plan, [], output, verb="add", as_json=as_json, quiet=quiet)
-            return 0
-        deliver_and_report(git, base, plan, output, f"paxx-patches/{'+'.join(names)}",
-                           verb="add", as_json=as_json, quiet=quiet)
+        finish_three_way(git, base, plan, output, "add", names, restore, head, pristine,
+                         as_json=as_json, quiet=quiet,
+                         default_dir=f"paxx-patches/{'+'.join(names)}")
     return 0
 

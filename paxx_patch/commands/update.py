@@ -21,7 +21,9 @@ from paxx_patch.commands.common import (
     open_project,
     report,
 )
+from paxx_patch.discover.project import Project
 from paxx_patch.git.build import REF_PREFIX
+from paxx_patch.git.repo import Git
 from paxx_patch.git.snapshot import Snapshot
 from paxx_patch.manifest import ComponentRecord, Lock, blob_id
 from paxx_patch.manifest.source import SourcePin
@@ -206,7 +208,6 @@ def _three_way(
         previous = {n: lock.components[n].variables for n in targets}
         variables = resolve_variables(bundles, sets, previous)
         todo = []
-        pristine: dict[str, bytes] = {}  # the new version's owned files, as rendered
         for bundle in bundles:
             record = lock.components[bundle.name]
             if verb == "update":
@@ -226,9 +227,11 @@ def _three_way(
         if not todo:
             report(plan, [], output, verb=verb, as_json=as_json, quiet=quiet)
             return 0
-        restore = _pristine(plan, project.path, [r for _, r in todo])
-        head = {p: plan.snapshot.base_content(p) for p in restore}
-        plan.snapshot.rebase(restore)
+        after = set(lock.components) - ({b.name for b in bundles} if verb == "remove" else set())
+        refreshed = observers(plan, lock, bundle_path, set(targets) if verb == "remove" else set(),
+                              after, git.top / project.root, sourcing.offline)
+        restore, head = begin_three_way(plan, project, [r for _, r in todo + refreshed])
+        pristine: dict[str, bytes] = {}  # the new version's owned files, as rendered
         for bundle, record in todo:
             if verb == "remove":
                 # as the lock stands now: a component removed earlier in this run may
@@ -238,39 +241,117 @@ def _three_way(
                 # remove with the installed version's bundle when the built-in one moved on
                 ctx = make_context(bundle, project, variables[bundle.name], removing=record,
                                    snapshot=plan.snapshot, refresh_lock=refresh_lock,
-                                   object_format=git.object_format())
+                                   object_format=git.object_format(), installed=after)
                 staying = [r for n, r in current.items() if n != bundle.name]
                 ctx.shared = shared_files(record, staying)
                 ctx.shared_requirements = shared_requirements(record, staying)
             else:
                 ctx = make_context(bundle, project, variables[bundle.name],
                                    snapshot=plan.snapshot, refresh_lock=refresh_lock,
-                                   object_format=git.object_format())
+                                   object_format=git.object_format(), installed=after)
                 ctx.previous = record
             plan.commits += run_mutators(plan.snapshot, ctx)
             plan.notes += ctx.notes
             plan.warnings += ctx.warnings
             pristine.update(ctx.owned_files)
+        pristine.update(render_again(plan, project, refreshed, after, refresh_lock, git.object_format()))
         checkpoint("planned")
-        if not plan.commits:
-            report(plan, [], output, verb=verb, as_json=as_json, quiet=quiet)
-            return 0
-        # the user's edited files land merged, so no branch holds the new pristine
-        # render: a ref made with the change does, for `verify`'s diffs and the next
-        # three-way update
-        keep = (_pristine_ref(pristine), pristine) if restore and pristine else None
-        if restore and output.lands:
-            # the usual case merges cleanly in memory and lands like `add`; a conflict
-            # goes through a real cherry-pick so git leaves it for the user
-            try:
-                plan.commits = carry_over(git, plan.commits, restore, head)
-                restore = {}
-            except Conflict:
-                pass
-        deliver_and_report(git, base, plan, output, f"paxx-patches/{verb}-{'+'.join(targets)}",
-                           verb=verb, as_json=as_json, quiet=quiet, restore=restore,
-                           what=f"{verb} of {', '.join(targets)}", keep=keep)
+        finish_three_way(git, base, plan, output, verb, targets, restore, head, pristine,
+                         as_json=as_json, quiet=quiet)
     return 0
+
+
+def observers(
+    plan: Plan, lock: Lock, bundle_path: Sequence[str], changed: set[str], after: set[str],
+    project_dir: Path, offline: bool,
+) -> list[tuple[Bundle, ComponentRecord]]:
+    """The installed components that stay and observe one this run adds or removes
+    (`changed`; `after` is the set once the run is done): each is rendered again at its
+    installed version, so its files come out as if it had been added after them."""
+    from paxx_patch.bundle import sources
+
+    found = []
+    for name in sorted(after - changed):
+        record = lock.components[name]
+        if record.source is not None:
+            bundle = sources.load_pinned(record.source, name, project_dir, offline)
+        elif name in available(bundle_path):
+            bundle = load_bundle(name, bundle_path)
+        else:
+            continue  # not a bundle here any more: nothing says what it observes
+        seen = sorted(changed & set(bundle.observes))
+        if not seen:
+            continue
+        if bundle.version != record.version:
+            plan.notes.append(
+                f"{name} {record.version} is installed and the bundle that takes "
+                f"{', '.join(seen)} into account is {bundle.version}: "
+                f"`paxx-patch update {name}` brings it in line."
+            )
+            continue
+        found.append((bundle, record))
+    return found
+
+
+def render_again(
+    plan: Plan, project: Project, refreshed: list[tuple[Bundle, ComponentRecord]],
+    after: set[str], refresh_lock: bool, object_format: str,
+) -> dict[str, bytes]:
+    """Plan the new render of each observer (see `observers`) over its record, after the
+    run's own changes; returns their owned files as rendered."""
+    pristine: dict[str, bytes] = {}
+    variables = resolve_variables([b for b, _ in refreshed], {},
+                                  {b.name: r.variables for b, r in refreshed})
+    for bundle, record in refreshed:
+        record = read_lock(plan.snapshot, project).components.get(bundle.name, record)
+        ctx = make_context(bundle, project, variables[bundle.name], snapshot=plan.snapshot,
+                           refresh_lock=refresh_lock, object_format=object_format,
+                           installed=after)
+        ctx.previous = record
+        plan.commits += run_mutators(plan.snapshot, ctx)
+        plan.notes += ctx.notes
+        plan.warnings += ctx.warnings
+        pristine.update(ctx.owned_files)
+    return pristine
+
+
+def begin_three_way(
+    plan: Plan, project: Project, records: list[ComponentRecord]
+) -> tuple[dict[str, bytes], dict[str, bytes | None]]:
+    """Put the owned files of `records` the user edited back to their pristine blobs in
+    the plan's tree, before any mutator runs: returns (pristine, HEAD's content) of those."""
+    restore = _pristine(plan, project.path, records) if records else {}
+    head = {p: plan.snapshot.base_content(p) for p in restore}
+    plan.snapshot.rebase(restore)
+    return restore, head
+
+
+def finish_three_way(
+    git: Git, base: str, plan: Plan, output: Output, verb: str, targets: Sequence[str],
+    restore: dict[str, bytes], head: dict[str, bytes | None], pristine: dict[str, bytes],
+    *, as_json: bool, quiet: bool, default_dir: str | None = None,
+) -> None:
+    """Deliver the planned commits: the user's edits of restored files meet them in a
+    three-way merge (in memory, or a real cherry-pick that leaves any conflict)."""
+    if not plan.commits:
+        report(plan, [], output, verb=verb, as_json=as_json, quiet=quiet)
+        return
+    # the user's edited files land merged, so no branch holds the new pristine
+    # render: a ref made with the change does, for `verify`'s diffs and the next
+    # three-way update
+    keep = (_pristine_ref(pristine), pristine) if restore and pristine else None
+    if restore and output.lands:
+        # the usual case merges cleanly in memory and lands like `add`; a conflict
+        # goes through a real cherry-pick so git leaves it for the user
+        try:
+            plan.commits = carry_over(git, plan.commits, restore, head)
+            restore = {}
+        except Conflict:
+            pass
+    deliver_and_report(git, base, plan, output,
+                       default_dir or f"paxx-patches/{verb}-{'+'.join(targets)}",
+                       verb=verb, as_json=as_json, quiet=quiet, restore=restore,
+                       what=f"{verb} of {', '.join(targets)}", keep=keep)
 
 
 def _pristine(

@@ -13,6 +13,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -123,8 +124,11 @@ def read_lock(snapshot: Snapshot, project: Project) -> Lock:
 
 
 def template_context(
-    bundle: Bundle, project: Project, variables: dict[str, str], install_command: str = "pip install -e ."
+    bundle: Bundle, project: Project, variables: dict[str, str],
+    install_command: str = "pip install -e .", installed: AbstractSet[str] = frozenset(),
 ) -> dict[str, Any]:
+    """`installed`: the components installed once the run is done; the templates see
+    only those their bundle observes (`installed.metrics`), so any other name fails."""
     return {
         "install_command": install_command,
         "component": bundle.name,
@@ -136,6 +140,7 @@ def template_context(
         "env": {s.name: project.env_key(s.name) for s in bundle.template_settings},
         "services_package": project.services_package,
         "vars": variables,
+        "installed": {name: name in installed for name in bundle.observes},
     }
 
 
@@ -143,11 +148,12 @@ def make_context(
     bundle: Bundle, project: Project, variables: dict[str, str], removing: Any = None,
     object_format: str = "sha1",
     *, snapshot: Snapshot | None = None, refresh_lock: bool = True,
+    installed: AbstractSet[str] = frozenset(),
 ) -> Context:
     install = "pip install -e ."
     if snapshot is not None:
         install = package_locks.install_command(snapshot, project.dependency_file, project.dependency_style)
-    context = template_context(bundle, project, variables, install)
+    context = template_context(bundle, project, variables, install, installed)
     rendered = {
         f"{project.services_dir}/{target}": _in_project_style(target, text, project).encode()
         for target, text in render_templates(bundle, context).items()

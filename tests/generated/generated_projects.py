@@ -147,10 +147,12 @@ def render_project(
     style: SettingsStyle = MODULE_STYLE,
     variables: Mapping[str, str] = {},
     files: Mapping[str, str] = {},
+    *,
+    one_by_one: bool = False,
 ) -> Project:
     """A minimal target project in a git repository (plus `files`, e.g. an app
     module to wire), the components added by `paxx-patch add NAME... --commit`
-    exactly as a user would get them."""
+    exactly as a user would get them (`one_by_one`: one `add` each, in order)."""
     from paxx_patch.commands.add import add
     from paxx_patch.plan.engine import Kind, Output
 
@@ -177,7 +179,10 @@ def render_project(
     _git(root, "config", "user.email", "test@example.com")
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "target project")
-    add(names=list(names), output=Output(Kind.COMMIT), sets=dict(variables), cwd=root)
+    for step in [[name] for name in names] if one_by_one else [list(names)]:
+        add(names=step, output=Output(Kind.COMMIT), cwd=root,
+            sets={k: v for k, v in variables.items()
+                  if any(k in b.variables for b in bundles if b.name in step)})
     services = root / style.services_dir
     for bundle in bundles:
         project.files += [services / target for target in bundle.templates]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -227,6 +228,12 @@ def _items_counted(text: str) -> list[float]:
     return [s.value for s in samples(text, "http_requests_total") if s.labels.get("path") == "/items/{item_id}"]
 
 
+def _process_memory(exposition: str) -> dict[int, float]:
+    """Resident memory by pid, from the process metrics an exposition carries."""
+    found = re.findall(r'^process_resident_memory_bytes\{pid="(\d+)"\} (\S+)$', exposition, re.MULTILINE)
+    return {int(pid): float(value) for pid, value in found}
+
+
 def test_multiprocess_mode_serves_all_workers(render_component: RenderComponent, tmp_path: Path) -> None:
     """With PROMETHEUS_MULTIPROC_DIR, /metrics sums what every live process recorded;
     a process that starts when none of them is alive any more starts from zero."""
@@ -249,11 +256,18 @@ def test_multiprocess_mode_serves_all_workers(render_component: RenderComponent,
     try:
         for worker in workers:
             assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
-        assert _items_counted(scrape()) == [3]
+        served = scrape()
+        assert _items_counted(served) == [3]
+        # each live worker's own process metrics, told apart by pid
+        memory = _process_memory(served)
+        assert {w.pid for w in workers} <= memory.keys(), served
+        assert all(memory[w.pid] > 1_000_000 for w in workers), memory
     finally:
         for worker in workers:
             worker.communicate("")
-    assert _items_counted(scrape()) == [1]  # the previous run's files were cleared
+    served = scrape()
+    assert _items_counted(served) == [1]  # the previous run's files were cleared
+    assert not {w.pid for w in workers} & _process_memory(served).keys()  # gone workers are not reported
 
 
 @pytest.mark.parametrize(("value", "expected"), [("false", False), ("0", False), ("true", True), ("on", True)])
