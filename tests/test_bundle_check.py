@@ -40,6 +40,17 @@ def test_python_that_does_not_compile_fails_the_check(tmp_path: Path, run) -> No
     assert "1 check failed" in out or "checks failed" in out
 
 
+def test_the_code_a_bundle_writes_for_a_component_it_observes_is_checked_too(tmp_path: Path, run) -> None:
+    bundle = bundle_copy(tmp_path)
+    template = bundle / "templates" / "cache.py.j2"
+    template.write_text(template.read_text() + "{% if installed.metrics %}\ndef broken(:\n{% endif %}")
+    code, out, _ = run(tmp_path, "bundle", "check", str(bundle))
+    assert code == 1, out
+    assert "then `paxx-patch add metrics` renders again: services/cache.py" in out
+    assert "Python compiles: ok" in out  # without metrics the file is fine
+    assert "Python compiles (with metrics): FAILED: services/cache.py" in out
+
+
 def test_unformatted_output_fails_the_ruff_check(tmp_path: Path, run) -> None:
     if not (shutil.which("ruff") or (Path(__import__("sys").executable).parent / "ruff").is_file()):
         pytest.skip("ruff is not installed")
@@ -55,6 +66,9 @@ def test_unformatted_output_fails_the_ruff_check(tmp_path: Path, run) -> None:
     (('version = "', 'version = "x'), "key `version`"),
     (('name = "redis"', 'name = "redis"\nrun = "rm -rf /"'), "key `run`: unknown key"),
     (('"cache.py" = ', '"../cache.py" = '), "climbs out"),
+    (('observes = ["metrics"]', 'observes = ["redis"]'), "key `observes`"),
+    (('observes = ["metrics"]', 'observes = ["../metrics"]'), "key `observes`"),
+    (('observes = ["metrics"]', 'observes = "metrics"'), "key `observes`"),
 ])
 def test_an_invalid_bundle_is_exit_2(tmp_path: Path, run, edit: tuple[str, str], expect: str) -> None:
     bundle = bundle_copy(tmp_path)
@@ -72,6 +86,22 @@ def test_a_template_that_does_not_render_is_exit_2(tmp_path: Path, run) -> None:
     code, _, err = run(tmp_path, "bundle", "check", str(bundle))
     assert code == 2
     assert "cache.py.j2" in err and "no_such_variable" in err
+
+
+def test_a_template_asking_for_a_component_it_does_not_observe_is_exit_2(tmp_path: Path, run) -> None:
+    bundle = bundle_copy(tmp_path)
+    template = bundle / "templates" / "cache.py.j2"
+    template.write_text("{% if installed.storage %}x = 1\n{% endif %}" + template.read_text())
+    code, _, err = run(tmp_path, "bundle", "check", str(bundle))
+    assert code == 2
+    assert "cache.py.j2" in err and "does not observe storage; add it to `observes`" in err
+
+
+def test_show_names_the_components_a_bundle_observes(tmp_path: Path, run) -> None:
+    code, out, err = run(tmp_path, "show", "tasks")
+    assert code == 0, out + err
+    assert "observes metrics: its files are rendered again when metrics is added or removed" in out
+    assert "observes" not in run(tmp_path, "show", "logging")[1]
 
 
 def test_a_directory_without_a_bundle(tmp_path: Path, run) -> None:

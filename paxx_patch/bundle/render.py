@@ -12,6 +12,25 @@ from paxx_patch.bundle import Bundle
 from paxx_patch.runtime.errors import PaxxError
 
 
+class Installed:
+    """`installed.NAME` in a template: whether NAME is installed once the run is done,
+    for the components its bundle observes; any other name fails, naming the fix."""
+
+    def __init__(self, observed: Mapping[str, bool]) -> None:
+        self._observed = dict(observed)
+
+    def __getattr__(self, name: str) -> bool:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._observed:
+            import jinja2
+
+            raise jinja2.UndefinedError(
+                f"installed.{name}: the bundle does not observe {name}; "
+                f'add it to `observes` in bundle.toml (observes = ["{name}"])')
+        return self._observed[name]
+
+
 def _environment(bundle: Bundle) -> Any:
     return _environment_for(str(bundle.directory))
 

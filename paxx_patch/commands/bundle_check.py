@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paxx_patch.bundle import load_bundle_dir
+from paxx_patch.git.repo import Git
 from paxx_patch.git.scratch import scratch_repository
 from paxx_patch.runtime.errors import EXIT_FAILED, EXIT_OK, PaxxError
 
@@ -66,6 +67,8 @@ def bundle_check(*, directory: str, sets: dict[str, str] | None = None) -> int:
         files = [line.partition("\t")[2] for line in changed if not line.startswith("D")]
         made = [line.partition("\t")[2] for line in changed if line.startswith("A")]
         outcomes = [_compose(repo), _compiles(repo, files), *_ruff(repo, made)]
+        if bundle.observes:
+            outcomes += _observed(bundle.observes, repo, git, path, made, sets or {})
     print("\nchecks:")
     for o in outcomes:
         mark = "skipped" if o.passed is None else "ok" if o.passed else "FAILED"
@@ -77,6 +80,25 @@ def bundle_check(*, directory: str, sets: dict[str, str] | None = None) -> int:
         return EXIT_FAILED
     print("\nThe bundle passes.")
     return EXIT_OK
+
+
+def _observed(observes: tuple[str, ...], repo: Path, git: Git, path: Path, made: list[str],
+              sets: dict[str, str]) -> list[Outcome]:
+    """Add the components the bundle observes: its files are rendered again with
+    `installed.NAME` true, and checked again."""
+    from paxx_patch.commands.add import add
+    from paxx_patch.plan.engine import Kind, Output
+
+    base = git.head()
+    add(names=list(observes), output=Output(Kind.COMMIT), sets=sets,
+        bundle_path=[str(path.parent)], refresh_lock=False, quiet=True, cwd=repo)
+    changed = set(git.out("diff", "--name-only", base or "", "HEAD").splitlines())
+    again = [name for name in made if name in changed and name != "paxx-patch.lock"]
+    print(f"then `paxx-patch add {' '.join(observes)}` renders again: "
+          f"{', '.join(again) or 'none of its files'}")
+    with_them = f" (with {', '.join(observes)})"
+    outcomes = [_compiles(repo, again), *_ruff(repo, again)]
+    return [Outcome(o.name + with_them, o.passed, o.detail) for o in outcomes]
 
 
 def _run(command: list[str], cwd: Path) -> tuple[bool, str]:

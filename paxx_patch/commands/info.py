@@ -64,6 +64,7 @@ def describe(bundle: Bundle) -> dict[str, Any]:
         "version": bundle.version,
         "description": bundle.description,
         "requires": list(bundle.requires),
+        "observes": list(bundle.observes),
         "files": [f"services/{t}" for t in bundle.templates],
         "services": services,
         "volumes": volumes,
@@ -95,6 +96,8 @@ def show(*, name: str, as_json: bool, bundle_path: Sequence[str]) -> int:
                        ("env vars", "env")):
         if info[key]:
             print(f"  {label}: {', '.join(info[key])}")
+    for other in info["observes"]:
+        print(f"  observes {other}: its files are rendered again when {other} is added or removed")
     for service, keys in info["services_from_app"].items():
         print(f"  {service} takes the app service's {', '.join(keys)}")
     for group in info["conditional_dependencies"]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from paxx_patch.bundle import Bundle
-from paxx_patch.bundle.render import render_string, render_templates
+from paxx_patch.bundle.render import Installed, render_string, render_templates
 from paxx_patch.bundle.render_compose import render_compose
 from paxx_patch.discover.project import Project
 from paxx_patch.git import kept, land, outputs, replay, sign
@@ -140,7 +140,7 @@ def template_context(
         "env": {s.name: project.env_key(s.name) for s in bundle.template_settings},
         "services_package": project.services_package,
         "vars": variables,
-        "installed": {name: name in installed for name in bundle.observes},
+        "installed": Installed({name: name in installed for name in bundle.observes}),
     }
 
 
