@@ -5,6 +5,7 @@ in, geoalchemy2 added, and `remove` putting the image back byte for byte."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -86,3 +87,74 @@ def test_a_database_built_from_a_dockerfile_is_named_in_the_warning(tmp_path: Pa
     assert ("service 'postgres' is built from a Dockerfile, not run from an image; base that "
             "Dockerfile on postgis/postgis:MAJOR-3.5") in out
     assert "no service runs the image" not in out
+
+
+def _alembic(repo: Path, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "alembic", *args], cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+
+
+def test_alembics_template_imports_geoalchemy2_and_remove_takes_it_out(tmp_path: Path, run) -> None:
+    """`alembic init` makes the project's migrations; after `add postgis` the revisions
+    Alembic writes import geoalchemy2; `remove` leaves the template as it was."""
+    repo = _project(tmp_path)
+    _alembic(repo, "init", "alembic")
+    _commit_all(repo, "migrations")
+    template = repo / "alembic" / "script.py.mako"
+    before = template.read_bytes()
+    code, out, err = run(repo, "add", "postgis", "--commit")
+    assert code == 0, out + err
+    text = template.read_text()
+    assert "import sqlalchemy as sa\nimport geoalchemy2\n${imports if imports else \"\"}\n" in text, text
+    subjects = git(repo, "log", "--format=%s", "-8").splitlines()
+    assert "paxx(postgis): import geoalchemy2 in alembic/script.py.mako" in subjects
+    _alembic(repo, "revision", "-m", "shops")
+    revision = next((repo / "alembic" / "versions").glob("*_shops.py"))
+    compile(revision.read_bytes(), str(revision), "exec")
+    assert "\nimport geoalchemy2\n" in revision.read_text()
+    revision.unlink()
+    assert run(repo, "verify")[0] == 0
+
+    code, out, err = run(repo, "remove", "postgis", "--commit")
+    assert code == 0, out + err
+    assert template.read_bytes() == before
+    assert "paxx(postgis): remove import geoalchemy2 from alembic/script.py.mako" in git(
+        repo, "log", "--format=%s", "-8").splitlines()
+
+
+def test_the_template_alembics_pyproject_config_names_is_the_one_edited(tmp_path: Path, run) -> None:
+    repo = _project(tmp_path)
+    _alembic(repo, "init", "--template", "pyproject", "db/migrations")
+    assert "script_location" in (repo / "pyproject.toml").read_text()
+    decoy = repo / "docs" / "example" / "script.py.mako"
+    decoy.parent.mkdir(parents=True)
+    decoy.write_bytes((repo / "db" / "migrations" / "script.py.mako").read_bytes())
+    _commit_all(repo, "migrations")
+    code, out, err = run(repo, "add", "postgis", "--commit")
+    assert code == 0, out + err
+    assert "import geoalchemy2\n" in (repo / "db" / "migrations" / "script.py.mako").read_text()
+    assert "geoalchemy2" not in decoy.read_text()
+    found = run(repo, "detect")[1]
+    assert "db/migrations/script.py.mako" in found and "script_location = %(here)s/db/migrations" in found, found
+
+
+def test_a_template_that_imports_geoalchemy2_already_is_left_alone(tmp_path: Path, run) -> None:
+    repo = _project(tmp_path)
+    _alembic(repo, "init", "alembic")
+    template = repo / "alembic" / "script.py.mako"
+    template.write_text(template.read_text().replace("import sqlalchemy as sa\n",
+                                                     "import sqlalchemy as sa\nfrom geoalchemy2 import Geography\n"))
+    _commit_all(repo, "migrations")
+    before = template.read_bytes()
+    code, out, err = run(repo, "add", "postgis", "--commit")
+    assert code == 0, out + err
+    assert template.read_bytes() == before
+    assert not any("script.py.mako" in s for s in git(repo, "log", "--format=%s", "-12").splitlines())
+    assert run(repo, "remove", "postgis", "--commit")[0] == 0
+    assert template.read_bytes() == before

@@ -30,6 +30,7 @@ SETTING_TYPES = ("str", "int", "bool", "float")
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,9 @@ class Bundle:
     # ["metrics"]`): they see `installed.<name>`, and are rendered again when one
     # of them is added or removed
     observes: tuple[str, ...] = ()
+    # modules Alembic's revision template must import for the component's column
+    # types (`migration_imports = ["geoalchemy2"]`), when the project uses Alembic
+    migration_imports: tuple[str, ...] = ()
 
     @property
     def requires(self) -> tuple[str, ...]:
@@ -291,6 +295,7 @@ _KNOWN_KEYS = {
     "name", "version", "description", "templates", "dependencies", "settings",
     "variables", "app_environment", "next_steps", "wiring", "conditional_dependencies",
     "refuse_when", "requires", "compose_from_app", "compose_images", "observes",
+    "migration_imports",
 }
 
 
@@ -397,8 +402,14 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
         if not _NAME.match(other) or other == name:
             raise c.fail("observes", f"{other!r} must be the name of another component "
                          "(lower-case letters, digits and dashes), e.g. \"metrics\"")
+    migration_imports = c.strings("migration_imports", c.get("migration_imports", list, []))
+    for module in migration_imports:
+        if not _MODULE.match(module):
+            raise c.fail("migration_imports", f"{module!r} must be a module to import, "
+                         "such as \"geoalchemy2\" (dotted Python names)")
     return Bundle(
         observes=tuple(dict.fromkeys(observes)),
+        migration_imports=tuple(dict.fromkeys(migration_imports)),
         compose_from_app=from_app,
         compose_images=_compose_images(c, c.get("compose_images", dict, {})),
         name=name,

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from paxx_patch.discover import FileReader, Finding, join, read_toml
+from paxx_patch.discover.alembic import find_migration_template
 from paxx_patch.discover.app import find_app
 from paxx_patch.discover.compose import find_compose, overrides, parents
 from paxx_patch.discover.dependencies import (
@@ -78,6 +79,7 @@ class Project:
     findings: tuple[Finding, ...] = ()  # each convention found: where and by which rule
     notes: tuple[str, ...] = ()  # told to the user once per run
     app_unparsable: str = ""  # no app found, and why it may be: a module that does not parse
+    migration_template: str = ""  # Alembic's script.py.mako, when the project has one
 
     def path(self, relative: str) -> str:
         """A path relative to the project directory, as a repository path."""
@@ -223,6 +225,10 @@ def discover_project(files: FileReader, root: str = "") -> Project:
     findings.append(Finding("env example", env.path or "none", env.path, rule=env.rule))
     style = find_style(files, root, pyproject)
     findings.append(style.finding())
+    migration_template, migration_rule = find_migration_template(files, tree, root, pyproject)
+    if migration_template:
+        findings.append(Finding("migration template", migration_template, migration_template,
+                                rule=migration_rule))
     if isinstance(settings, SettingsFound):
         own = False
         settings_module = dotted(settings.object_file, root_dir)
@@ -281,6 +287,7 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         findings=tuple(findings),
         notes=tuple(notes),
         app_unparsable=unparsable,
+        migration_template=migration_template,
     )
 
 

@@ -69,6 +69,7 @@ def registry() -> list[Mutator]:
         env,
         files,
         lock,
+        migrations,
         settings,
         wiring,
     )
@@ -80,5 +81,6 @@ def registry() -> list[Mutator]:
         settings.SettingsMutator(),
         env.EnvMutator(),
         wiring.WiringMutator(),
+        migrations.MigrationsMutator(),
         lock.LockMutator(),
     ]
