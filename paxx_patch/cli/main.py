@@ -62,6 +62,9 @@ _EXAMPLES = {
              "  paxx-patch eject redis                   every file of redis",
     "demo": "  paxx-patch demo /tmp/paxx-demo",
     "detect": "  paxx-patch detect\n  paxx-patch detect --json",
+    "fleet": "  paxx-patch fleet autofix add redis metrics -C all-repos.json -j 8\n"
+             "  paxx-patch fleet autofix update metrics --dry-run\n"
+             "  paxx-patch fleet status --require 'metrics>=1.4'",
 }
 
 
@@ -185,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = _subparser(sub, "status", "installed components, versions, modified files")
     p.add_argument("--json", action="store_true", help=json_help)
     _add_common(p)
+    p = _subparser(sub, "fleet", "across the repositories of an all-repos config: `autofix` "
+                   "runs a verb and pushes its commits, `status` reports versions and drift")
+    p.add_argument("fleet_command", metavar="{autofix,status} ...", nargs="?",
+                   help="see `paxx-patch fleet autofix --help`")
     p = _subparser(sub, "detect", "the conventions found here, each with its file, line and rule")
     p.add_argument("--json", action="store_true", help=json_help)
     _add_common(p)
@@ -345,6 +352,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         handler = error_handler(_json_command(args))
         with handler as result:
+            if args[:1] == ["fleet"] and args[1:2] != ["--help"] and args[1:2] != ["-h"]:
+                # all-repos' own options follow: the fleet parses its arguments itself
+                from paxx_patch.fleet import main as fleet
+
+                result[0] = fleet(args[1:])
+                flush_output()
+                return result[0]
             parsed = build_parser().parse_args(args)
             handler.json_command = parsed.command if getattr(parsed, "json", False) else None
             result[0] = _dispatch(parsed)
