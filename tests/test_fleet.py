@@ -219,3 +219,13 @@ def test_the_readme_example_runs(tmp_path: Path) -> None:
     assert sorted(r[:4] for r in rows) == [
         ["billing", "metrics", metrics, metrics], ["billing", "redis", redis, redis],
         ["orders", "metrics", metrics, metrics], ["orders", "redis", redis, redis]], done.stdout
+
+
+@pytest.mark.parametrize("policy", ["metrics>=", "metrics >= one", "Metrics; rm -rf /"])
+def test_a_policy_that_is_no_requirement_is_a_clear_error(tmp_path: Path, policy: str) -> None:
+    config, _, env = _fleet(tmp_path, samples=1, others=False)
+    done = _run([sys.executable, "-m", "paxx_patch", "fleet", "status", "-C", str(config), "--require", policy],
+                tmp_path, env, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"--require {policy!r}" in done.stderr and "e.g. --require 'metrics>=1.3'" in done.stderr
+    assert "Traceback" not in done.stderr
