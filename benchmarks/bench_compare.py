@@ -10,6 +10,10 @@ process it waited for (GNU time's %M).
 
 paxx 0.2.3 and copier go into the benchmark's own virtualenv (default under
 ~/.cache/paxx-patch-bench); when they cannot be installed their rows are skipped.
+For the row against paxx, this checkout is pip-installed into a virtualenv of its
+own beside it, the way users get both: pip writes their bytecode at install, while
+the development virtualenv (editable, and without bytecode where
+PYTHONDONTWRITEBYTECODE is set) compiles every module on every run.
 
     python benchmarks/bench_compare.py [--quick] [--runs N] [--sizes 1000,100000]
 """
@@ -33,6 +37,7 @@ from bench_verify import install_with_cli
 from copier_template import make_template
 
 PAXX_PATCH = [sys.executable, "-m", "paxx_patch"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Runs:
@@ -95,11 +100,35 @@ def tool_venv(venv: Path) -> dict[str, Path | str]:
     return tools
 
 
-def bench_add_vs_paxx(tmp: Path, runs: int, rec: Runs, paxx: Path | str) -> None:
+def installed_self(venv: Path) -> Path | str:
+    """This checkout pip-installed (bytecode written) into `venv`: its paxx-patch, or why not."""
+    if not (venv / "bin" / "python").exists():
+        made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True, check=False)
+        if made.returncode != 0:
+            return f"could not create a virtualenv in {venv}: {made.stderr.strip()[-300:]}"
+    proc = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+         "--force-reinstall", "--no-deps", str(ROOT)], capture_output=True, text=True, check=False)
+    if proc.returncode == 0:  # the dependencies too, the first time
+        proc = subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(ROOT)],
+            capture_output=True, text=True, check=False)
+    if proc.returncode != 0 or not (venv / "bin" / "paxx-patch").exists():
+        why = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        print(f"NOTE: could not pip-install paxx-patch into {venv}: {why}", file=sys.stderr)
+        return f"could not pip-install paxx-patch into {venv}: {why}"
+    return venv / "bin" / "paxx-patch"
+
+
+def bench_add_vs_paxx(tmp: Path, runs: int, rec: Runs, paxx: Path | str, installed: Path | str) -> None:
     base = make_repo(tmp / "sample", 0)
     for i in range(runs + 1):  # run 0 warms the caches
         fresh = shutil.copytree(base, tmp / f"add-{i}", symlinks=True)
         rec("paxx-patch add redis --commit (sample)", [*PAXX_PATCH, "add", "redis", "--commit"], fresh, i > 0)
+        if isinstance(installed, Path):
+            fresh = shutil.copytree(base, tmp / f"installed-{i}", symlinks=True)
+            rec("paxx-patch add redis --commit (sample, pip-installed)", [str(installed), "add", "redis",
+                                                                          "--commit"], fresh, i > 0)
         if isinstance(paxx, Path):  # paxx writes files only: the copy needs no history
             fresh = shutil.copytree(base, tmp / f"paxx-{i}", ignore=shutil.ignore_patterns(".git"))
             rec("paxx infra add redis (sample)", [str(paxx), "infra", "add", "redis"], fresh, i > 0)
@@ -169,8 +198,8 @@ def report(rec: Runs, sizes: list[int], tools: dict[str, Path | str]) -> None:
             print(f"{exe + ' rows':<58} skipped: {why}")
     small, big = f"({sizes[0]:,} files)", f"({sizes[-1]:,} files)"
     rows = [
-        ratio_row(rec, "add redis / paxx infra add redis", "paxx-patch add redis --commit (sample)",
-                  "paxx infra add redis (sample)", 1.0),
+        ratio_row(rec, "add redis / paxx infra add redis (pip-installed)",
+                  "paxx-patch add redis --commit (sample, pip-installed)", "paxx infra add redis (sample)", 1.0),
         ratio_row(rec, f"add --branch {big} / {small}", f"add redis --branch {big}",
                   f"add redis --branch {small}", 1.1),
         ratio_row(rec, f"update --branch {big} / {small}", f"update redis --branch {big}",
@@ -201,11 +230,14 @@ def main() -> int:
         del os.environ[var]
     started = time.perf_counter()
     tools = tool_venv(args.venv)
+    installed = installed_self(args.venv.with_name("venv-paxx-patch"))
+    if isinstance(installed, str):
+        tools["paxx-patch (pip-installed)"] = installed
     rec = Runs()
     with tempfile.TemporaryDirectory(prefix="paxx-compare-") as tmp:
         root = Path(tmp)
         for step, call in (
-            ("add", partial(bench_add_vs_paxx, runs=runs, rec=rec, paxx=tools["paxx"])),
+            ("add", partial(bench_add_vs_paxx, runs=runs, rec=rec, paxx=tools["paxx"], installed=installed)),
             ("sizes", partial(bench_sizes, sizes=sizes, runs=runs, rec=rec, copier=tools["copier"])),
             ("verify", partial(bench_verify, runs=runs * 3, rec=rec)),
         ):
