@@ -206,3 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report(outcomes, as_json=args.json)
     ok = {"pushed", "unchanged", "dry-run", "declined"}
     return 0 if all(o.result in ok for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

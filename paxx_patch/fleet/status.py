@@ -172,3 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\n{len(lines)} repositor{'ies' if len(lines) != 1 else 'y'} drift from the policy:")
             print("\n".join(f"  {line}" for line in lines))
     return 1 if lines else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
