@@ -64,3 +64,51 @@ def test_a_project_with_its_own_database_is_refused(sample_repo: Path, run, stat
            "postgres setup" in err
     assert "nothing was changed" in err
     assert state(sample_repo) == before
+
+
+# A vector-search app: its database is PostgreSQL with pgvector, under the name `db`,
+# and the backend has its own DATABASE_URL with the credentials of that service.
+VECTOR_COMPOSE = '''services:
+  db:
+    image: pgvector/pgvector:pg17
+    ports:
+      - "5432:5432"
+    environment:
+      POSTGRES_USER: postgres
+      POSTGRES_PASSWORD: postgres
+      POSTGRES_DB: surf
+    volumes:
+      - postgres_data:/var/lib/postgresql/data
+  backend:
+    build: .
+    environment:
+      DATABASE_URL: postgresql+asyncpg://postgres:postgres@db:5432/surf
+    depends_on:
+      - db
+volumes:
+  postgres_data:
+'''
+
+
+def test_a_database_of_the_same_server_is_used_and_the_apps_own_url_kept(tmp_path: Path, run) -> None:
+    repo = init_repo(tmp_path / "svc", {**PROJECT, "docker-compose.yml": VECTOR_COMPOSE})
+    before = git(repo, "rev-parse", "HEAD^{tree}").strip()
+    code, out, err = run(repo, "add", "postgres", "--commit")
+    assert code == 0, out + err
+    text = (repo / "docker-compose.yml").read_text()
+    services = YAML(typ="safe").load(text)["services"]
+    # no second PostgreSQL publishing 5432 and mounting postgres_data beside the first
+    assert "postgres" not in services and set(services) == {"db", "backend", "pgadmin"}
+    assert services["pgadmin"]["depends_on"] == {"db": {"condition": "service_started"}}
+    # the backend's own URL holds its password: ours would replace it
+    assert services["backend"]["environment"] == {
+        "DATABASE_URL": "postgresql+asyncpg://postgres:postgres@db:5432/surf"}
+    assert "service 'db' already runs the postgres server (pgvector/pgvector:pg17)" in out + err
+    assert "It sets POSTGRES_DB, POSTGRES_PASSWORD, POSTGRES_USER otherwise than 'postgres' would" in out + err
+    assert "service 'backend' sets DATABASE_URL itself" in out + err and "DATABASE_PASSWORD is not added" in out + err
+    assert compose_config(repo).returncode == 0
+    lock = (repo / "paxx-patch.lock").read_text()
+    assert 'postgres = "db"' in lock
+    code, out, err = run(repo, "remove", "postgres", "--commit")
+    assert code == 0, out + err
+    assert git(repo, "rev-parse", "HEAD^{tree}").strip() == before

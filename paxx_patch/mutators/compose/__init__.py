@@ -17,7 +17,12 @@ from paxx_patch.bundle.render import render_string
 from paxx_patch.edit.text import TextFile
 from paxx_patch.edit.yaml_scalar import load_yaml
 from paxx_patch.mutators import Context
-from paxx_patch.mutators.compose.app_service import TextEdit, _key_end, wire_app_service
+from paxx_patch.mutators.compose.app_service import (
+    TextEdit,
+    _env_names,
+    _key_end,
+    wire_app_service,
+)
 from paxx_patch.mutators.compose.images import swap_images
 from paxx_patch.mutators.compose.match import (
     app_networks,
@@ -99,17 +104,22 @@ class ComposeMutator:
         new_services = [s for s in services if s not in existing and s not in reused]
         from_app = [s for s in new_services if s in from_app]
         new_services = [s for s in new_services if s not in from_app]
-        for name in services:
+        for name, service in services.items():
             if name in existing and ctx.previous is None:
                 ctx.warnings.append(
                     f"{path}: a service named {name!r} already exists; left as it is."
                 )
             elif name in reused and ctx.previous is None:
+                differ = _settings_that_differ(service, existing[reused[name]])
+                credentials = (
+                    f" It sets {', '.join(differ)} otherwise than {name!r} would: give the app "
+                    f"{', '.join(ctx.bundle.app_environment) or 'its settings'} to match." if differ else ""
+                )
                 ctx.warnings.append(
                     f"{path}: service {reused[name]!r} already runs the "
-                    f"{image_name(services[name]['image'])} image ({existing[reused[name]]['image']}); "
+                    f"{image_name(service['image'])} server ({existing[reused[name]]['image']}); "
                     f"{ctx.bundle.name} uses it instead of adding {name!r}, and the app's "
-                    "environment points at it."
+                    f"environment points at it.{credentials}"
                 )
         context = posixpath.relpath(ctx.project.root or ".", posixpath.dirname(path) or ".")
         app, why = find_app_service(root, ctx.project.app_service, context)
@@ -271,6 +281,7 @@ class ComposeMutator:
             elif svc.get("restart") in ("no", False):
                 depends[name] = "service_completed_successfully"
         all_services = root["services"]
+        environment = self._app_keeps_its_own(path, all_services.get(app), app, environment, ctx)
         end = _block_end(root, lines, "services")
         service_end = _key_end(all_services, app, end, lines)
         edits, env_added, deps_added, notes, short_form = wire_app_service(
@@ -282,6 +293,25 @@ class ComposeMutator:
         if short_form:  # so that remove can put it back as it was
             entry["app_depends_on_short_form"] = short_form
         return edits
+
+    def _app_keeps_its_own(
+        self, path: str, service: Any, app: str, environment: dict[str, str], ctx: Context,
+    ) -> dict[str, str]:
+        """The variables to add to the app service: none when it configures the
+        component itself already (its own DATABASE_URL, say, whose password would
+        otherwise be replaced by the component's DATABASE_PASSWORD)."""
+        ours = set(ctx.previous.entries.get(self.name, {}).get("app_environment", [])) if ctx.previous else set()
+        present = _env_names(service.get("environment")) if isinstance(service, dict) else set()
+        theirs = sorted(k for k in environment if k in present and k not in ours)
+        missing = [k for k in environment if k not in present]
+        if not theirs or not missing:
+            return environment
+        ctx.notes.append(
+            f"{path}: service {app!r} sets {', '.join(theirs)} itself, so its own configuration of "
+            f"{ctx.bundle.name} stays: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+            "not added (set them there if the app should read them)."
+        )
+        return {}
 
     def subject(self, ctx: Context, changed: Sequence[str]) -> str:
         if ctx.removing is not None:
@@ -373,3 +403,19 @@ def _block_end(root: Any, lines: list[str], key: str) -> int:
     while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
         end -= 1
     return end
+
+
+def _env_map(env: Any) -> dict[str, str]:
+    if isinstance(env, dict):
+        return {str(k): str(v) for k, v in env.items()}
+    if isinstance(env, list):
+        return dict(str(item).partition("=")[::2] for item in env)
+    return {}
+
+
+def _settings_that_differ(ours: Any, theirs: Any) -> list[str]:
+    """The environment variables the component's service sets (its user, password,
+    database) that the service standing in for it sets otherwise, or not at all."""
+    mine = _env_map(ours.get("environment") if isinstance(ours, dict) else None)
+    other = _env_map(theirs.get("environment") if isinstance(theirs, dict) else None)
+    return sorted(k for k, v in mine.items() if other.get(k) != v)

@@ -3,9 +3,12 @@
 The app service is the configured one, else the one service that builds the
 project directory, else the one that runs the app server, else the one that
 publishes ports. A component's long-running service (one with a healthcheck) is
-reused when the file already runs the same image (tag aside) under another
-name: nothing is added for it, and the component's other services and the app's
-environment are pointed at the existing name.
+reused when the file already runs the same image (tag aside), or an image of the
+same server (`pgvector/pgvector` and `postgis/postgis` are PostgreSQL with
+extensions, `valkey/valkey` serves Redis's protocol), under another name: nothing
+is added for it, and the component's other services and the app's environment
+are pointed at the existing name. Adding a second one would publish the same
+port and mount the same data volume twice.
 """
 
 from __future__ import annotations
@@ -70,8 +73,31 @@ def image_name(image: str) -> str:
     return name.lower()
 
 
+# Images that run the same server as the component's image: a file that runs one of
+# them already has the service (PostgreSQL with extensions, Redis-compatible servers,
+# S3-compatible MinIO builds).
+SAME_SERVER = {
+    "postgres": frozenset({
+        "pgvector/pgvector", "ankane/pgvector", "postgis/postgis", "timescale/timescaledb",
+        "timescale/timescaledb-ha", "bitnami/postgresql", "supabase/postgres",
+        "paradedb/paradedb", "tensorchord/pgvecto-rs", "cimg/postgres",
+    }),
+    "redis": frozenset({
+        "redis/redis-stack", "redis/redis-stack-server", "bitnami/redis", "valkey/valkey",
+        "bitnami/valkey", "eqalpha/keydb", "docker.dragonflydb.io/dragonflydb/dragonfly",
+    }),
+    "minio/minio": frozenset({"bitnami/minio", "quay.io/minio/minio"}),
+}
+
+
+def same_server(wanted: str, theirs: str) -> bool:
+    """Whether an image named `theirs` serves what the component's `wanted` image does."""
+    return theirs == wanted or theirs in SAME_SERVER.get(wanted, ())
+
+
 def same_image_services(existing: Any, component: dict[str, Any]) -> dict[str, str]:
-    """Component service -> existing service of another name running its image."""
+    """Component service -> existing service of another name running its image (or
+    one of the same server)."""
     reused: dict[str, str] = {}
     for name, svc in component.items():
         if name in existing or not isinstance(svc, dict) or "healthcheck" not in svc:
@@ -80,7 +106,7 @@ def same_image_services(existing: Any, component: dict[str, Any]) -> dict[str, s
         match = next((
             other for other, theirs in existing.items()
             if isinstance(theirs, dict) and isinstance(theirs.get("image"), str)
-            and image_name(theirs["image"]) == wanted and not theirs.get("profiles")
+            and same_server(wanted, image_name(theirs["image"])) and not theirs.get("profiles")
         ), None)
         if wanted and match is not None:
             reused[name] = match
