@@ -364,3 +364,20 @@ def test_a_lock_beside_a_requirements_file_is_named_with_the_add_command(
     code, out, _ = run(repo, "remove", "redis", "--commit")
     assert code == 0
     assert "run `uv remove redis` and commit uv.lock." in out
+
+
+@pytest.mark.parametrize("copy", ["ADD . .", "COPY . /app", "COPY requirements.txt ."])
+def test_a_requirements_file_the_image_installs_beside_the_project_table_is_named(
+    tmp_path: Path, run, copy: str
+) -> None:
+    """pyproject.toml lists the dependencies, the Dockerfile installs requirements.txt: the
+    image would lack the new ones, so the note says where else they must go."""
+    dockerfile = f"FROM python:3.12-slim\nWORKDIR /app\n{copy}\nRUN pip install -r requirements.txt\n"
+    repo = init_repo(tmp_path / "svc", {**PROJECT, "requirements.txt": "fastapi==0.115.0\n",
+                                        "Dockerfile": dockerfile})
+    code, out, err = run(repo, "add", "redis", "--commit", "--no-lock")
+    assert code == 0, out + err
+    assert "redis" in (repo / "pyproject.toml").read_text()
+    assert ("the image installs requirements.txt (its Dockerfile runs `pip install -r`), and the "
+            "dependencies went into pyproject.toml, which lists them: add them to requirements.txt "
+            "too, or the image lacks them.") in out

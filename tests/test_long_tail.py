@@ -847,3 +847,29 @@ def test_an_app_a_method_makes_on_self_is_wired_there_and_runs(tmp_path: Path, r
     assert proc.stdout.strip() == "ok", proc.stdout + proc.stderr
     assert run(repo, "remove", "metrics", "redis", "--commit")[0] == 0
     assert (repo / "orders/rpc/webserver.py").read_text() == SERVER_OBJECT["orders/rpc/webserver.py"]
+
+
+# An app whose own metrics are served by a router of another module of its package.
+ROUTER_METRICS_APP = {
+    "pyproject.toml": '[project]\nname = "shop"\nversion = "0.1.0"\ndependencies = ["fastapi", "pydantic-settings"]\n',
+    "Dockerfile": 'FROM python:3.12-slim\nCOPY . .\nCMD ["uvicorn", "shop.main:app", "--host", "0.0.0.0"]\n',
+    "shop/__init__.py": "",
+    "shop/settings.py": SETTINGS,
+    "shop/main.py": "from fastapi import FastAPI\n\nfrom shop.views import metrics\n\n"
+                    "app = FastAPI()\napp.include_router(metrics.router)\n",
+    "shop/views/__init__.py": "",
+    "shop/views/metrics.py": 'from fastapi import APIRouter\n\nrouter = APIRouter()\n\n\n'
+                             '@router.get("/metrics")\nasync def our_metrics() -> dict[str, int]:\n'
+                             '    return {"orders": 3}\n',
+}
+
+
+def test_metrics_served_by_a_router_elsewhere_in_the_package_are_left_theirs(tmp_path: Path, run) -> None:
+    repo = init_repo(tmp_path / "shop", ROUTER_METRICS_APP)
+    code, out, err = run(repo, "add", "metrics", "--commit", "--no-lock")
+    assert code == 0, out + err
+    main = (repo / "shop" / "main.py").read_text()
+    assert 'app.add_route("/paxx/metrics", metrics_endpoint, include_in_schema=False)' in main, main
+    assert 'add_route("/metrics"' not in main
+    assert ('shop/views/metrics.py:6 already serves /metrics (`@router.get("/metrics")`), so '
+            "metrics's endpoint is at /paxx/metrics") in out, out

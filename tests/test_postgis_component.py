@@ -158,3 +158,22 @@ def test_a_template_that_imports_geoalchemy2_already_is_left_alone(tmp_path: Pat
     assert not any("script.py.mako" in s for s in git(repo, "log", "--format=%s", "-12").splitlines())
     assert run(repo, "remove", "postgis", "--commit")[0] == 0
     assert template.read_bytes() == before
+
+
+def test_several_templates_none_configured_is_a_warning_and_nothing_edited(tmp_path: Path, run) -> None:
+    repo = _project(tmp_path)
+    _alembic(repo, "init", "oss/migrations")
+    template = (repo / "oss" / "migrations" / "script.py.mako").read_bytes()
+    (repo / "ee" / "migrations").mkdir(parents=True)
+    (repo / "ee" / "migrations" / "script.py.mako").write_bytes(template)
+    ini = repo / "alembic.ini"
+    ini.write_text(ini.read_text().replace("script_location = %(here)s/oss/migrations",
+                                           "script_location = /app/oss/migrations"))
+    _commit_all(repo, "migrations")
+    code, out, err = run(repo, "add", "postgis", "--commit")
+    assert code == 0, out + err
+    assert ("postgis: Alembic's script_location points at none of the project's 2 revision templates "
+            "(ee/migrations/script.py.mako, oss/migrations/script.py.mako), so none was edited: add "
+            "`import geoalchemy2` to the one your migrations are written from") in out + err
+    assert (repo / "oss" / "migrations" / "script.py.mako").read_bytes() == template
+    assert (repo / "ee" / "migrations" / "script.py.mako").read_bytes() == template

@@ -21,8 +21,9 @@ TEMPLATE = "script.py.mako"
 def find_migration_template(
     files: FileReader, tree: Tree, root: str, pyproject: dict[str, Any]
 ) -> tuple[str, str]:
-    """The repository path of the project's script.py.mako ("" when it has none),
-    and the rule that found it."""
+    """The repository path of the project's script.py.mako and the rule that found
+    it; ("", why) when it has several and none is the one its configuration names,
+    ("", "") when it has none."""
     prefix = f"{root}/" if root else ""
     templates = [p for p in tree.ending(TEMPLATE) if p.startswith(prefix)]
     if not templates:
@@ -33,7 +34,8 @@ def find_migration_template(
             return found, f"script_location = {location}"
     if len(templates) == 1:
         return templates[0], "the only one in the project"
-    return "", ""
+    return "", (f"Alembic's script_location points at none of the project's {len(templates)} "
+                f"revision templates ({', '.join(templates[:4])}{', ...' if len(templates) > 4 else ''})")
 
 
 def _locations(files: FileReader, tree: Tree, root: str, pyproject: dict[str, Any]) -> list[tuple[str, str]]:

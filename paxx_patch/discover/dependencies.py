@@ -84,8 +84,12 @@ def find_dependency_file(
             return _requirements(files, here, "requirements.txt", pyproject)
         text = decode(here("requirements.txt"), requirements) if requirements else ""
         note = _note(here("requirements.txt"), generator(text)[0], here("pyproject.toml"))
-        return DependencyTarget(here("pyproject.toml"), "pep621",
-                                note if is_generated(text) else _export_note(files, here))
+        note = note if is_generated(text) else _export_note(files, here)
+        if requirements is not None and not note and here("requirements.txt") in installed():
+            note = (f"the image installs {here('requirements.txt')} (its Dockerfile runs `pip install "
+                    f"-r`), and the dependencies went into {here('pyproject.toml')}, which lists them: "
+                    f"add them to {here('requirements.txt')} too, or the image lacks them.")
+        return DependencyTarget(here("pyproject.toml"), "pep621", note)
     if "dependencies" in pyproject.get("tool", {}).get("poetry", {}):
         return DependencyTarget(here("pyproject.toml"), "poetry", _export_note(files, here))
     if files.get(here("requirements.txt")) is not None:
@@ -126,23 +130,29 @@ def _elsewhere(
 
 def installed_requirements(dockerfiles: Iterable[tuple[str, str, list[str], int]], files: FileReader,
                            exists: Callable[[str], bool]) -> list[str]:
-    """The requirements files (`COPY x/requirements*.txt ...`) a Dockerfile installs
-    (its RUN lines pass their name to `-r`)."""
+    """The requirements files a Dockerfile copies (`COPY x/requirements*.txt ...`, or
+    the whole context: `ADD . .`) and installs (its RUN lines pass their name to `-r`)."""
     out = []
     for dockerfile, context, sources, _line in dockerfiles:
         text = decode(dockerfile, files.get(dockerfile) or b"")
+        named = re.findall(r"-r\s+(\S*requirements[\w.-]*\.txt)\b", text)
         for source in sources:
             name = posixpath.basename(source)
-            if not re.fullmatch(r"[\w.-]*requirements[\w.-]*\.txt", name) or not re.search(
+            if source.rstrip("/") in ("", "."):  # the whole context (`ADD . .`): the files -r names
+                wanted = [posixpath.basename(n) for n in named]
+            elif re.fullmatch(r"[\w.-]*requirements[\w.-]*\.txt", name) and re.search(
                 rf"-r\s+\S*{re.escape(name)}\b", text
             ):
+                wanted = [source]
+            else:
                 continue
             # built from its directory or, without a compose file to say, one above it
             contexts = [context, *(d for d in parents(posixpath.dirname(dockerfile)) if d != context)]
-            paths = [posixpath.normpath(posixpath.join(c, source.lstrip("/"))) for c in contexts]
-            path = next((p for p in paths if not p.startswith("..") and exists(p)), None)
-            if path is not None:
-                out.append(path)
+            for want in wanted:
+                paths = [posixpath.normpath(posixpath.join(c, want.lstrip("/"))) for c in contexts]
+                path = next((p for p in paths if not p.startswith("..") and exists(p)), None)
+                if path is not None:
+                    out.append(path)
     return sorted(set(out))
 
 

@@ -3,8 +3,9 @@
 Rules: the configured `env_file`; else a file named like an example of `.env`
 (`.env.example`, `.env.sample`, `.env.template`, `.env.dist`, `.env.docker`,
 `.env-example`, `example.env`, ...) in the project directory, then beside the
-compose file, then in the app's package, then anywhere else outside tests, the
-nearest first; else a committed env file of one environment (`.env.dev`,
+compose file, then in the app's package, then anywhere else in the project outside
+tests and JavaScript projects (a directory with a package.json: a frontend's
+variables), the nearest first, then in a directory above the project; else a committed env file of one environment (`.env.dev`,
 `.env.development`, `.env.local`, then `.env.docker*`, `.env.test`, `.env.staging`,
 `.env.prod`...) in the project directory or beside the compose file, the development
 one first; else a new `.env.example`, unless the repository commits a `.env`: that
@@ -18,6 +19,7 @@ import re
 from dataclasses import dataclass
 
 from paxx_patch.discover import join
+from paxx_patch.discover.compose import parents
 from paxx_patch.discover.tree import Tree, common_depth, ignored
 
 EXAMPLE = re.compile(
@@ -46,6 +48,19 @@ class EnvFound:
     rule: str
 
 
+def _javascript(tree: Tree, root: str, path: str) -> bool:
+    """Whether `path` sits in a JavaScript project below the project directory (a
+    directory with a package.json and no Python project file of its own)."""
+    for directory in parents(posixpath.dirname(path)):
+        if directory == root or not directory.startswith(f"{root}/" if root else ""):
+            return False
+        if join(directory, "package.json") in tree and not any(
+            join(directory, name) in tree for name in ("pyproject.toml", "requirements.txt", "setup.py")
+        ):
+            return True
+    return False
+
+
 def find_env(tree: Tree, root: str, configured: str | None, compose: str, app_file: str | None) -> EnvFound:
     if configured:
         return EnvFound(join(root, configured), "configured env_file")
@@ -63,11 +78,15 @@ def find_env(tree: Tree, root: str, configured: str | None, compose: str, app_fi
             return EnvFound(here[0], f"env example {rule}")
     near = f"{root}/x" if root else "x"
     elsewhere = sorted(
-        (p for p in found if p.startswith(f"{root}/") or not root),
+        (p for p in found if (p.startswith(f"{root}/") or not root) and not _javascript(tree, root, p)),
         key=lambda p: (-common_depth(p, near), p.count("/"), p),
     )
     if elsewhere:
         return EnvFound(elsewhere[0], "env example nearest the project")
+    for directory in parents(root)[1:]:  # a monorepo's, above the project
+        above = sorted(p for p in found if posixpath.dirname(p) == directory)
+        if above:
+            return EnvFound(above[0], "env example in a directory above the project")
     per_environment = [p for p in tree.named(PER_ENVIRONMENT, ("env",)) if not ignored(p)]
     for directory, rule in places[:2]:
         here = sorted((p for p in per_environment if posixpath.dirname(p) == directory), key=_environment_rank)

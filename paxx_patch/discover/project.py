@@ -80,6 +80,7 @@ class Project:
     notes: tuple[str, ...] = ()  # told to the user once per run
     app_unparsable: str = ""  # no app found, and why it may be: a module that does not parse
     migration_template: str = ""  # Alembic's script.py.mako, when the project has one
+    migration_unresolved: str = ""  # why none of its several templates was chosen
 
     def path(self, relative: str) -> str:
         """A path relative to the project directory, as a repository path."""
@@ -229,6 +230,8 @@ def discover_project(files: FileReader, root: str = "") -> Project:
     if migration_template:
         findings.append(Finding("migration template", migration_template, migration_template,
                                 rule=migration_rule))
+    elif migration_rule:
+        findings.append(Finding("migration template", "not found", rule=migration_rule))
     if isinstance(settings, SettingsFound):
         own = False
         settings_module = dotted(settings.object_file, root_dir)
@@ -288,6 +291,7 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         notes=tuple(notes),
         app_unparsable=unparsable,
         migration_template=migration_template,
+        migration_unresolved="" if migration_template else migration_rule,
     )
 
 

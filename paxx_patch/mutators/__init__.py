@@ -46,6 +46,9 @@ class Context:
     # (pydantic-settings while they read their settings from the components' own module)
     shared_requirements: frozenset[str] = frozenset()
     object_format: str = "sha1"  # the repository's: the lock's blob ids are in it
+    # URL path -> `file:line` where a module other than the app's declares a route on
+    # it already (`@router.get("/metrics")`): the wiring serves ours on a path of its own
+    routes_elsewhere: dict[str, str] = field(default_factory=dict)
 
 
 class Mutator(Protocol):

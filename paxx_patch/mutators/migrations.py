@@ -34,6 +34,13 @@ class MigrationsMutator:
             return [file] if isinstance(file, str) and file else []
         if not ctx.bundle.migration_imports:
             return []
+        if not ctx.project.migration_template and ctx.project.migration_unresolved and ctx.previous is None:
+            lines = ", ".join(f"import {m}" for m in ctx.bundle.migration_imports)
+            ctx.warnings.append(
+                f"{ctx.bundle.name}: {ctx.project.migration_unresolved}, so none was edited: add "
+                f"`{lines}` to the one your migrations are written from, or the migrations that "
+                "use the component's column types fail when they run."
+            )
         return [ctx.project.migration_template] if ctx.project.migration_template else []
 
     def apply(self, path: str, old: bytes | None, ctx: Context) -> bytes | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import posixpath
 import re
 import sys
 import time
@@ -159,12 +160,40 @@ def make_context(
         for target, text in render_templates(bundle, context).items()
     }
     fragment = render_compose(bundle, context) if bundle.compose_path else ""
+    served = routes_elsewhere(snapshot, project, bundle) if snapshot is not None and removing is None else {}
     return Context(
         bundle=bundle, project=project, variables=variables, template_context=context,
         rendered=rendered, compose_fragment=fragment, removing=removing,
         refresh_lock=refresh_lock,
-        object_format=object_format,
+        object_format=object_format, routes_elsewhere=served,
     )
+
+
+_ROUTE_CALLS = r"\.(get|head|api_route|route|add_route|add_api_route|mount)\([[:space:]]*(path[[:space:]]*=[[:space:]]*)?"
+
+
+def routes_elsewhere(snapshot: Snapshot, project: Project, bundle: Bundle) -> dict[str, str]:
+    """Where the app's package declares a route on one of the bundle's URL paths outside
+    the app module (`@router.get("/metrics")` in views/metrics.py): one `git grep` of the
+    package the app module is in (its top two levels when that is the repository root),
+    so the cost follows the package, not the repository."""
+    if not bundle.wiring.routes or not project.app_file:
+        return {}
+    package = posixpath.dirname(project.app_file)
+    found: dict[str, str] = {}
+    for url, _ in bundle.wiring.routes:
+        quoted = re.escape(url).replace("\\/", "/")
+        pattern = f"{_ROUTE_CALLS}[\"']{quoted}/?[\"']"
+        depth = ["--max-depth", "2"] if not package else []
+        proc = snapshot.git.run("grep", "-n", "-I", "-E", *depth, "-e", pattern, snapshot.base, "--",
+                                package or ".", check=False)
+        for line in proc.stdout.decode("utf-8", "replace").splitlines():
+            _, path, number, text = (line.split(":", 3) + ["", "", ""])[:4]
+            if path.endswith(".py") and path != project.app_file and not path.startswith(
+                    f"{project.services_dir}/"):
+                found[url] = f"{path}:{number}: {text.strip()}"
+                break
+    return found
 
 
 def _in_project_style(target: str, text: str, project: Project) -> str:

@@ -358,7 +358,11 @@ def _add(path: str, old: bytes, tree: ast.Module, ctx: Context) -> bytes:
         if item.kind in ("startup", "shutdown") and _composed(calls, item, bound):
             continue
         similar = next((c for c in calls if _same_key(c, item, target.app, bound)), None)
-        if similar is None:
+        if similar is None and item.kind == "routes" and item.key in ctx.routes_elsewhere:
+            moved = _elsewhere(ctx, path, item, None, target.app)
+            if not any(ast.dump(ast.Expr(call)) == _dump(moved.code) for call in calls):
+                added.append(moved)
+        elif similar is None:
             added.append(item)
         elif item.kind == "routes" and not _serves_ours(similar, item, bound):
             moved = _elsewhere(ctx, path, item, similar, target.app)
@@ -481,14 +485,17 @@ def _serves_ours(route: ast.Call, item: _Wanted, bound: dict[str, str]) -> bool:
     return dotted is not None and _resolved(dotted, bound) == f"{item.module}.{item.name}"
 
 
-def _elsewhere(ctx: Context, path: str, item: _Wanted, theirs: ast.Call, app: str) -> _Wanted:
-    """The route on a path of its own where the app serves `item.key` already, said so."""
+def _elsewhere(ctx: Context, path: str, item: _Wanted, theirs: ast.Call | None, app: str) -> _Wanted:
+    """The route on a path of its own where the app serves `item.key` already (in the
+    app module: `theirs`; else in another module of its package), said so."""
     free = f"/paxx{item.key}"
     code = ctx.project.style.quoted(
         f"{app}.add_route({json.dumps(free)}, {item.local}, include_in_schema=False)")
+    where = (f"{path}:{theirs.lineno}" if theirs is not None else ctx.routes_elsewhere[item.key].split(": ")[0])
+    shown = ast.unparse(theirs) if theirs is not None else ctx.routes_elsewhere[item.key].split(": ", 1)[1]
     ctx.warnings.append(
-        f"{ctx.bundle.name}: {path}:{theirs.lineno} already serves {item.key} "
-        f"(`{ast.unparse(theirs)}`), so {ctx.bundle.name}'s endpoint is at {free}: "
+        f"{ctx.bundle.name}: {where} already serves {item.key} "
+        f"(`{shown}`), so {ctx.bundle.name}'s endpoint is at {free}: "
         f"`{code}`. Point whatever reads {item.key} at {free}, or take one of the two out."
     )
     return _Wanted(code, "routes", free, item.module, item.name, item.alias)
