@@ -29,6 +29,7 @@ class CodeStyle:
     combine_as_imports: bool = False  # isort's: `a as b` joins the module's other names
     summary_second_line: bool = False  # pydocstyle's D213 selected (instead of D212)
     lines_after_imports: int = -1  # isort's: blank lines after the imports (-1: 2 before a def, else 1)
+    force_sort_within_sections: bool = False  # isort's: `import x` and `from x import` sorted together
     # top-level packages the generated modules import that the sorter takes for
     # third-party ones (an import root it does not know of)
     third_party: tuple[str, ...] = ()
@@ -66,6 +67,10 @@ class CodeStyle:
             from paxx_patch.edit.import_order import among_third_party
 
             text = among_third_party(text, self.third_party)
+        if self.force_sort_within_sections:
+            from paxx_patch.edit.import_order import sort_within_sections
+
+            text = sort_within_sections(text)
         if self.lines_after_imports >= 0:
             from paxx_patch.edit.import_order import space_after_imports
 
@@ -96,6 +101,7 @@ def find_style(files: FileReader, root: str, pyproject: dict[str, Any]) -> CodeS
                 known_first_party=_names(isort.get("known_first_party")),
                 combine_as_imports=isort.get("combine_as_imports") is True,
                 lines_after_imports=_after(isort.get("lines_after_imports")),
+                force_sort_within_sections=isort.get("force_sort_within_sections") is True,
             )
     # a project with no configuration of its own is checked with its repository's
     # (ruff looks for one in each directory above the files it checks)
@@ -119,6 +125,7 @@ def find_style(files: FileReader, root: str, pyproject: dict[str, Any]) -> CodeS
         combine_as_imports=_ruff_isort(ruff).get("combine-as-imports") is True,
         summary_second_line=_selects_d213(ruff),
         lines_after_imports=_after(_ruff_isort(ruff).get("lines-after-imports")),
+        force_sort_within_sections=_ruff_isort(ruff).get("force-sort-within-sections") is True,
     )
 
 

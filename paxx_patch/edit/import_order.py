@@ -200,3 +200,38 @@ def space_after_imports(text: str, blank_lines: int) -> str:
         blank += 1
     lines[end:blank] = ["\n"] * blank_lines
     return "".join(lines)
+
+
+def sort_within_sections(text: str) -> str:
+    """`text` with each block of imports sorted by module alone, `import x` and `from x
+    import y` mixed (isort's and ruff's force-sort-within-sections): `import redis`,
+    `from redis import exceptions`, `import redis.asyncio`, at module level and in
+    `if TYPE_CHECKING:` blocks."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return text  # not Python after all: left as the bundle wrote it
+    lines = text.splitlines(keepends=True)
+    bodies = [tree.body, *(n.body for n in tree.body if isinstance(n, ast.If))]
+    blocks: list[list[ast.Import | ast.ImportFrom]] = []
+    for body in bodies:
+        run: list[ast.Import | ast.ImportFrom] = []
+        for node in [*body, None]:
+            joined = isinstance(node, ast.Import | ast.ImportFrom) and (
+                not run or node.lineno == int(run[-1].end_lineno or run[-1].lineno) + 1)
+            if joined:
+                run.append(node)  # type: ignore[arg-type]
+                continue
+            if len(run) > 1:
+                blocks.append(run)
+            run = [node] if isinstance(node, ast.Import | ast.ImportFrom) else []
+    for block in sorted(blocks, key=lambda b: b[0].lineno, reverse=True):
+        start, end = block[0].lineno - 1, int(block[-1].end_lineno or block[-1].lineno)
+        pieces = [(_module_key(n), lines[n.lineno - 1:int(n.end_lineno or n.lineno)]) for n in block]
+        lines[start:end] = [line for _, piece in sorted(pieces, key=lambda p: p[0]) for line in piece]
+    return "".join(lines)
+
+
+def _module_key(node: ast.Import | ast.ImportFrom) -> tuple[str, int]:
+    kind, module = _key(node)
+    return module, kind

@@ -103,9 +103,7 @@ def test_ruff_strict_rules_real_projects_select(project: Project, target: str) -
 
 
 # isort settings public projects set (combine-as-imports: a chat-app framework): the
-# import blocks of the generated modules read the same under each. Settings that
-# reorder whole blocks (force-sort-within-sections, order-by-type = false) would need
-# the modules sorted by the project's own sorter: not done yet.
+# import blocks of the generated modules read the same under each.
 @pytest.mark.parametrize("setting", [
     "combine-as-imports = true", "force-wrap-aliases = true", "split-on-trailing-comma = false",
 ])
@@ -116,6 +114,32 @@ def test_import_blocks_under_the_isort_settings_projects_choose(project: Project
         cwd=project.root, capture_output=True, text=True, check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("config", [
+    "[lint.isort]\nforce-sort-within-sections = true\n",
+    "[lint.isort]\nforce-sort-within-sections = true\ncombine-as-imports = true\n",
+])
+def test_import_blocks_sorted_within_sections_as_the_project_asks(tmp_path: Path, config: str) -> None:
+    """force-sort-within-sections reorders whole blocks (`from dataclasses import` before
+    `import json`): the generated modules are sorted so, read from the project's ruff.toml."""
+    names = [*COMPONENTS, "metrics", "postgres", "websocket", "celery"]
+    project = render_project(tmp_path / "sorted", list(dict.fromkeys(names)), files={
+        **APP_FILES, "ruff.toml": config})
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--select", "I", "--output-format", "concise",
+         *map(str, project.files)],
+        cwd=project.root, capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    # the default order would fail: it is not the one the project asks for
+    default = render_project(tmp_path / "default", ["redis"], files=APP_FILES)
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--select", "I", "--config",
+         str(tmp_path / "sorted" / "ruff.toml"), *map(str, default.files)],
+        cwd=default.root, capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 1, done.stdout
 
 
 # py314: the formatter drops the parentheses of `except (A, B):` for projects on 3.14
