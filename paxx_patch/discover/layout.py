@@ -203,6 +203,45 @@ def dockerfiles(
     return out
 
 
+# Base images of services that build something other than the app: a JavaScript
+# frontend, a web server in front of it
+NOT_THE_APP_IMAGES = frozenset({
+    "node", "oven/bun", "denoland/deno", "nginx", "nginxinc/nginx-unprivileged", "caddy", "httpd",
+    "traefik",
+})
+
+
+def services_not_the_app(files: FileReader, compose_data: Any, compose_path: str) -> tuple[str, ...]:
+    """The compose services that build from a Dockerfile whose first stage starts from
+    a JavaScript runtime or a web server image (`FROM node:alpine`): a frontend beside
+    the app, never the service that runs it."""
+    services = compose_data.get("services") if isinstance(compose_data, dict) else None
+    found: list[str] = []
+    wanted: dict[str, str] = {}
+    for name, svc in services.items() if isinstance(services, dict) else []:
+        build = svc.get("build") if isinstance(svc, dict) else None
+        if build is None:
+            continue
+        context = build.get("context", ".") if isinstance(build, dict) else str(build)
+        dockerfile = build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile"
+        try:
+            wanted[str(name)] = join(join(posixpath.dirname(compose_path), str(context)), str(dockerfile))
+        except PaxxError:
+            continue  # a context outside the repository: not one to judge
+    files.load(wanted.values())
+    for name, path in wanted.items():
+        raw = files.get(path)
+        first = next((line.split() for line in decode(path, raw).splitlines()
+                      if line.split()[:1] and line.split()[0].upper() == "FROM"), None) if raw else None
+        image = next((w for w in (first or [])[1:] if not w.startswith("--")), "")
+        base = image.split("@", 1)[0].rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+        for prefix in ("docker.io/", "library/"):
+            base = base.removeprefix(prefix)
+        if base.lower() in NOT_THE_APP_IMAGES:
+            found.append(name)
+    return tuple(found)
+
+
 def _copied(path: str, context: str, sources: list[str]) -> bool:
     relative = posixpath.relpath(path, context or ".")
     if relative.startswith("../"):

@@ -28,6 +28,7 @@ from paxx_patch.discover.layout import (
     find_import_root,
     in_wheel,
     place_services,
+    services_not_the_app,
     wheel_packages,
 )
 from paxx_patch.discover.modules import Modules
@@ -81,6 +82,7 @@ class Project:
     app_unparsable: str = ""  # no app found, and why it may be: a module that does not parse
     migration_template: str = ""  # Alembic's script.py.mako, when the project has one
     migration_unresolved: str = ""  # why none of its several templates was chosen
+    not_the_app: tuple[str, ...] = ()  # compose services that build a frontend, not the app
 
     def path(self, relative: str) -> str:
         """A path relative to the project directory, as a repository path."""
@@ -212,6 +214,7 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         notes.append(f"services go into {compose.path} ({compose.rule}); set "
                      "[tool.paxx-patch] compose_file to use another one.")
     images = dockerfiles(files, tree, compose.data, compose.path)
+    frontends = services_not_the_app(files, compose.data, compose.path)
 
     def installed() -> list[str]:
         return [p for p in installed_requirements(images, files, tree.__contains__)
@@ -292,6 +295,7 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         app_unparsable=unparsable,
         migration_template=migration_template,
         migration_unresolved="" if migration_template else migration_rule,
+        not_the_app=frontends,
     )
 
 

@@ -122,7 +122,7 @@ class ComposeMutator:
                     f"environment points at it.{credentials}"
                 )
         context = posixpath.relpath(ctx.project.root or ".", posixpath.dirname(path) or ".")
-        app, why = find_app_service(root, ctx.project.app_service, context)
+        app, why = find_app_service(root, ctx.project.app_service, context, ctx.project.not_the_app)
         if why and ctx.previous is None:
             ctx.warnings.append(f"{path}: {ctx.bundle.name}: {why}")
         healthy = {n: "healthcheck" in (existing.get(n) or {}) for n in existing}

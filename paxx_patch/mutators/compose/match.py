@@ -33,16 +33,19 @@ def _command(service: Any) -> str:
     return " ".join(" ".join(map(str, p)) if isinstance(p, list) else str(p) for p in parts if p)
 
 
-def find_app_service(root: Any, configured: str | None, context: str) -> tuple[str | None, str]:
+def find_app_service(
+    root: Any, configured: str | None, context: str, not_the_app: tuple[str, ...] = (),
+) -> tuple[str | None, str]:
     """(the app service or None, a note when it is ambiguous).
 
-    `context` is the project directory relative to the compose file's directory."""
+    `context` is the project directory relative to the compose file's directory;
+    `not_the_app`: services that build a frontend (a Dockerfile from a node image)."""
     services = root.get("services") or {}
     if configured:
         return (configured, "") if configured in services else (None, "")
     built = {
         name: svc for name, svc in services.items()
-        if isinstance(svc, dict) and svc.get("build") is not None
+        if isinstance(svc, dict) and svc.get("build") is not None and name not in not_the_app
     }
     if len(built) <= 1:
         return next(iter(built), None), ""
