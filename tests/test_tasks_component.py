@@ -182,3 +182,17 @@ def test_requires_names_known_bundles_without_cycles(tmp_path: Path) -> None:
     _bundle(tmp_path, "four", ["redis", "five"])
     _bundle(tmp_path, "five", [])
     assert load_bundle_dir(tmp_path / "four").requires == ("redis", "five")
+
+
+def test_the_worker_it_adds_is_not_taken_for_the_app_by_the_next_component(tmp_path: Path, run) -> None:
+    """The api service says nothing that tells it from the worker (its ports and command
+    live in a file it extends): the worker runs `arq`, so it is not the app."""
+    compose = "services:\n  api:\n    build: .\n"
+    repo = init_repo(tmp_path / "svc", {**PROJECT, "docker-compose.yml": compose})
+    assert run(repo, "add", "tasks", "--commit", "--no-lock")[0] == 0
+    assert _compose(repo)["services"]["worker"]["build"] == "."
+    code, out, err = run(repo, "add", "storage", "--commit", "--no-lock")
+    assert code == 0, out + err
+    assert "several services build the app" not in out + err
+    services = _compose(repo)["services"]
+    assert services["api"]["environment"]["STORAGE_BACKEND"] == "s3"  # beside the compose MinIO

@@ -19,6 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 _SERVERS = re.compile(r"\b(uvicorn|gunicorn|hypercorn|granian|fastapi)\b|\w:app\b")
+# a service that runs a task queue's worker from the app's image (the tasks and celery
+# components add one) is never the one that serves the app
+_WORKERS = re.compile(r"^(python3? -m )?(arq|celery|dramatiq|taskiq|rq|huey_consumer)\b")
 
 
 def _build_context(service: Any) -> str | None:
@@ -46,6 +49,7 @@ def find_app_service(
     built = {
         name: svc for name, svc in services.items()
         if isinstance(svc, dict) and svc.get("build") is not None and name not in not_the_app
+        and not _WORKERS.match(_command(svc).strip())
     }
     if len(built) <= 1:
         return next(iter(built), None), ""
