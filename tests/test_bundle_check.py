@@ -71,6 +71,8 @@ def test_unformatted_output_fails_the_ruff_check(tmp_path: Path, run) -> None:
     (('observes = ["metrics"]', 'observes = "metrics"'), "key `observes`"),
     (('observes = ["metrics"]', 'migration_imports = ["geo alchemy"]'), "key `migration_imports`"),
     (('observes = ["metrics"]', 'migration_imports = ["os; rm -rf /"]'), "key `migration_imports`"),
+    (('observes = ["metrics"]', '[warn_when_found]\n"x" = "too short a piece of code"'), "key `warn_when_found.x`"),
+    (('observes = ["metrics"]', '[warn_when_found]\n"Redis(" = "two\\nlines"'), "key `warn_when_found.Redis(`"),
 ])
 def test_an_invalid_bundle_is_exit_2(tmp_path: Path, run, edit: tuple[str, str], expect: str) -> None:
     bundle = bundle_copy(tmp_path)

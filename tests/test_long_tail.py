@@ -873,3 +873,18 @@ def test_metrics_served_by_a_router_elsewhere_in_the_package_are_left_theirs(tmp
     assert 'add_route("/metrics"' not in main
     assert ('shop/views/metrics.py:6 already serves /metrics (`@router.get("/metrics")`), so '
             "metrics's endpoint is at /paxx/metrics") in out, out
+
+
+def test_an_app_that_instruments_fastapi_itself_is_told_of_the_second_tracer(tmp_path: Path, run) -> None:
+    files = dict(ROUTER_METRICS_APP)
+    files["shop/telemetry.py"] = ("from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor\n\n\n"
+                                  "def instrument(app):\n    FastAPIInstrumentor.instrument_app(app)\n")
+    repo = init_repo(tmp_path / "shop", files)
+    code, out, err = run(repo, "add", "metrics", "--commit", "--no-lock")
+    assert code == 0, out + err
+    assert ("metrics: shop/telemetry.py:1 has `FastAPIInstrumentor`: the app instruments FastAPI with "
+            "OpenTelemetry itself, and setup_tracing(app) adds a second server span") in out, out
+    # without it, no such warning
+    plain = init_repo(tmp_path / "plain", ROUTER_METRICS_APP)
+    code, out, err = run(plain, "add", "metrics", "--commit", "--no-lock")
+    assert code == 0 and "FastAPIInstrumentor" not in out + err

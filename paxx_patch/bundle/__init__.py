@@ -118,6 +118,9 @@ class Bundle:
     # modules Alembic's revision template must import for the component's column
     # types (`migration_imports = ["geoalchemy2"]`), when the project uses Alembic
     migration_imports: tuple[str, ...] = ()
+    # code that shows the app does this component's job itself already -> what to tell
+    # the user when the app's package holds it (`FastAPIInstrumentor`: a second tracer)
+    warn_when_found: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def requires(self) -> tuple[str, ...]:
@@ -295,7 +298,7 @@ _KNOWN_KEYS = {
     "name", "version", "description", "templates", "dependencies", "settings",
     "variables", "app_environment", "next_steps", "wiring", "conditional_dependencies",
     "refuse_when", "requires", "compose_from_app", "compose_images", "observes",
-    "migration_imports",
+    "migration_imports", "warn_when_found",
 }
 
 
@@ -407,7 +410,14 @@ def _validate(directory: Path, path: Path, data: Mapping[str, Any]) -> Bundle:
         if not _MODULE.match(module):
             raise c.fail("migration_imports", f"{module!r} must be a module to import, "
                          "such as \"geoalchemy2\" (dotted Python names)")
+    warn_when_found = c.string_table("warn_when_found", c.get("warn_when_found", dict, {}))
+    for code, message in warn_when_found.items():
+        if not 3 <= len(code) <= 100 or not code.isprintable() or not message.strip() or len(message) > 500 \
+                or not message.isprintable():
+            raise c.fail(f"warn_when_found.{code[:40]}", "must map a piece of code (3 to 100 characters, "
+                         "one line) to the message to show (one line, at most 500 characters)")
     return Bundle(
+        warn_when_found=warn_when_found,
         observes=tuple(dict.fromkeys(observes)),
         migration_imports=tuple(dict.fromkeys(migration_imports)),
         compose_from_app=from_app,

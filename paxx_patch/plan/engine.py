@@ -161,12 +161,41 @@ def make_context(
     }
     fragment = render_compose(bundle, context) if bundle.compose_path else ""
     served = routes_elsewhere(snapshot, project, bundle) if snapshot is not None and removing is None else {}
+    warnings = found_in_app(snapshot, project, bundle) if snapshot is not None and removing is None else []
     return Context(
         bundle=bundle, project=project, variables=variables, template_context=context,
         rendered=rendered, compose_fragment=fragment, removing=removing,
-        refresh_lock=refresh_lock,
+        refresh_lock=refresh_lock, warnings=warnings,
         object_format=object_format, routes_elsewhere=served,
     )
+
+
+def _grep_app_package(snapshot: Snapshot, project: Project, *pattern: str) -> list[tuple[str, str, str]]:
+    """(path, line, text) of the lines `git grep PATTERN` finds in the Python modules of
+    the app's package (its top two levels when that is the repository root) other than
+    the components' own: the cost follows the package, not the repository."""
+    if not project.app_file:
+        return []
+    package = posixpath.dirname(project.app_file)
+    depth = ["--max-depth", "2"] if not package else []
+    proc = snapshot.git.run("grep", "-n", "-I", *depth, *pattern, snapshot.base, "--", package or ".",
+                            check=False)
+    hits = []
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        _, path, number, text = (line.split(":", 3) + ["", "", ""])[:4]
+        if path.endswith(".py") and not path.startswith(f"{project.services_dir}/"):
+            hits.append((path, number, text.strip()))
+    return hits
+
+
+def found_in_app(snapshot: Snapshot, project: Project, bundle: Bundle) -> list[str]:
+    """The bundle's `warn_when_found` messages for the code the app's package holds."""
+    out = []
+    for code, message in bundle.warn_when_found.items():
+        hit = next(iter(_grep_app_package(snapshot, project, "-F", "-e", code)), None)
+        if hit is not None:
+            out.append(f"{bundle.name}: {hit[0]}:{hit[1]} has `{code}`: {message}")
+    return out
 
 
 _ROUTE_CALLS = r"\.(get|head|api_route|route|add_route|add_api_route|mount)\([[:space:]]*(path[[:space:]]*=[[:space:]]*)?"
@@ -174,25 +203,14 @@ _ROUTE_CALLS = r"\.(get|head|api_route|route|add_route|add_api_route|mount)\([[:
 
 def routes_elsewhere(snapshot: Snapshot, project: Project, bundle: Bundle) -> dict[str, str]:
     """Where the app's package declares a route on one of the bundle's URL paths outside
-    the app module (`@router.get("/metrics")` in views/metrics.py): one `git grep` of the
-    package the app module is in (its top two levels when that is the repository root),
-    so the cost follows the package, not the repository."""
-    if not bundle.wiring.routes or not project.app_file:
-        return {}
-    package = posixpath.dirname(project.app_file)
+    the app module (`@router.get("/metrics")` in views/metrics.py)."""
     found: dict[str, str] = {}
     for url, _ in bundle.wiring.routes:
         quoted = re.escape(url).replace("\\/", "/")
         pattern = f"{_ROUTE_CALLS}[\"']{quoted}/?[\"']"
-        depth = ["--max-depth", "2"] if not package else []
-        proc = snapshot.git.run("grep", "-n", "-I", "-E", *depth, "-e", pattern, snapshot.base, "--",
-                                package or ".", check=False)
-        for line in proc.stdout.decode("utf-8", "replace").splitlines():
-            _, path, number, text = (line.split(":", 3) + ["", "", ""])[:4]
-            if path.endswith(".py") and path != project.app_file and not path.startswith(
-                    f"{project.services_dir}/"):
-                found[url] = f"{path}:{number}: {text.strip()}"
-                break
+        hits = [h for h in _grep_app_package(snapshot, project, "-E", "-e", pattern) if h[0] != project.app_file]
+        if hits:
+            found[url] = f"{hits[0][0]}:{hits[0][1]}: {hits[0][2]}"
     return found
 
 
