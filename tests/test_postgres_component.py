@@ -112,3 +112,10 @@ def test_a_database_of_the_same_server_is_used_and_the_apps_own_url_kept(tmp_pat
     code, out, err = run(repo, "remove", "postgres", "--commit")
     assert code == 0, out + err
     assert git(repo, "rev-parse", "HEAD^{tree}").strip() == before
+
+
+def test_the_next_steps_name_the_service_that_stands_in(tmp_path: Path, run) -> None:
+    repo = init_repo(tmp_path / "svc", {**PROJECT, "docker-compose.yml": VECTOR_COMPOSE})
+    code, out, err = run(repo, "add", "postgres", "--commit")
+    assert code == 0, out + err
+    assert "`docker compose up -d db`" in out and "up -d postgres`" not in out, out

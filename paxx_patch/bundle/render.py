@@ -31,6 +31,23 @@ class Installed:
         return self._observed[name]
 
 
+class ServiceNames:
+    """`service.NAME` (or `service["minio-init"]`) in next steps: the compose service
+    that serves the bundle's service NAME in this project, which is another name when
+    the project's own service of the same server was used instead."""
+
+    def __init__(self, reused: Mapping[str, str]) -> None:
+        self._reused = dict(reused)
+
+    def __getattr__(self, name: str) -> str:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._reused.get(name, name)
+
+    def __getitem__(self, name: str) -> str:
+        return self._reused.get(name, name)
+
+
 def _environment(bundle: Bundle) -> Any:
     return _environment_for(str(bundle.directory))
 

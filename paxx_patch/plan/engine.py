@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from paxx_patch.bundle import Bundle
-from paxx_patch.bundle.render import Installed, render_string, render_templates
+from paxx_patch.bundle.render import (
+    Installed,
+    ServiceNames,
+    render_string,
+    render_templates,
+)
 from paxx_patch.bundle.render_compose import render_compose
 from paxx_patch.discover.project import Project
 from paxx_patch.git import kept, land, outputs, replay, sign
@@ -281,7 +286,8 @@ def _refreshed_lock(snapshot: Snapshot, ctx: Context) -> dict[str, bytes | None]
 def next_steps(ctx: Context) -> str:
     """The bundle's next steps as they stand after the run: `wired` tells the text whether
     the wiring is already committed, so it does not ask for it a second time."""
-    context = {**ctx.template_context, "wired": "wiring" in ctx.entries}
+    reused = ctx.entries.get("compose", {}).get("reused", {})
+    context = {**ctx.template_context, "wired": "wiring" in ctx.entries, "service": ServiceNames(reused)}
     text = render_string(ctx.bundle, ctx.bundle.next_steps, context, "next_steps")
     return text.strip()
 
