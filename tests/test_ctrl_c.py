@@ -20,6 +20,19 @@ from tests.test_landing_faults import Scenario, built
 # Before the interpreter has imported `site` nothing of paxx-patch runs: SIGINT then kills
 # Python outright (-2), or fails the import of `site` with a "Fatal Python error" (1).
 STARTUP = "Fatal Python error: init_import_site"
+
+
+def _killed_in_startup(code: int, err: str) -> bool:
+    """The SIGINT killed Python before paxx-patch ran: outright, or failing `site`."""
+    return code == -signal.SIGINT or STARTUP in err
+
+
+def _printed_in_startup(err: str) -> bool:
+    """The SIGINT came during Python's own start-up, before paxx-patch's handler, and
+    Python printed it and went on: in a `.pth` line of site-packages ("Error processing
+    line") or an import-lock callback ("Exception ignored"), with no frame of paxx_patch
+    in what it printed (on a loaded machine start-up takes longer)."""
+    return ("Error processing line" in err or "_get_module_lock" in err) and "paxx_patch/" not in err
 RUNS = int(os.environ.get("PAXX_PATCH_TEST_CTRL_C_RUNS", "30"))
 SEED = int(os.environ.get("PAXX_PATCH_TEST_SEED", "1101"))
 
@@ -60,8 +73,9 @@ def test_random_ctrl_c_during_add_commit(tmp_path_factory: pytest.TempPathFactor
         got = fingerprint(repo)
         landed = got == scenario.after
         assert landed or got == scenario.before, f"{what}: {difference(got, scenario.before)}"
-        if code == -signal.SIGINT or STARTUP in err:
-            assert got == scenario.before, f"{what}: exit {code}, {err}"
+        if _killed_in_startup(code, err) or _printed_in_startup(err):
+            # killed: nothing ran; printed and went on: the run was exactly before or after (above)
+            assert got == scenario.before or not _killed_in_startup(code, err), f"{what}: exit {code}, {err}"
             outcomes["interpreter start-up"] += 1
             continue
         assert "Traceback" not in err, f"{what}: {err}"
@@ -85,7 +99,7 @@ def test_ctrl_c_in_any_command(sample_repo: Path, argv: list[str]) -> None:
         time.sleep(rng.uniform(0, 0.4))
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=60)
-        if proc.returncode == -signal.SIGINT or STARTUP in err:
+        if _killed_in_startup(proc.returncode, err) or _printed_in_startup(err):
             continue
         assert "Traceback" not in err
         assert proc.returncode in (0, 130), err

@@ -24,7 +24,7 @@ from generated_projects import (
     template_context,
 )
 
-from paxx_patch.bundle.render import render_file
+from paxx_patch.bundle.render import ServiceNames, render_file
 from paxx_patch.bundle.render_compose import render_compose
 
 # an app whose lifespan is defined in another module: the components' shutdown calls
@@ -267,7 +267,7 @@ def test_storage_compose_creates_the_bucket_the_app_uses() -> None:
     assert app_env["STORAGE_S3_BUCKET"] == "media"
     assert app_env["STORAGE_S3_ENDPOINT_URL"] == "http://minio:9000"
     assert set(app_env) <= {s.env_key for s in bundle.settings}
-    steps = environment.from_string(bundle.next_steps).render(**context)
+    steps = environment.from_string(bundle.next_steps).render(**context, service=ServiceNames({}))
     assert "STORAGE_S3_BUCKET=media" in steps
 
 
@@ -281,6 +281,6 @@ def test_app_environment_and_next_steps_render(name: str) -> None:
     environment = SandboxedEnvironment(undefined=StrictUndefined)
     for value in [*bundle.app_environment.values(), bundle.next_steps]:
         for wired in (True, False):  # next steps know whether the wiring was committed
-            rendered = environment.from_string(value).render(**context, wired=wired)
+            rendered = environment.from_string(value).render(**context, wired=wired, service=ServiceNames({}))
             assert "{{" not in rendered
     assert set(bundle.app_environment) <= {s.env_key for s in bundle.settings}
