@@ -233,8 +233,11 @@ def deep_checks(work: Path, base: str, files_before: list[str], info: realworld_
                      for r in roots)
             if not ok:
                 problems.append(f"{services[0]} imports {module}, which no import root has")
-    # app wired
-    wiring = lock.get("components", {}).get("metrics", {}).get("wiring")
+    # app wired: metrics' wiring when it is installed, else any component's (postgres's
+    # shutdown call), so that runs without metrics are judged too
+    components = lock.get("components", {})
+    wiring = components.get("metrics", {}).get("wiring") or next(
+        (c["wiring"] for c in components.values() if isinstance(c, dict) and c.get("wiring")), None)
     if not wiring:
         problems.append("app not wired")
     else:
@@ -313,7 +316,11 @@ def deep_checks(work: Path, base: str, files_before: list[str], info: realworld_
     if new_py and RUFF.exists() and formats_with_ruff_or_black(work):
         out = run([str(RUFF), "format", "--check", "--no-cache", *new_py], work)
         if out.returncode != 0:
-            said = (out.stderr.strip() or out.stdout.strip()).splitlines()[-1:]
+            # what ruff says of the files (`Would reformat: ...`), not its warnings about
+            # the project's configuration (a deprecated top-level `select`)
+            lines = [line for line in (out.stdout + out.stderr).splitlines()
+                     if line.strip() and not line.startswith("warning:")]
+            said = [line for line in lines if line.startswith("Would reformat")][:3] or lines[-1:]
             problems.append(f"ruff format --check fails on added files: {' '.join(said)}")
     return problems
 
