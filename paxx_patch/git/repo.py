@@ -108,6 +108,69 @@ def run_git(
         raise git_not_run(args, e) from None
 
 
+class CatFile:
+    """One `git cat-file --batch` for a whole run: objects by name (`BASE:PATH`), one
+    round trip each (a name written, its answer read before the next), so that reading
+    a file costs no process of its own. Started on first use; it ends with its input,
+    when `close` is called or paxx-patch exits."""
+
+    ARGS = ("cat-file", "--batch")
+
+    def __init__(self, git: Git) -> None:
+        self._git = git
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def get(self, name: str) -> tuple[bytes, bytes] | None:
+        """(object type, content) of `name`; None when git has no such object. `name`
+        must hold no newline (the protocol's separator)."""
+        proc = self._open()
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
+            proc.stdin.flush()
+            header = proc.stdout.readline()
+        except OSError:
+            header = b""
+        if not header.endswith(b"\n"):
+            code = proc.poll()
+            raise git_failed(list(self.ARGS), b"it ended before answering", 1 if code is None else code)
+        if header.endswith((b" missing\n", b" ambiguous\n")):
+            return None
+        _, kind, size = header.rstrip(b"\n").rsplit(b" ", 2)
+        content = proc.stdout.read(int(size) + 1)
+        return kind, content[:-1]
+
+    def _open(self) -> subprocess.Popen[bytes]:
+        if self._proc is None:
+            try:
+                self._proc = subprocess.Popen(
+                    ["git", *self.ARGS], cwd=self._git.top, env=self._git.env,
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                )
+            except OSError as e:
+                if e.filename not in (None, "git"):
+                    raise
+                raise git_not_run(list(self.ARGS), e) from None
+        return self._proc
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass  # it ended already
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
 def discover(cwd: Path, *, from_environment: bool = True) -> Git:
     """The repository at `cwd`, or the one GIT_DIR (and GIT_WORK_TREE) name, as git
     itself would find it: the other repository variables are dropped (above), but

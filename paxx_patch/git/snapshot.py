@@ -7,9 +7,10 @@ cost follows the number of paths touched, not the size of the repository.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 
-from paxx_patch.git.repo import Git
+from paxx_patch.git.repo import CatFile, Git
 from paxx_patch.runtime.errors import PaxxError
 
 REGULAR = "100644"
@@ -19,8 +20,11 @@ class Snapshot:
     def __init__(self, git: Git, base: str) -> None:
         self.git = git
         self.base = base
-        self._base: dict[str, tuple[str, bytes] | None] = {}
+        # path -> (mode, content) in the base commit; mode None: not read yet
+        self._base: dict[str, tuple[str | None, bytes] | None] = {}
         self._current: dict[str, bytes | None] = {}
+        self._objects = CatFile(git)  # one process for every read of the run
+        weakref.finalize(self, self._objects.close)
         self._listing: str | None = None
 
     def listing(self) -> str:
@@ -31,10 +35,22 @@ class Snapshot:
         return self._listing
 
     def load(self, paths: Iterable[str]) -> None:
+        """Read `paths` of the base commit from the run's one `cat-file --batch`, by
+        `BASE:PATH` (their modes are read later, for the paths written: `mode`). A name
+        with a newline in it, which that protocol cannot carry, goes through `ls-tree -z`."""
         missing = sorted({p for p in paths if p not in self._base})
         if not missing:
             return
-        listing = self.git.run("ls-tree", "-z", "--full-tree", self.base, "--", *missing).stdout
+        for path in (p for p in missing if "\n" not in p and "\r" not in p):
+            found = self._objects.get(f"{self.base}:{path}")
+            self._base[path] = None if found is None or found[0] != b"blob" else (None, found[1])
+        odd = [p for p in missing if p not in self._base]
+        if odd:
+            self._listed(odd)
+
+    def _listed(self, paths: list[str]) -> None:
+        """Mode and content of `paths` from `ls-tree -z` and the blobs it names."""
+        listing = self.git.run("ls-tree", "-z", "--full-tree", self.base, "--", *paths).stdout
         found: dict[str, tuple[str, str]] = {}
         for record in listing.split(b"\0"):
             if not record:
@@ -45,7 +61,7 @@ class Snapshot:
             if kind == "blob":
                 found[path] = (mode, oid)
         contents = self.git.cat_blobs([oid for _, oid in found.values()])
-        for path in missing:
+        for path in paths:
             entry = found.get(path)
             self._base[path] = None if entry is None else (entry[0], contents[entry[1]])
 
@@ -65,7 +81,17 @@ class Snapshot:
     def mode(self, path: str) -> str:
         self.load([path])
         entry = self._base[path]
-        mode = REGULAR if entry is None else entry[0]
+        if entry is not None and entry[0] is None:
+            # the modes of every path read whose mode is not known yet, in one ls-tree
+            unknown = sorted(p for p, e in self._base.items() if e is not None and e[0] is None)
+            listing = self.git.run("ls-tree", "-z", "--full-tree", self.base, "--", *unknown).stdout
+            modes = {name.decode("utf-8", errors="surrogateescape"): meta.split()[0].decode()
+                     for meta, _, name in (r.partition(b"\t") for r in listing.split(b"\0") if r)}
+            for p in unknown:
+                content = self._base[p][1]  # type: ignore[index]
+                self._base[p] = (modes.get(p, REGULAR), content)
+            entry = self._base[path]
+        mode = REGULAR if entry is None or entry[0] is None else entry[0]
         if mode == "120000":
             raise PaxxError(
                 f"{path} is a symbolic link; paxx-patch edits regular files only. "
