@@ -176,10 +176,15 @@ async def connections(address: str, room: str | None = None) -> int:
 def test_a_room_message_on_one_worker_reaches_the_clients_on_the_other(project: Project, redis_url: str) -> None:
     async def scenario(address: str) -> None:
         lobby: list[Client] = []
-        # connections land on either worker: open them until both hold some
+        # connections land on either worker: open them until both hold some (the second
+        # may still be starting when the first answers /health: on a loaded machine the
+        # kernel then hands every connection to the first for a while)
+        deadline = time.monotonic() + 30
         while len({c.process for c in lobby}) < 2:
-            assert len(lobby) < 60, "every connection went to one worker"
+            assert time.monotonic() < deadline, f"30 s, {len(lobby)} connections, all on one worker"
             lobby.append(await Client.open(address, "lobby"))
+            if len(lobby) % 20 == 0:
+                await asyncio.sleep(0.5)
         elsewhere = await Client.open(address, "kitchen")
         sender = lobby[0]
         others = [c for c in lobby if c.process != sender.process]
