@@ -159,21 +159,38 @@ def wheel_packages(pyproject: dict[str, Any]) -> list[str]:
     return []
 
 
+def built_services(compose_data: Any, compose_path: str) -> dict[str, tuple[str, str]]:
+    """Service -> (its Dockerfile, its build context), repository paths, of each
+    service of the compose file that has `build:`."""
+    out: dict[str, tuple[str, str]] = {}
+    services = compose_data.get("services") if isinstance(compose_data, dict) else None
+    for name, svc in services.items() if isinstance(services, dict) else []:
+        build = svc.get("build") if isinstance(svc, dict) else None
+        if build is None:
+            continue
+        context = build.get("context", ".") if isinstance(build, dict) else str(build)
+        dockerfile = build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile"
+        context = join(posixpath.dirname(compose_path), context)
+        out[str(name)] = (join(context, str(dockerfile)), context)
+    return out
+
+
+def image_name(image: str) -> str:
+    """`docker.io/library/redis:7-alpine@sha256:...` -> `redis`."""
+    name = image.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
+    for prefix in ("docker.io/", "index.docker.io/", "library/"):
+        name = name.removeprefix(prefix)
+    return name.lower()
+
+
 def dockerfiles(
     files: FileReader, tree: Tree, compose_data: Any, compose_path: str,
 ) -> list[tuple[str, str, list[str], int]]:
     """(Dockerfile, build context, COPY/ADD sources, line of the first COPY) of each
     Dockerfile outside tests; contexts from the compose file's `build:` entries."""
-    contexts: dict[str, str] = {}
-    services = compose_data.get("services") if isinstance(compose_data, dict) else None
-    for svc in services.values() if isinstance(services, dict) else []:
-        build = svc.get("build") if isinstance(svc, dict) else None
-        if build is None:
-            continue
-        context = build.get("context", ".") if isinstance(build, dict) else str(build)
-        name = build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile"
-        context = join(posixpath.dirname(compose_path), context)
-        contexts[join(context, str(name))] = context
+    contexts = dict(built_services(compose_data, compose_path).values())
     paths = [p for p in tree.named(DOCKERFILE, ("dockerfile",)) if not ignored(p)]
     files.load(paths)
     out = []
@@ -215,29 +232,15 @@ def services_not_the_app(files: FileReader, compose_data: Any, compose_path: str
     """The compose services that build from a Dockerfile whose first stage starts from
     a JavaScript runtime or a web server image (`FROM node:alpine`): a frontend beside
     the app, never the service that runs it."""
-    services = compose_data.get("services") if isinstance(compose_data, dict) else None
-    found: list[str] = []
-    wanted: dict[str, str] = {}
-    for name, svc in services.items() if isinstance(services, dict) else []:
-        build = svc.get("build") if isinstance(svc, dict) else None
-        if build is None:
-            continue
-        context = build.get("context", ".") if isinstance(build, dict) else str(build)
-        dockerfile = build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile"
-        try:
-            wanted[str(name)] = join(join(posixpath.dirname(compose_path), str(context)), str(dockerfile))
-        except PaxxError:
-            continue  # a context outside the repository: not one to judge
+    wanted = {name: dockerfile for name, (dockerfile, _) in built_services(compose_data, compose_path).items()}
     files.load(wanted.values())
+    found: list[str] = []
     for name, path in wanted.items():
         raw = files.get(path)
         first = next((line.split() for line in decode(path, raw).splitlines()
                       if line.split()[:1] and line.split()[0].upper() == "FROM"), None) if raw else None
         image = next((w for w in (first or [])[1:] if not w.startswith("--")), "")
-        base = image.split("@", 1)[0].rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
-        for prefix in ("docker.io/", "library/"):
-            base = base.removeprefix(prefix)
-        if base.lower() in NOT_THE_APP_IMAGES:
+        if image_name(image) in NOT_THE_APP_IMAGES:
             found.append(name)
     return tuple(found)
 

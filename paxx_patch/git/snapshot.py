@@ -48,8 +48,8 @@ class Snapshot:
         if odd:
             self._listed(odd)
 
-    def _listed(self, paths: list[str]) -> None:
-        """Mode and content of `paths` from `ls-tree -z` and the blobs it names."""
+    def _entries(self, paths: list[str]) -> dict[str, tuple[str, str]]:
+        """Path -> (mode, blob id) of those of `paths` that are files of the base commit."""
         listing = self.git.run("ls-tree", "-z", "--full-tree", self.base, "--", *paths).stdout
         found: dict[str, tuple[str, str]] = {}
         for record in listing.split(b"\0"):
@@ -57,9 +57,13 @@ class Snapshot:
                 continue
             meta, _, name = record.partition(b"\t")
             mode, kind, oid = meta.decode().split()
-            path = name.decode("utf-8", errors="surrogateescape")
             if kind == "blob":
-                found[path] = (mode, oid)
+                found[name.decode("utf-8", errors="surrogateescape")] = (mode, oid)
+        return found
+
+    def _listed(self, paths: list[str]) -> None:
+        """Mode and content of `paths` from `ls-tree -z` and the blobs it names."""
+        found = self._entries(paths)
         contents = self.git.cat_blobs([oid for _, oid in found.values()])
         for path in paths:
             entry = found.get(path)
@@ -84,12 +88,10 @@ class Snapshot:
         if entry is not None and entry[0] is None:
             # the modes of every path read whose mode is not known yet, in one ls-tree
             unknown = sorted(p for p, e in self._base.items() if e is not None and e[0] is None)
-            listing = self.git.run("ls-tree", "-z", "--full-tree", self.base, "--", *unknown).stdout
-            modes = {name.decode("utf-8", errors="surrogateescape"): meta.split()[0].decode()
-                     for meta, _, name in (r.partition(b"\t") for r in listing.split(b"\0") if r)}
+            entries = self._entries(unknown)
             for p in unknown:
                 content = self._base[p][1]  # type: ignore[index]
-                self._base[p] = (modes.get(p, REGULAR), content)
+                self._base[p] = (entries.get(p, (REGULAR, ""))[0], content)
             entry = self._base[path]
         mode = REGULAR if entry is None or entry[0] is None else entry[0]
         if mode == "120000":

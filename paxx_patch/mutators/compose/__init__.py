@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from paxx_patch.bundle.render import render_string
+from paxx_patch.discover.layout import image_name
 from paxx_patch.edit.text import TextFile
 from paxx_patch.edit.yaml_scalar import load_yaml
 from paxx_patch.mutators import Context
@@ -27,7 +28,6 @@ from paxx_patch.mutators.compose.images import swap_images
 from paxx_patch.mutators.compose.match import (
     app_networks,
     find_app_service,
-    image_name,
     join_networks,
     point_urls_at,
     rename_references,

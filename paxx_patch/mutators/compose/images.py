@@ -14,8 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from paxx_patch.discover.layout import image_name
 from paxx_patch.mutators.compose.app_service import TextEdit, own_keys, quote
-from paxx_patch.mutators.compose.match import image_name
 
 
 def replacement(current: str, template: str) -> str | None:

@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from paxx_patch.discover.layout import image_name
+
 _SERVERS = re.compile(r"\b(uvicorn|gunicorn|hypercorn|granian|fastapi)\b|\w:app\b")
 # a service that runs a task queue's worker from the app's image (the tasks and celery
 # components add one) is never the one that serves the app
@@ -68,16 +70,6 @@ def find_app_service(
         f"several services build the app ({', '.join(built)}); none was given the "
         "component's environment. Set [tool.paxx-patch] app_service to the one that runs it."
     )
-
-
-def image_name(image: str) -> str:
-    """`docker.io/library/redis:7-alpine@sha256:...` -> `redis`."""
-    name = image.split("@", 1)[0]
-    if ":" in name.rsplit("/", 1)[-1]:
-        name = name.rsplit(":", 1)[0]
-    for prefix in ("docker.io/", "index.docker.io/", "library/"):
-        name = name.removeprefix(prefix)
-    return name.lower()
 
 
 # Images that run the same server as the component's image: a file that runs one of
