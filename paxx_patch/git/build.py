@@ -102,12 +102,9 @@ def _refuse_files_in_the_way(git: Git, base: str, specs: Sequence[CommitSpec]) -
                     needed.setdefault("/".join(parts[:depth]), path)
     if not needed:
         return
-    listing = git.run("ls-tree", "-z", "--full-tree", base, "--", *needed).stdout
-    for record in listing.split(b"\0"):
-        meta, _, name = record.partition(b"\t")
-        path = os.fsdecode(name)
-        if record and path in needed and meta.split()[1] != b"tree":
-            kind = "symbolic link" if meta.startswith(b"120000") else "file"
+    for path, entry in git.entries(base, sorted(needed)).items():
+        if path in needed and entry.kind != "tree":
+            kind = "symbolic link" if entry.mode == "120000" else "file"
             raise PaxxError(
                 f"{path} is a {kind} in your last commit, where {needed[path]} needs a "
                 f"directory. Rename or move {path} (or set [tool.paxx-patch] services_dir to "

@@ -376,16 +376,7 @@ def recover(git: Git) -> None:
 
 def _entries(git: Git, commit: str, paths: Sequence[str]) -> dict[str, tuple[str, str]]:
     """path -> (mode, object id) in `commit`, for those of `paths` it has as files."""
-    if not paths:
-        return {}
-    out = git.run("ls-tree", "-z", "--full-tree", commit, "--", *paths).stdout
-    found = {}
-    for record in out.split(b"\0"):
-        meta, _, name = record.partition(b"\t")
-        if record and meta.split()[1] == b"blob":
-            mode, _, oid = meta.decode().split()
-            found[os.fsdecode(name)] = (mode, oid)
-    return found
+    return {path: (e.mode, e.oid) for path, e in git.entries(commit, paths).items() if e.kind == "blob"}
 
 
 def _places(top: Path, journal: Journal, path: str) -> tuple[Path, Path, Path]:

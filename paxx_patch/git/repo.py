@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from paxx_patch.git.batch import parse_batch
@@ -41,6 +43,11 @@ class Git:
     top: Path
     git_dir: Path
     env: dict[str, str]
+    # `sha1` or `sha256` where `discover` read it with the repository; "" asks git
+    hash_format: str = ""
+    # (commit id, paths) -> `entries`: a commit's tree never changes
+    _listed: dict[tuple[str, tuple[str, ...]], dict[str, Entry]] = field(
+        default_factory=dict, init=False, compare=False, repr=False)
 
     def run(
         self,
@@ -69,9 +76,30 @@ class Git:
 
     def object_format(self) -> str:
         """`sha1` or `sha256`: the hash of this repository's object ids."""
+        if self.hash_format:
+            return self.hash_format
         proc = self.run("rev-parse", "--show-object-format", check=False)
-        found = proc.stdout.decode().strip() if proc.returncode == 0 else ""
-        return found if found in ("sha1", "sha256") else "sha1"
+        return _hash_format(proc.stdout.decode().strip() if proc.returncode == 0 else "")
+
+    def entries(self, commit: str, paths: Sequence[str]) -> dict[str, Entry]:
+        """path -> Entry of those of `paths` that `commit`'s tree has (`ls-tree -z`: a
+        directory asked for is listed as a tree; git lists what it holds where a deeper
+        path is asked for too). One ls-tree per commit id and set of paths."""
+        if not paths:
+            return {}
+        key = (commit, tuple(paths))
+        if key in self._listed:
+            return self._listed[key]
+        out = self.run("ls-tree", "-z", "--full-tree", commit, "--", *paths).stdout
+        found: dict[str, Entry] = {}
+        for record in out.split(b"\0"):
+            if record:
+                meta, _, name = record.partition(b"\t")
+                mode, kind, oid = meta.decode().split()
+                found[name.decode("utf-8", "surrogateescape")] = Entry(mode, kind, oid)
+        if _OID.fullmatch(commit):
+            self._listed[key] = found
+        return found
 
     def cat_blobs(self, oids: list[str]) -> dict[str, bytes]:
         """Object contents (blobs, or raw commits) by id from one `cat-file --batch`;
@@ -92,6 +120,22 @@ class Git:
                 "`git config user.email you@example.com` (add --global for all repositories)."
             )
         return proc.stdout.decode().strip()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a tree: `100644`, `blob`, its object id."""
+
+    mode: str
+    kind: str  # blob, tree or commit (a submodule)
+    oid: str
+
+
+_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _hash_format(said: str) -> str:
+    return said if said in ("sha1", "sha256") else "sha1"
 
 
 def run_git(
@@ -179,8 +223,8 @@ def discover(cwd: Path, *, from_environment: bool = True) -> Git:
     env = clean_env()
     named = {key: os.environ[key] for key in ("GIT_DIR", "GIT_WORK_TREE")
              if from_environment and os.environ.get(key)}
-    proc = run_git(["rev-parse", "--show-toplevel", "--absolute-git-dir"], cwd=cwd,
-                   env={**env, **named})
+    proc = run_git(["rev-parse", "--show-toplevel", "--absolute-git-dir", "--show-object-format"],
+                   cwd=cwd, env={**env, **named})
     if proc.returncode != 0:
         said = git_failed(["rev-parse"], proc.stderr, proc.returncode)
         where = f"{cwd} (GIT_DIR={named['GIT_DIR']})" if "GIT_DIR" in named else str(cwd)
@@ -197,4 +241,5 @@ def discover(cwd: Path, *, from_environment: bool = True) -> Git:
         )
     if named:  # every later git process goes to the same repository, resolved
         env.update(GIT_DIR=lines[1], GIT_WORK_TREE=lines[0])
-    return Git(top=Path(lines[0]), git_dir=Path(lines[1]), env=env)
+    return Git(top=Path(lines[0]), git_dir=Path(lines[1]), env=env,
+               hash_format=_hash_format(lines[2] if len(lines) > 2 else ""))

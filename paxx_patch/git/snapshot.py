@@ -50,16 +50,8 @@ class Snapshot:
 
     def _entries(self, paths: list[str]) -> dict[str, tuple[str, str]]:
         """Path -> (mode, blob id) of those of `paths` that are files of the base commit."""
-        listing = self.git.run("ls-tree", "-z", "--full-tree", self.base, "--", *paths).stdout
-        found: dict[str, tuple[str, str]] = {}
-        for record in listing.split(b"\0"):
-            if not record:
-                continue
-            meta, _, name = record.partition(b"\t")
-            mode, kind, oid = meta.decode().split()
-            if kind == "blob":
-                found[name.decode("utf-8", errors="surrogateescape")] = (mode, oid)
-        return found
+        return {path: (e.mode, e.oid) for path, e in self.git.entries(self.base, paths).items()
+                if e.kind == "blob"}
 
     def _listed(self, paths: list[str]) -> None:
         """Mode and content of `paths` from `ls-tree -z` and the blobs it names."""
@@ -108,12 +100,9 @@ class Snapshot:
         parents = sorted({"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 1)})
         if not parents:
             return
-        listing = self.git.run("ls-tree", "-z", "--full-tree", self.base, "--", *parents).stdout
-        for record in listing.split(b"\0"):
-            meta, _, name = record.partition(b"\t")
-            link = name.decode("utf-8", errors="surrogateescape")
+        for link, entry in self.git.entries(self.base, parents).items():
             # git lists what a directory holds when a deeper path is asked for too
-            if meta.startswith(b"120000 ") and link in parents:
+            if entry.mode == "120000" and link in parents:
                 raise PaxxError(
                     f"{link} is a symbolic link in your last commit, and paxx-patch would "
                     f"write {min(p for p in paths if p.startswith(link + '/'))} through "
