@@ -190,6 +190,14 @@ def _table_span(lines: list[str], header: str) -> tuple[int, int] | None:
     return None
 
 
+def _table_body(lines: list[str], header: str, refusal: str) -> tuple[int, int]:
+    """`_table_span` of `[header]`, or a PaxxError saying `refusal` where there is none."""
+    span = _table_span(lines, header)
+    if span is None:
+        raise PaxxError(refusal)
+    return span
+
+
 def _last_content_line(lines: list[str], start: int, end: int) -> int:
     """Index after the last non-blank, non-comment line in [start, end)."""
     last = start
@@ -200,18 +208,20 @@ def _last_content_line(lines: list[str], start: int, end: int) -> int:
     return last
 
 
-def _add_poetry(path: str, text: str, wanted: list[str]) -> str:
-    lines = text.splitlines(keepends=True)
-    span = _table_span(lines, "tool.poetry.dependencies")
-    if span is None:
-        raise PaxxError(
-            f"{path}: [tool.poetry.dependencies] is written as a dotted or inline table; "
-            f"add {', '.join(wanted)} by hand, or move it to a [tool.poetry.dependencies] section."
-        )
-    at = _last_content_line(lines, *span)
+def _append_to_table(lines: list[str], start: int, end: int, new: list[str]) -> None:
+    """Insert `new` after the last content line of the table body [start, end)."""
+    at = _last_content_line(lines, start, end)
     if at and not lines[at - 1].endswith("\n"):
         lines[at - 1] += "\n"
-    lines[at:at] = [_poetry_line(d) for d in wanted]
+    lines[at:at] = new
+
+
+def _add_poetry(path: str, text: str, wanted: list[str]) -> str:
+    lines = text.splitlines(keepends=True)
+    span = _table_body(lines, "tool.poetry.dependencies", (
+        f"{path}: [tool.poetry.dependencies] is written as a dotted or inline table; "
+        f"add {', '.join(wanted)} by hand, or move it to a [tool.poetry.dependencies] section."))
+    _append_to_table(lines, *span, [_poetry_line(d) for d in wanted])
     return "".join(lines)
 
 
@@ -227,20 +237,13 @@ def _poetry_line(requirement: str) -> str:
 
 def _add_pep621(path: str, text: str, wanted: list[str]) -> str:
     lines = text.splitlines(keepends=True)
-    span = _table_span(lines, "project")
-    if span is None:
-        raise PaxxError(
-            f"{path}: no [project] table to add dependencies to; add one, or set "
-            "[tool.paxx-patch] dependency_file."
-        )
-    start, end = span
+    start, end = _table_body(lines, "project", (
+        f"{path}: no [project] table to add dependencies to; add one, or set "
+        "[tool.paxx-patch] dependency_file."))
     key = re.compile(r"^\s*dependencies\s*=\s*\[")
     first = next((j for j in range(start, end) if key.match(lines[j])), None)
     if first is None:
-        at = _last_content_line(lines, start, end)
-        if at and not lines[at - 1].endswith("\n"):
-            lines[at - 1] += "\n"
-        lines[at:at] = ["dependencies = [\n", *(f'    "{d}",\n' for d in wanted), "]\n"]
+        _append_to_table(lines, start, end, ["dependencies = [\n", *(f'    "{d}",\n' for d in wanted), "]\n"])
         return "".join(lines)
     offset = sum(len(line) for line in lines[:first])
     open_at = offset + lines[first].index("[", lines[first].index("="))

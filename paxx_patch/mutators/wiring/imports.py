@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
 import libcst as cst
@@ -53,14 +53,20 @@ def import_root(stmt: cst.BaseStatement) -> str | None:
     return None
 
 
-def add_import(module: cst.Module, source: str, name: str) -> cst.Module:
-    body = list(module.body)
+def _imports_from(body: Sequence[cst.BaseStatement], source: str
+                  ) -> Iterator[tuple[int, cst.SimpleStatementLine, cst.ImportFrom, Sequence[cst.ImportAlias]]]:
+    """(index, statement, node, names) of each `from SOURCE import ...` in `body`."""
     for i, stmt in enumerate(body):
         node = import_from(stmt)
-        if node is None or from_module(stmt) != source:
-            continue
-        assert isinstance(stmt, cst.SimpleStatementLine) and not isinstance(node.names, cst.ImportStar)
-        names = sorted([*node.names, cst.ImportAlias(name=cst.Name(name))], key=alias_name)
+        if node is not None and from_module(stmt) == source:
+            assert isinstance(stmt, cst.SimpleStatementLine) and not isinstance(node.names, cst.ImportStar)
+            yield i, stmt, node, node.names
+
+
+def add_import(module: cst.Module, source: str, name: str) -> cst.Module:
+    body = list(module.body)
+    for i, stmt, node, aliases in _imports_from(body, source):
+        names = sorted([*aliases, cst.ImportAlias(name=cst.Name(name))], key=alias_name)
         space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
         names = [a.with_changes(comma=space) for a in names[:-1]] + [
             names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
@@ -116,13 +122,9 @@ def noqa_like(statement: _Statement, neighbour: cst.BaseStatement | None) -> _St
 
 def drop_import(module: cst.Module, source: str, name: str) -> cst.Module:
     body = list(module.body)
-    for i, stmt in enumerate(body):
-        node = import_from(stmt)
-        if node is None or from_module(stmt) != source:
-            continue
-        assert isinstance(stmt, cst.SimpleStatementLine) and not isinstance(node.names, cst.ImportStar)
-        names = [a for a in node.names if alias_name(a) != name or a.asname]
-        if len(names) == len(node.names):
+    for i, stmt, node, aliases in _imports_from(body, source):
+        names = [a for a in aliases if alias_name(a) != name or a.asname]
+        if len(names) == len(aliases):
             continue
         if not names:
             following = body[i + 1] if i + 1 < len(body) else None
