@@ -212,7 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _output(args: argparse.Namespace) -> object:
+def _run(args: argparse.Namespace) -> Any:
+    """The options add, update and remove share (`commands.common.Run`)."""
+    from paxx_patch.commands.common import Run
+
+    return Run(_output(args), project_dir=args.project, bundle_path=args.bundle_path,
+               refresh_lock=not args.no_lock, as_json=args.json, quiet=args.quiet,
+               offline=args.offline)
+
+
+def _output(args: argparse.Namespace) -> Any:
     from paxx_patch.plan.engine import Kind, Output
 
     if args.commit:
@@ -251,26 +260,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         return show(name=args.name, as_json=args.json, bundle_path=args.bundle_path)
     if args.command == "add":
         from paxx_patch.commands.add import add
+        from paxx_patch.commands.common import Sourcing
 
-        return add(names=args.names, output=_output(args), sets=_sets(args.set),  # type: ignore[arg-type]
-                   project_dir=args.project, bundle_path=args.bundle_path,
-                   refresh_lock=not args.no_lock, as_json=args.json, quiet=args.quiet,
-                   source=args.source, rev=args.rev, offline=args.offline)
+        return add(args.names, _run(args), _sets(args.set), Sourcing(args.source, args.rev))
     if args.command == "update":
+        from paxx_patch.commands.common import Sourcing
         from paxx_patch.commands.update import update
 
-        return update(names=args.names, output=_output(args), sets=_sets(args.set),  # type: ignore[arg-type]
-                      allow_downgrade=args.allow_downgrade, project_dir=args.project,
-                      bundle_path=args.bundle_path, refresh_lock=not args.no_lock,
-                      as_json=args.json, quiet=args.quiet, source=args.source, rev=args.rev,
-                      offline=args.offline)
+        return update(args.names, _run(args), _sets(args.set), args.allow_downgrade,
+                      Sourcing(args.source, args.rev))
     if args.command == "remove":
         from paxx_patch.commands.update import remove
 
-        return remove(names=args.names, output=_output(args),  # type: ignore[arg-type]
-                      project_dir=args.project, bundle_path=args.bundle_path,
-                      refresh_lock=not args.no_lock, as_json=args.json, quiet=args.quiet,
-                      offline=args.offline)
+        return remove(args.names, _run(args))
     if args.command == "check":
         from paxx_patch.commands.check import check
 

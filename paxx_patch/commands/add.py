@@ -7,7 +7,7 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from paxx_patch.bundle import Bundle, load_bundle
-from paxx_patch.commands.common import open_plan, open_project
+from paxx_patch.commands.common import Run, Sourcing, open_plan, open_project
 from paxx_patch.commands.update import (
     begin_three_way,
     finish_three_way,
@@ -15,13 +15,12 @@ from paxx_patch.commands.update import (
     render_again,
 )
 from paxx_patch.plan.engine import (
-    Output,
     exclusive,
     make_context,
     next_steps,
+    plan_component,
     read_lock,
     resolve_variables,
-    run_mutators,
 )
 from paxx_patch.runtime.errors import PaxxError
 from paxx_patch.runtime.faults import checkpoint
@@ -38,38 +37,26 @@ def with_requirements(asked: Sequence[Bundle], installed: AbstractSet[str]) -> l
     return list(ordered.values())
 
 
-def add(
-    *,
-    names: Sequence[str],
-    output: Output,
-    sets: dict[str, str] | None = None,
-    project_dir: str | None = None,
-    bundle_path: Sequence[str] = (),
-    refresh_lock: bool = True,
-    as_json: bool = False,
-    quiet: bool = False,
-    cwd: Path | None = None,
-    source: str | None = None,
-    rev: str | None = None,
-    offline: bool = False,
-) -> int:
-    """`source` (`--from`): read the bundles out of that git repository instead."""
+def add(names: Sequence[str], run: Run, sets: dict[str, str] | None = None,
+        sourcing: Sourcing | None = None) -> int:
+    """`sourcing.source` (`--from`): read the bundles out of that git repository instead."""
     bundles: list[Bundle] = []
+    source, rev = (sourcing.source, sourcing.rev) if sourcing else (None, None)
     if rev is not None and source is None:
         raise PaxxError(f"--rev {rev}: a revision belongs to a source; name it with --from SOURCE.")
     if source is None:
-        bundles = [load_bundle(name, bundle_path) for name in dict.fromkeys(names)]
-    git, base, root = open_project(cwd, project_dir)
+        bundles = [load_bundle(name, run.bundle_path) for name in dict.fromkeys(names)]
+    git, base, root = open_project(run.cwd, run.project_dir)
     with exclusive(git):
         plan, project = open_plan(git, base, root)
         if source is not None:
             from paxx_patch.bundle import sources
 
             spec = sources.parse_source(
-                source, rev, project_dir=git.top / project.root, cwd=(cwd or Path.cwd()).resolve(),
+                source, rev, project_dir=git.top / project.root, cwd=(run.cwd or Path.cwd()).resolve(),
                 named=sources.named_sources(plan.snapshot, project.root),
             )
-            pin = sources.resolve(spec, offline)
+            pin = sources.resolve(spec, run.offline)
             bundles = [sources.bundle_at(spec, pin, name) for name in dict.fromkeys(names)]
         lock = read_lock(plan.snapshot, project)
         asked = bundles
@@ -81,8 +68,7 @@ def add(
         variables = resolve_variables(bundles, sets or {}, {})
         adding = [b for b in bundles if b.name not in lock.components]
         after = set(lock.components) | {b.name for b in adding}
-        refreshed = observers(plan, lock, bundle_path, {b.name for b in adding}, after,
-                              git.top / project.root, offline)
+        refreshed = observers(plan, lock, run, {b.name for b in adding}, after, git.top / project.root)
         restore, head = begin_three_way(plan, project, [r for _, r in refreshed])
         for bundle in bundles:
             if bundle.name in lock.components:
@@ -92,18 +78,14 @@ def add(
                 plan.notes.append(f"{bundle.name} {installed} is already installed; nothing to add. {move}")
                 continue
             ctx = make_context(bundle, project, variables[bundle.name],
-                               snapshot=plan.snapshot, refresh_lock=refresh_lock,
+                               snapshot=plan.snapshot, refresh_lock=run.refresh_lock,
                                object_format=git.object_format(), installed=after)
-            plan.commits += run_mutators(plan.snapshot, ctx)
-            plan.notes += ctx.notes
-            plan.warnings += ctx.warnings
+            plan_component(plan, ctx)
             plan.next_steps.append(f"{bundle.name}: {next_steps(ctx)}")
         # the components that observe the new ones follow them
-        pristine = render_again(plan, project, refreshed, after, refresh_lock,
+        pristine = render_again(plan, project, refreshed, after, run.refresh_lock,
                                 git.object_format()) if plan.commits else {}
         checkpoint("planned")
-        finish_three_way(git, base, plan, output, "add", names, restore, head, pristine,
-                         as_json=as_json, quiet=quiet,
+        finish_three_way(git, base, plan, run, "add", names, restore, head, pristine,
                          default_dir=f"paxx-patches/{'+'.join(names)}")
     return 0
-

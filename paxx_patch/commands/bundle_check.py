@@ -36,6 +36,7 @@ class Outcome:
 
 def bundle_check(*, directory: str, sets: dict[str, str] | None = None) -> int:
     from paxx_patch.commands.add import add
+    from paxx_patch.commands.common import Run
     from paxx_patch.plan.engine import Kind, Output
 
     path = Path(directory).resolve()
@@ -52,8 +53,8 @@ def bundle_check(*, directory: str, sets: dict[str, str] | None = None) -> int:
                 shutil.copy2(item, repo / item.name)
         git = scratch_repository(repo, "Sample FastAPI project")
         base = git.head()
-        add(names=[bundle.name], output=Output(Kind.COMMIT), sets=sets or {},
-            bundle_path=[str(path.parent)], refresh_lock=False, quiet=True, cwd=repo)
+        add([bundle.name], Run(Output(Kind.COMMIT), bundle_path=[str(path.parent)], refresh_lock=False,
+                               quiet=True, cwd=repo), sets or {})
         commits = git.out("log", "--reverse", "--format=%h %s", f"{base}..HEAD").splitlines()
         changed = git.out("diff", "--name-status", base or "", "HEAD").splitlines()
         print(f"\nOn the sample project, `paxx-patch add {bundle.name}` makes "
@@ -87,11 +88,12 @@ def _observed(observes: tuple[str, ...], repo: Path, git: Git, path: Path, made:
     """Add the components the bundle observes: its files are rendered again with
     `installed.NAME` true, and checked again."""
     from paxx_patch.commands.add import add
+    from paxx_patch.commands.common import Run
     from paxx_patch.plan.engine import Kind, Output
 
     base = git.head()
-    add(names=list(observes), output=Output(Kind.COMMIT), sets=sets,
-        bundle_path=[str(path.parent)], refresh_lock=False, quiet=True, cwd=repo)
+    add(list(observes), Run(Output(Kind.COMMIT), bundle_path=[str(path.parent)], refresh_lock=False,
+                            quiet=True, cwd=repo), sets)
     changed = set(git.out("diff", "--name-only", base or "", "HEAD").splitlines())
     again = [name for name in made if name in changed and name != "paxx-patch.lock"]
     print(f"then `paxx-patch add {' '.join(observes)}` renders again: "

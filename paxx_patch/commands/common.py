@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -13,6 +15,29 @@ from paxx_patch.git.repo import Git, discover
 from paxx_patch.git.snapshot import Snapshot
 from paxx_patch.plan.engine import Kind, Output, Plan, deliver, unified_diff
 from paxx_patch.runtime.errors import ConflictError, PaxxError, silence_stdout
+
+
+@dataclass(frozen=True)
+class Run:
+    """What add, update and remove take besides their components: where the change
+    goes, where the project and the bundles are, and how the outcome is told."""
+
+    output: Output
+    project_dir: str | None = None  # --project
+    bundle_path: Sequence[str] = ()  # --bundle-path
+    refresh_lock: bool = True  # not --no-lock: run the project's locker
+    as_json: bool = False
+    quiet: bool = False
+    cwd: Path | None = None  # where the command runs (the process's own directory)
+    offline: bool = False  # bundles from git sources come from the cache only
+
+
+@dataclass(frozen=True)
+class Sourcing:
+    """--from and --rev: the git repository the bundles come from, at which revision."""
+
+    source: str | None = None
+    rev: str | None = None
 
 
 def open_project(cwd: Path | None, project_dir: str | None) -> tuple[Git, str, str]:
@@ -75,32 +100,29 @@ class Style:
 
 
 def deliver_and_report(
-    git: Git, base: str, plan: Plan, output: Output, default_dir: str, *, verb: str,
-    as_json: bool, quiet: bool, restore: dict[str, bytes] | None = None, what: str = "change",
+    git: Git, base: str, plan: Plan, run: Run, default_dir: str, *, verb: str,
+    restore: dict[str, bytes] | None = None, what: str = "change",
     keep: tuple[str, dict[str, bytes]] | None = None,
 ) -> None:
     """Deliver the planned commits, then report: the end of add, update and remove.
 
     A dry run's diff goes to stdout, or into the --json document; a conflict left
     for the user carries its report into the error's JSON document."""
-    if output.kind is Kind.DRY_RUN:
+    if run.output.kind is Kind.DRY_RUN:
         diff = unified_diff(plan)
-        if not as_json:
+        if not run.as_json:
             sys.stdout.write(diff)
-        report(plan, [], output, verb=verb, as_json=as_json, quiet=quiet, diff=diff)
+        report(plan, [], run, verb=verb, diff=diff)
         return
     try:
-        lines = deliver(git, base, plan, output, default_dir, restore, what, keep)
+        lines = deliver(git, base, plan, run.output, default_dir, restore, what, keep)
     except ConflictError as e:
-        e.report = summary_json(plan, [], output, verb, conflicts=e.paths)
+        e.report = summary_json(plan, [], run.output, verb, conflicts=e.paths)
         raise
-    report(plan, lines, output, verb=verb, as_json=as_json, quiet=quiet)
+    report(plan, lines, run, verb=verb)
 
 
-def report(
-    plan: Plan, lines: list[str], output: Output, *, verb: str = "add",
-    as_json: bool = False, quiet: bool = False, diff: str | None = None,
-) -> None:
+def report(plan: Plan, lines: list[str], run: Run, *, verb: str = "add", diff: str | None = None) -> None:
     """One summary at the end of a command that changes a repository: what landed (or
     where the patches are), then warnings (what the user must act on), then the next
     steps. To stderr when stdout carries a patch or a diff.
@@ -108,15 +130,16 @@ def report(
     It runs after the change was delivered: a reader that went away (`| head -3`)
     only misses the report, so a closed pipe ends it quietly and the command still
     succeeds."""
+    output = run.output
     stream = sys.stderr if output.kind in (Kind.STDOUT, Kind.DRY_RUN) else sys.stdout
-    if as_json and output.kind is Kind.DRY_RUN:
+    if run.as_json and output.kind is Kind.DRY_RUN:
         stream = sys.stdout  # the diff is inside the document: stdout holds nothing else
     try:
-        if as_json:
+        if run.as_json:
             print(json.dumps(summary_json(plan, lines, output, verb, diff=diff), indent=2),
                   file=stream)
         else:
-            _report(plan, lines, output, stream, quiet)
+            _report(plan, lines, output, stream, run.quiet)
         stream.flush()  # here, where a closed pipe is caught, not at the interpreter's exit
     except BrokenPipeError:
         silence_stdout()

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from paxx_patch.commands.add import add
+from paxx_patch.commands.common import Run
 from paxx_patch.git.repo import clean_env
 from paxx_patch.plan.engine import Kind, Output
 from paxx_patch.runtime.errors import PaxxError
@@ -36,7 +37,7 @@ def demo(*, directory: str) -> int:
     git("add", "-A")
     git("commit", "-q", "--no-verify", "-m", "Sample FastAPI project")
     print(f"Sample project created in {target}; adding redis with --commit:\n")
-    code = add(names=["redis"], output=Output(Kind.COMMIT), cwd=target)
+    code = add(["redis"], Run(Output(Kind.COMMIT), cwd=target))
     print("\n$ git log --stat --format='%h %s'\n")
     print(git("log", "--stat", "--format=%h %s"))
     return code

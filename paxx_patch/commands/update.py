@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from paxx_patch.bundle import Bundle, available, load_bundle, version
 from paxx_patch.commands.common import (
+    Run,
+    Sourcing,
     deliver_and_report,
     open_plan,
     open_project,
@@ -30,64 +31,27 @@ from paxx_patch.manifest.source import SourcePin
 from paxx_patch.mutators.files import shared_files
 from paxx_patch.mutators.own_settings import shared_requirements
 from paxx_patch.plan.engine import (
-    Output,
     Plan,
     exclusive,
     make_context,
+    plan_component,
     read_lock,
     resolve_variables,
-    run_mutators,
 )
 from paxx_patch.plan.threeway import Conflict, carry_over
 from paxx_patch.runtime.errors import PaxxError
 from paxx_patch.runtime.faults import checkpoint
 
 
-def update(
-    *,
-    names: Sequence[str],
-    output: Output,
-    sets: dict[str, str] | None = None,
-    allow_downgrade: bool = False,
-    project_dir: str | None = None,
-    bundle_path: Sequence[str] = (),
-    refresh_lock: bool = True,
-    as_json: bool = False,
-    quiet: bool = False,
-    cwd: Path | None = None,
-    source: str | None = None,
-    rev: str | None = None,
-    offline: bool = False,
-) -> int:
-    """`source` (`--from`) switches the components to that git repository; `rev`
-    picks a revision of their source instead of its newest release tag."""
-    return _three_way("update", names, output, sets or {}, allow_downgrade, project_dir, bundle_path,
-                      cwd, refresh_lock, (as_json, quiet), Sourcing(source, rev, offline))
+def update(names: Sequence[str], run: Run, sets: dict[str, str] | None = None,
+           allow_downgrade: bool = False, sourcing: Sourcing | None = None) -> int:
+    """`sourcing.source` (`--from`) switches the components to that git repository;
+    `sourcing.rev` picks a revision of their source instead of its newest release tag."""
+    return _three_way("update", names, run, sets or {}, allow_downgrade, sourcing or Sourcing())
 
 
-def remove(
-    *,
-    names: Sequence[str],
-    output: Output,
-    project_dir: str | None = None,
-    bundle_path: Sequence[str] = (),
-    refresh_lock: bool = True,
-    as_json: bool = False,
-    quiet: bool = False,
-    cwd: Path | None = None,
-    offline: bool = False,
-) -> int:
-    return _three_way("remove", names, output, {}, False, project_dir, bundle_path, cwd,
-                      refresh_lock, (as_json, quiet), Sourcing(None, None, offline))
-
-
-@dataclass(frozen=True)
-class Sourcing:
-    """--from, --rev and --offline: where bundles from git repositories come from."""
-
-    source: str | None = None
-    rev: str | None = None
-    offline: bool = False
+def remove(names: Sequence[str], run: Run) -> int:
+    return _three_way("remove", names, run, {}, False, Sourcing())
 
 
 def _require_installed(name: str, bundle_path: Sequence[str], lock: Lock, verb: str) -> None:
@@ -102,8 +66,8 @@ def _require_installed(name: str, bundle_path: Sequence[str], lock: Lock, verb: 
 
 
 def _target_bundles(
-    names: list[str], verb: str, lock: Lock, bundle_path: Sequence[str], sourcing: Sourcing,
-    files: Snapshot, root: str, project_dir: Path, cwd: Path | None,
+    names: list[str], verb: str, lock: Lock, run: Run, sourcing: Sourcing,
+    files: Snapshot, root: str, project_dir: Path,
 ) -> list[Bundle]:
     """The bundle each component moves to (update) or is removed with (remove): its
     source's at the revision asked for (or the newest tag, or, for remove, the pinned
@@ -114,20 +78,20 @@ def _target_bundles(
 
     def pinned(source: sources.Source) -> SourcePin:
         if source not in pins:
-            pins[source] = sources.resolve(source, sourcing.offline)
+            pins[source] = sources.resolve(source, run.offline)
         return pins[source]
 
     switch = None
     if sourcing.source is not None and verb == "update":
         switch = sources.parse_source(
             sourcing.source, sourcing.rev, project_dir=project_dir,
-            cwd=(cwd or Path.cwd()).resolve(), named=sources.named_sources(files, root),
+            cwd=(run.cwd or Path.cwd()).resolve(), named=sources.named_sources(files, root),
         )
     bundles = []
     for name in names:
         record = lock.components[name]
         if verb == "remove" and record.source is not None:
-            bundles.append(sources.load_pinned(record.source, name, project_dir, sourcing.offline))
+            bundles.append(sources.load_pinned(record.source, name, project_dir, run.offline))
         elif verb == "update" and switch is not None:
             bundles.append(sources.bundle_at(switch, pinned(switch), name))
         elif verb == "update" and record.source is not None:
@@ -140,7 +104,7 @@ def _target_bundles(
                 f"SOURCE@{sourcing.rev}`."
             )
         else:
-            bundles.append(load_bundle(name, bundle_path))
+            bundles.append(load_bundle(name, run.bundle_path))
     return bundles
 
 
@@ -175,13 +139,10 @@ def _removal_order(
 
 
 def _three_way(
-    verb: str, names: Sequence[str], output: Output, sets: dict[str, str],
-    allow_downgrade: bool, project_dir: str | None, bundle_path: Sequence[str],
-    cwd: Path | None, refresh_lock: bool = True, reporting: tuple[bool, bool] = (False, False),
-    sourcing: Sourcing = Sourcing(),
+    verb: str, names: Sequence[str], run: Run, sets: dict[str, str], allow_downgrade: bool,
+    sourcing: Sourcing,
 ) -> int:
-    as_json, quiet = reporting
-    git, base, root = open_project(cwd, project_dir)
+    git, base, root = open_project(run.cwd, run.project_dir)
     with exclusive(git):
         plan, project = open_plan(git, base, root)
         lock = read_lock(plan.snapshot, project)
@@ -192,18 +153,18 @@ def _three_way(
         if not targets:
             none = (f"no components are installed here ({project.lock_file} lists none); "
                     "nothing to update. See `paxx-patch list`.")
-            if not as_json:
+            if not run.as_json:
                 print(none)
                 return 0
             plan.notes.append(none)
-            report(plan, [], output, verb=verb, as_json=as_json, quiet=quiet)
+            report(plan, [], run, verb=verb)
             return 0
         for name in targets:
-            _require_installed(name, bundle_path, lock, verb)
-        bundles = _target_bundles(targets, verb, lock, bundle_path, sourcing, plan.snapshot,
-                                  project.root, git.top / project.root, cwd)
+            _require_installed(name, run.bundle_path, lock, verb)
+        bundles = _target_bundles(targets, verb, lock, run, sourcing, plan.snapshot,
+                                  project.root, git.top / project.root)
         if verb == "remove":
-            bundles = _removal_order(bundles, lock, bundle_path, project.lock_file)
+            bundles = _removal_order(bundles, lock, run.bundle_path, project.lock_file)
             targets = [b.name for b in bundles]
         previous = {n: lock.components[n].variables for n in targets}
         variables = resolve_variables(bundles, sets, previous)
@@ -225,11 +186,11 @@ def _three_way(
                     continue
             todo.append((bundle, record))
         if not todo:
-            report(plan, [], output, verb=verb, as_json=as_json, quiet=quiet)
+            report(plan, [], run, verb=verb)
             return 0
         after = set(lock.components) - ({b.name for b in bundles} if verb == "remove" else set())
-        refreshed = observers(plan, lock, bundle_path, set(targets) if verb == "remove" else set(),
-                              after, git.top / project.root, sourcing.offline)
+        refreshed = observers(plan, lock, run, set(targets) if verb == "remove" else set(),
+                              after, git.top / project.root)
         restore, head = begin_three_way(plan, project, [r for _, r in todo + refreshed])
         pristine: dict[str, bytes] = {}  # the new version's owned files, as rendered
         for bundle, record in todo:
@@ -240,30 +201,26 @@ def _three_way(
                 record = current.get(bundle.name, record)
                 # remove with the installed version's bundle when the built-in one moved on
                 ctx = make_context(bundle, project, variables[bundle.name], removing=record,
-                                   snapshot=plan.snapshot, refresh_lock=refresh_lock,
+                                   snapshot=plan.snapshot, refresh_lock=run.refresh_lock,
                                    object_format=git.object_format(), installed=after)
                 staying = [r for n, r in current.items() if n != bundle.name]
                 ctx.shared = shared_files(record, staying)
                 ctx.shared_requirements = shared_requirements(record, staying)
             else:
                 ctx = make_context(bundle, project, variables[bundle.name],
-                                   snapshot=plan.snapshot, refresh_lock=refresh_lock,
+                                   snapshot=plan.snapshot, refresh_lock=run.refresh_lock,
                                    object_format=git.object_format(), installed=after)
                 ctx.previous = record
-            plan.commits += run_mutators(plan.snapshot, ctx)
-            plan.notes += ctx.notes
-            plan.warnings += ctx.warnings
-            pristine.update(ctx.owned_files)
-        pristine.update(render_again(plan, project, refreshed, after, refresh_lock, git.object_format()))
+            pristine.update(plan_component(plan, ctx))
+        pristine.update(render_again(plan, project, refreshed, after, run.refresh_lock,
+                                     git.object_format()))
         checkpoint("planned")
-        finish_three_way(git, base, plan, output, verb, targets, restore, head, pristine,
-                         as_json=as_json, quiet=quiet)
+        finish_three_way(git, base, plan, run, verb, targets, restore, head, pristine)
     return 0
 
 
 def observers(
-    plan: Plan, lock: Lock, bundle_path: Sequence[str], changed: set[str], after: set[str],
-    project_dir: Path, offline: bool,
+    plan: Plan, lock: Lock, run: Run, changed: set[str], after: set[str], project_dir: Path,
 ) -> list[tuple[Bundle, ComponentRecord]]:
     """The installed components that stay and observe one this run adds or removes
     (`changed`; `after` is the set once the run is done): each is rendered again at its
@@ -274,9 +231,9 @@ def observers(
     for name in sorted(after - changed):
         record = lock.components[name]
         if record.source is not None:
-            bundle = sources.load_pinned(record.source, name, project_dir, offline)
-        elif name in available(bundle_path):
-            bundle = load_bundle(name, bundle_path)
+            bundle = sources.load_pinned(record.source, name, project_dir, run.offline)
+        elif name in available(run.bundle_path):
+            bundle = load_bundle(name, run.bundle_path)
         else:
             continue  # not a bundle here any more: nothing says what it observes
         seen = sorted(changed & set(bundle.observes))
@@ -308,10 +265,7 @@ def render_again(
                            refresh_lock=refresh_lock, object_format=object_format,
                            installed=after)
         ctx.previous = record
-        plan.commits += run_mutators(plan.snapshot, ctx)
-        plan.notes += ctx.notes
-        plan.warnings += ctx.warnings
-        pristine.update(ctx.owned_files)
+        pristine.update(plan_component(plan, ctx))
     return pristine
 
 
@@ -327,20 +281,20 @@ def begin_three_way(
 
 
 def finish_three_way(
-    git: Git, base: str, plan: Plan, output: Output, verb: str, targets: Sequence[str],
+    git: Git, base: str, plan: Plan, run: Run, verb: str, targets: Sequence[str],
     restore: dict[str, bytes], head: dict[str, bytes | None], pristine: dict[str, bytes],
-    *, as_json: bool, quiet: bool, default_dir: str | None = None,
+    default_dir: str | None = None,
 ) -> None:
     """Deliver the planned commits: the user's edits of restored files meet them in a
     three-way merge (in memory, or a real cherry-pick that leaves any conflict)."""
     if not plan.commits:
-        report(plan, [], output, verb=verb, as_json=as_json, quiet=quiet)
+        report(plan, [], run, verb=verb)
         return
     # the user's edited files land merged, so no branch holds the new pristine
     # render: a ref made with the change does, for `verify`'s diffs and the next
     # three-way update
     keep = (_pristine_ref(pristine), pristine) if restore and pristine else None
-    if restore and output.lands:
+    if restore and run.output.lands:
         # the usual case merges cleanly in memory and lands like `add`; a conflict
         # goes through a real cherry-pick so git leaves it for the user
         try:
@@ -348,9 +302,9 @@ def finish_three_way(
             restore = {}
         except Conflict:
             pass
-    deliver_and_report(git, base, plan, output,
+    deliver_and_report(git, base, plan, run,
                        default_dir or f"paxx-patches/{verb}-{'+'.join(targets)}",
-                       verb=verb, as_json=as_json, quiet=quiet, restore=restore,
+                       verb=verb, restore=restore,
                        what=f"{verb} of {', '.join(targets)}", keep=keep)
 
 

@@ -274,6 +274,15 @@ def run_mutators(
     return commits
 
 
+def plan_component(plan: Plan, ctx: Context) -> dict[str, bytes]:
+    """Run the mutators for one component into the plan (its commits, notes and
+    warnings); returns its owned files as rendered, for the three-way step."""
+    plan.commits += run_mutators(plan.snapshot, ctx)
+    plan.notes += ctx.notes
+    plan.warnings += ctx.warnings
+    return ctx.owned_files
+
+
 def _refreshed_lock(snapshot: Snapshot, ctx: Context) -> dict[str, bytes | None]:
     """Every lock file the new dependencies concern: refreshed here, or named in a warning."""
     entry = (ctx.removing.entries if ctx.removing is not None else ctx.entries).get("dependencies", {})

@@ -154,6 +154,7 @@ def render_project(
     module to wire), the components added by `paxx-patch add NAME... --commit`
     exactly as a user would get them (`one_by_one`: one `add` each, in order)."""
     from paxx_patch.commands.add import add
+    from paxx_patch.commands.common import Run
     from paxx_patch.plan.engine import Kind, Output
 
     bundles = [load_bundle_dir(BUNDLES_DIR / name) for name in names]
@@ -180,9 +181,8 @@ def render_project(
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "target project")
     for step in [[name] for name in names] if one_by_one else [list(names)]:
-        add(names=step, output=Output(Kind.COMMIT), cwd=root,
-            sets={k: v for k, v in variables.items()
-                  if any(k in b.variables for b in bundles if b.name in step)})
+        add(step, Run(Output(Kind.COMMIT), cwd=root),
+            {k: v for k, v in variables.items() if any(k in b.variables for b in bundles if b.name in step)})
     services = root / style.services_dir
     for bundle in bundles:
         project.files += [services / target for target in bundle.templates]

@@ -138,6 +138,7 @@ def test_an_edited_cache_module_keeps_the_edit_as_metrics_come_and_go(tmp_path: 
     """Adding metrics renders the installed redis again over its pristine file, three-way:
     the user's edit stays; removing metrics takes the metrics code out, the edit still there."""
     from paxx_patch.commands.add import add
+    from paxx_patch.commands.common import Run
     from paxx_patch.commands.update import remove
     from paxx_patch.plan.engine import Kind, Output
 
@@ -149,7 +150,7 @@ def test_an_edited_cache_module_keeps_the_edit_as_metrics_come_and_go(tmp_path: 
     cache.write_text(edited)
     _git(root, "commit", "-qam", "poll less often")
 
-    assert add(names=["metrics"], output=Output(Kind.COMMIT), cwd=root) == 0
+    assert add(["metrics"], Run(Output(Kind.COMMIT), cwd=root)) == 0
     with_metrics = render_project(tmp_path / "pristine", ["redis", "metrics"]).root
     pristine = (with_metrics / "services" / "cache.py").read_text()
     assert cache.read_text() == pristine.replace("_PUBSUB_POLL_SECONDS = 1.0", "_PUBSUB_POLL_SECONDS = 2.5")
@@ -162,7 +163,7 @@ def test_an_edited_cache_module_keeps_the_edit_as_metrics_come_and_go(tmp_path: 
     assert subjects == [f"paxx(redis): record redis {version} in paxx-patch.lock",
                         "paxx(redis): update services/cache.py"]
 
-    assert remove(names=["metrics"], output=Output(Kind.COMMIT), cwd=root) == 0
+    assert remove(["metrics"], Run(Output(Kind.COMMIT), cwd=root)) == 0
     assert cache.read_text() == edited
     assert _git(root, "status", "--porcelain") == ""
 

@@ -25,6 +25,7 @@ APP = (
 @pytest.fixture
 def own_settings_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     from paxx_patch.commands.add import add
+    from paxx_patch.commands.common import Run
     from paxx_patch.plan.engine import Kind, Output
 
     forget_project_modules()
@@ -42,7 +43,7 @@ def own_settings_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     subprocess.run(["git", "config", "user.name", "T"], cwd=root, check=True)
     subprocess.run(["git", "config", "user.email", "t@example.com"], cwd=root, check=True)
     monkeypatch.chdir(root)  # a .env there is read too, as in the project's own runs
-    add(names=["redis", "storage"], output=Output(Kind.COMMIT), cwd=root, refresh_lock=False)
+    add(["redis", "storage"], Run(Output(Kind.COMMIT), cwd=root, refresh_lock=False))
     monkeypatch.syspath_prepend(str(root))
     yield root
     forget_project_modules()
