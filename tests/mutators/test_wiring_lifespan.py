@@ -184,3 +184,41 @@ def test_the_wired_app_runs_the_hooks(tmp_path: Path, monkeypatch: pytest.Monkey
     if case == "try_finally":
         assert events == ["db up", "open", "db down", "close"]
 
+
+
+ATTRIBUTES_ONLY = b'''import contextlib
+import typing
+
+from fastapi import FastAPI
+
+
+def session() -> typing.AsyncIterator[int]:
+    raise NotImplementedError
+
+
+managed = contextlib.asynccontextmanager(session)
+app = FastAPI()
+'''
+
+
+def test_a_created_lifespan_imports_what_the_module_names_only_as_attributes(tmp_path: Path) -> None:
+    """`contextlib.asynccontextmanager` and `typing.AsyncIterator` bind neither name: the
+    new lifespan gets its imports, and the module runs (it raised NameError before)."""
+    new, _, _ = add(bundle_with(tmp_path), ATTRIBUTES_ONLY)
+    assert b"from contextlib import asynccontextmanager\n" in new
+    assert b"from collections.abc import AsyncIterator\n" in new
+    names: dict[str, object] = {}
+    exec(compile(new.replace(b"from services.cache import close_redis, open_redis\n", b""), "main.py", "exec"),
+         names)  # the hooks' module is not there; the lifespan is only defined, not run
+    assert callable(names["lifespan"])
+
+
+def test_an_import_the_module_makes_in_a_try_block_is_not_made_again(tmp_path: Path) -> None:
+    source = ATTRIBUTES_ONLY.replace(
+        b"import typing\n",
+        b"import typing\n\ntry:\n    from contextlib import asynccontextmanager\nexcept ImportError:\n"
+        b"    asynccontextmanager = None\n",
+    )
+    new, _, _ = add(bundle_with(tmp_path), source)
+    assert new.count(b"from contextlib import asynccontextmanager") == 1
+    assert b"from collections.abc import AsyncIterator\n" in new

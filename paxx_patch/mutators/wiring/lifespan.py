@@ -279,6 +279,51 @@ def _module_names(module: cst.Module) -> set[str]:
     return names
 
 
+def _bound_names(module: cst.Module) -> set[str]:
+    """The names the module's own top-level statements bind (imports, definitions,
+    assignments): `contextlib.asynccontextmanager` elsewhere binds no `asynccontextmanager`."""
+    names: set[str] = set()
+    for stmt in _top_level(module.body):
+        if isinstance(stmt, cst.FunctionDef | cst.ClassDef):
+            names.add(stmt.name.value)
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                names.update(_alias_binding(alias) for alias in small.names)
+            elif isinstance(small, cst.Import):
+                names.update(_alias_binding(alias).split(".")[0] for alias in small.names)
+            elif isinstance(small, cst.Assign | cst.AnnAssign):
+                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                names.update(t.value for t in targets if isinstance(t, cst.Name))
+    return names
+
+
+def _top_level(body: Sequence[cst.BaseStatement]) -> Iterator[cst.BaseStatement]:
+    """The statements that run when the module is imported: those inside a top-level
+    `try` (`try: from typing import X / except ImportError: ...`) or `if` too, but for
+    `if TYPE_CHECKING:`, whose names do not exist at run time."""
+    for stmt in body:
+        yield stmt
+        blocks: list[cst.BaseSuite] = []
+        if isinstance(stmt, cst.Try):
+            blocks = [stmt.body, *(h.body for h in stmt.handlers)]
+            blocks += [b.body for b in (stmt.orelse, stmt.finalbody) if b is not None]
+        elif isinstance(stmt, cst.If) and "TYPE_CHECKING" not in cst.Module([]).code_for_node(stmt.test):
+            blocks = [stmt.body]
+            if isinstance(stmt.orelse, cst.Else):
+                blocks.append(stmt.orelse.body)
+        for block in blocks:
+            if isinstance(block, cst.IndentedBlock):
+                yield from _top_level(block.body)
+
+
+def _alias_binding(alias: cst.ImportAlias) -> str:
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value
+    return cst.Module([]).code_for_node(alias.name)
+
+
 def _create_lifespan(
     module: cst.Module, target: Target, call: cst.Call, hooks: Sequence[Hook]
 ) -> tuple[cst.Module, list[tuple[str, str]], str | None]:
@@ -311,7 +356,8 @@ def _create_lifespan(
     assert isinstance(func, cst.FunctionDef) and isinstance(func.body, cst.IndentedBlock)
     func = func.with_changes(body=func.body.with_changes(footer=[blank] * max(0, 2 - blanks)))
     body[target.top_level:target.top_level] = [func]
-    needed = [pair for pair in _SCAFFOLD_IMPORTS if pair[1] not in taken]
+    bound = _bound_names(module)
+    needed = [pair for pair in _SCAFFOLD_IMPORTS if pair[1] not in bound]
     return result.with_changes(body=body), needed, None
 
 
