@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import runpy
 from pathlib import Path
 
 import pytest
@@ -207,10 +208,10 @@ def test_a_created_lifespan_imports_what_the_module_names_only_as_attributes(tmp
     new, _, _ = add(bundle_with(tmp_path), ATTRIBUTES_ONLY)
     assert b"from contextlib import asynccontextmanager\n" in new
     assert b"from collections.abc import AsyncIterator\n" in new
-    names: dict[str, object] = {}
-    exec(compile(new.replace(b"from services.cache import close_redis, open_redis\n", b""), "main.py", "exec"),
-         names)  # the hooks' module is not there; the lifespan is only defined, not run
-    assert callable(names["lifespan"])
+    # the hooks' module is not there: the lifespan is only defined, not run
+    module = tmp_path / "wired_main.py"
+    module.write_bytes(new.replace(b"from services.cache import close_redis, open_redis\n", b""))
+    assert callable(runpy.run_path(str(module))["lifespan"])
 
 
 def test_an_import_the_module_makes_in_a_try_block_is_not_made_again(tmp_path: Path) -> None:
