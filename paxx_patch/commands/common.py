@@ -76,7 +76,7 @@ def open_project(cwd: Path | None, project_dir: str | None) -> tuple[Git, str, s
 def open_plan(git: Git, base: str, root: str) -> tuple[Plan, Project]:
     snapshot = Snapshot(git, base)
     project = discover_project(snapshot, root)
-    return Plan(snapshot, notes=list(project.notes)), project
+    return Plan(snapshot, notes=list(project.notes), warnings=list(project.warnings)), project
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:

@@ -32,6 +32,7 @@ from paxx_patch.discover.layout import (
     wheel_packages,
 )
 from paxx_patch.discover.modules import Modules
+from paxx_patch.discover.python import older_python
 from paxx_patch.discover.settings import (
     OWN_SETTINGS_CLASS,
     OWN_SETTINGS_MODULE,
@@ -79,6 +80,7 @@ class Project:
     own_settings: bool = False
     findings: tuple[Finding, ...] = ()  # each convention found: where and by which rule
     notes: tuple[str, ...] = ()  # told to the user once per run
+    warnings: tuple[str, ...] = ()  # what the user must act on, once per run
     app_unparsable: str = ""  # no app found, and why it may be: a module that does not parse
     migration_template: str = ""  # Alembic's script.py.mako, when the project has one
     migration_unresolved: str = ""  # why none of its several templates was chosen
@@ -292,6 +294,9 @@ def discover_project(files: FileReader, root: str = "") -> Project:
         own_settings=own,
         findings=tuple(findings),
         notes=tuple(notes),
+        warnings=tuple(filter(None, [older_python(
+            files, pyproject_path, top,
+            [path for path, context, _, _ in images if _relates(context, root)])])),
         app_unparsable=unparsable,
         migration_template=migration_template,
         migration_unresolved="" if migration_template else migration_rule,
@@ -309,6 +314,15 @@ def _top_level_names(modules: Modules, tree: Tree, import_root: str) -> tuple[st
           if p.startswith(prefix)),
         *tree.top_level_modules(import_root),
     }))
+
+
+def _relates(context: str, root: str) -> bool:
+    """A build context that holds the project directory, or lies inside it."""
+    return _inside(root, context) or _inside(context, root)
+
+
+def _inside(path: str, directory: str) -> bool:
+    return not directory or path == directory or path.startswith(f"{directory}/")
 
 
 def _is_project(tree: Tree, pyproject: dict[str, Any]) -> bool:
