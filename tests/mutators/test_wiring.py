@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import runpy
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -497,3 +498,61 @@ def test_edited_module_runs(
     assert response.status_code == 200
     assert response.text == "http_requests_total 1\n"
     assert response.headers["x-metrics"] == "1"
+
+
+SPA_APP = '''from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+app = FastAPI()
+app.include_router(router)
+app.mount("/", StaticFiles(directory=UI, html=True), name="ui")
+'''
+STAND_INS = '''from fastapi import APIRouter
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.responses import PlainTextResponse
+
+router = APIRouter()
+
+
+class MetricsMiddleware(BaseHTTPMiddleware):
+    async def dispatch(self, request, call_next):
+        return await call_next(request)
+
+
+async def metrics_endpoint(request):
+    return PlainTextResponse("metrics")
+
+
+def setup_tracing(app):
+    pass
+'''
+
+
+@pytest.mark.parametrize("factory", [False, True])
+def test_routes_go_before_a_mount_that_takes_every_path(bundle: Bundle, tmp_path: Path, factory: bool) -> None:
+    """Starlette matches in order: a route added after `mount("/", StaticFiles(html=True))`
+    is never reached. Ours go before it, and the frontend is still served at /."""
+    from fastapi.testclient import TestClient
+
+    source = SPA_APP
+    if factory:
+        body = source.split("app = FastAPI()\n")[1]
+        source = (source.split("app = FastAPI()\n")[0] + "\n\ndef create_app() -> FastAPI:\n    app = FastAPI()\n"
+                  + "".join(f"    {line}\n" for line in body.splitlines()) + "    return app\n\n\napp = create_app()\n")
+    new, _ = add(bundle, source.encode(), app_name=None if factory else "app")
+    text = new.decode()
+    assert text.index('add_route("/metrics"') < text.index('mount("/"')
+    (tmp_path / "ui").mkdir()
+    (tmp_path / "ui" / "index.html").write_text("<p>frontend</p>")
+    module = tmp_path / "spa_main.py"
+    module.write_text(STAND_INS + f"UI = {str(tmp_path / 'ui')!r}\n"
+                      + "\n".join(line for line in text.splitlines() if not line.startswith("from services.")))
+    client = TestClient(runpy.run_path(str(module))["app"])
+    assert client.get("/metrics").text == "metrics"
+    assert "frontend" in client.get("/").text
+
+
+def test_a_mount_on_a_path_of_its_own_does_not_move_the_routes(bundle: Bundle) -> None:
+    source = SPA_APP.replace('app.mount("/", ', 'app.mount("/static", ').encode()
+    text = add(bundle, source)[0].decode()
+    assert text.index('mount("/static"') < text.index('add_route("/metrics"')

@@ -8,7 +8,7 @@ module deriving from FastAPI makes apps as FastAPI does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
@@ -113,7 +113,24 @@ def _configured_until(module: cst.Module, app: str, index: int) -> int:
     for j in range(index + 1, len(module.body)):
         if _configures(module.body[j], app):
             insert_at = j + 1
-    return insert_at
+    return before_catch_all(module.body, index + 1, insert_at, app)
+
+
+def before_catch_all(body: Sequence[cst.BaseStatement], start: int, end: int, app: str) -> int:
+    """`end`, or the first statement in [start, end) that mounts something on the app at
+    "" or "/" (a single-page frontend's `StaticFiles(html=True)`, a sub-application):
+    Starlette matches routes in order, so a route added after it is never reached."""
+    return next((j for j in range(start, end) if any(
+        _mounts_everything(node, app) for node in _walk(body[j]))), end)
+
+
+def _mounts_everything(node: cst.CSTNode, app: str) -> bool:
+    if not (_configures_app(node, app) and isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute) and node.func.attr.value == "mount"):
+        return False
+    path = next((a.value for a in node.args if a.keyword is not None and a.keyword.value == "path"),
+                node.args[0].value if node.args and node.args[0].keyword is None else None)
+    return isinstance(path, cst.SimpleString) and path.evaluated_value in ("", "/")
 
 
 def _app_class(node: cst.BaseExpression | None, classes: frozenset[str]) -> str | None:
@@ -156,8 +173,8 @@ def _factory(func: cst.FunctionDef, index: int, classes: frozenset[str]) -> Targ
         returning = next((j for j in range(at, len(body)) if _returns(body[j], name)), None)
         if returning is None or returning == at:  # none, or only in the block that makes it
             return None
-        return Target(app=name, factory=index, insert_at=returning, top_level=index,
-                      app_class=made[1])
+        return Target(app=name, factory=index, insert_at=before_catch_all(body, at + 1, returning, name),
+                      top_level=index, app_class=made[1])
     return None
 
 
@@ -186,6 +203,7 @@ def _in_a_method(cls: cst.ClassDef, index: int, classes: frozenset[str]) -> Targ
                 for j in range(at + 1, len(body)):
                     if _configures(body[j], app):
                         insert_at = j + 1
+                insert_at = before_catch_all(body, at + 1, insert_at, app)
                 return Target(app=app, factory=index, insert_at=insert_at, top_level=index,
                               app_class=made, method=m)
     return None
