@@ -196,3 +196,28 @@ def test_the_worker_it_adds_is_not_taken_for_the_app_by_the_next_component(tmp_p
     assert "several services build the app" not in out + err
     services = _compose(repo)["services"]
     assert services["api"]["environment"]["STORAGE_BACKEND"] == "s3"  # beside the compose MinIO
+
+
+def _with_own_redis(healthcheck: str) -> dict[str, str]:
+    return {**PROJECT, "docker-compose.yml": PROJECT["docker-compose.yml"] + (
+        "  redis:\n    image: redis:7-alpine\n" + healthcheck)}
+
+
+def test_the_worker_waits_for_a_redis_without_healthcheck_to_start_not_to_be_healthy(
+        tmp_path: Path, run) -> None:
+    """The project's own redis has no healthcheck: `service_healthy` on it would stop
+    `docker compose up` ("dependency redis has no healthcheck"); the worker waits for it
+    to start, as the app does. One with a healthcheck is waited for to be healthy."""
+    repo = init_repo(tmp_path / "plain", _with_own_redis(""))
+    code, _, err = run(repo, "add", "tasks", "--commit")
+    assert code == 0, err
+    services = _compose(repo)["services"]
+    assert "healthcheck" not in services["redis"]
+    assert services["worker"]["depends_on"]["redis"] == {"condition": "service_started"}
+    assert services["api"]["depends_on"]["redis"] == {"condition": "service_started"}
+
+    checked = init_repo(tmp_path / "checked", _with_own_redis(
+        "    healthcheck:\n      test: [\"CMD\", \"redis-cli\", \"ping\"]\n"))
+    code, _, err = run(checked, "add", "tasks", "--commit")
+    assert code == 0, err
+    assert _compose(checked)["services"]["worker"]["depends_on"]["redis"] == {"condition": "service_healthy"}

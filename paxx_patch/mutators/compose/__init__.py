@@ -199,7 +199,7 @@ class ComposeMutator:
         plain = load_yaml(f"{ctx.bundle.directory}/compose.yaml", ctx.compose_fragment, lines=False)
         blocks = {
             name: service_text(name, plain["services"][name], app_service,
-                               ctx.bundle.compose_from_app[name], set(existing)).splitlines(True)
+                               ctx.bundle.compose_from_app[name], dict(existing)).splitlines(True)
             for name in names
         }
         networks = app_networks(app_service)

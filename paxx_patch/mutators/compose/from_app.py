@@ -19,15 +19,22 @@ _CODE_KEYS = ("build", "image")
 
 def service_text(
     name: str, fragment_service: dict[str, Any], app_service: dict[str, Any],
-    keys: tuple[str, ...], file_services: set[str],
+    keys: tuple[str, ...], file_services: dict[str, Any],
 ) -> str:
-    """The service `name` as a block at two-space steps (`  name:` first)."""
+    """The service `name` as a block at two-space steps (`  name:` first). The
+    fragment's wait for a service to be healthy becomes a wait for it to start where
+    the file's service has no healthcheck (a redis of the project's own): compose
+    would refuse to start the worker otherwise."""
     service: dict[str, Any] = {}
     for key in keys:
         if key in app_service and key != "depends_on":
             service[key] = app_service[key]
     depends = _long_form(app_service.get("depends_on")) if "depends_on" in keys else {}
-    depends.update(_long_form(fragment_service.get("depends_on")))
+    for other, wait in _long_form(fragment_service.get("depends_on")).items():
+        there = file_services.get(other)
+        if wait.get("condition") == "service_healthy" and isinstance(there, dict) and "healthcheck" not in there:
+            wait = {**wait, "condition": "service_started"}
+        depends[other] = wait
     for key, value in fragment_service.items():
         if key != "depends_on":
             service[key] = value
