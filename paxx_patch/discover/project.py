@@ -318,11 +318,7 @@ def _top_level_names(modules: Modules, tree: Tree, import_root: str) -> tuple[st
 
 def _relates(context: str, root: str) -> bool:
     """A build context that holds the project directory, or lies inside it."""
-    return _inside(root, context) or _inside(context, root)
-
-
-def _inside(path: str, directory: str) -> bool:
-    return not directory or path == directory or path.startswith(f"{directory}/")
+    return context in parents(root) or not root or context.startswith(f"{root}/")
 
 
 def _is_project(tree: Tree, pyproject: dict[str, Any]) -> bool:

@@ -45,13 +45,13 @@ def older_python(files: FileReader, pyproject_path: str, pyproject: dict[str, An
 
 
 def _declared(pyproject: dict[str, Any]) -> str | None:
-    project = pyproject.get("project")
-    if isinstance(project, dict) and isinstance(project.get("requires-python"), str):
-        return str(project["requires-python"])
-    poetry = pyproject.get("tool", {}).get("poetry", {}) if isinstance(pyproject.get("tool"), dict) else {}
-    python = poetry.get("dependencies", {}).get("python") if isinstance(poetry, dict) and isinstance(
-        poetry.get("dependencies"), dict) else None
-    return python if isinstance(python, str) else None
+    for keys in (("project", "requires-python"), ("tool", "poetry", "dependencies", "python")):
+        value: Any = pyproject
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            return value
+    return None
 
 
 def _allows_older(declared: str) -> bool:

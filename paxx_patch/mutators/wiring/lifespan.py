@@ -29,7 +29,7 @@ from typing import Literal
 
 import libcst as cst
 
-from paxx_patch.mutators.wiring.imports import drop_import, import_root
+from paxx_patch.mutators.wiring.imports import alias_name, drop_import, import_root
 from paxx_patch.mutators.wiring.target import Target
 
 _CREATED_NAMES = ("lifespan", "app_lifespan", "components_lifespan")
@@ -321,7 +321,7 @@ def _top_level(body: Sequence[cst.BaseStatement]) -> Iterator[cst.BaseStatement]
 def _alias_binding(alias: cst.ImportAlias) -> str:
     if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
         return alias.asname.name.value
-    return cst.Module([]).code_for_node(alias.name)
+    return alias_name(alias)
 
 
 def _create_lifespan(
